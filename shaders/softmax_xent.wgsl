@@ -1,0 +1,64 @@
+// Fused softmax cross-entropy over logits [rows, cols] with integer labels, in one pass per row:
+//   loss[r]    = logsumexp(z_r) − z_r[y_r]
+//   grad[r, c] = grad_scale · (softmax(z_r)[c] − [c == y_r])      (grad_scale = 1/B for a mean loss)
+//   correct[r] = 1 if argmax z_r == y_r else 0   (first maximum wins, as in the reference)
+// One workgroup per row.
+
+var<workgroup> red: array<f32, WG_X>;
+var<workgroup> red_idx: array<u32, WG_X>;
+
+fn wg_sum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG_X / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(WG_X)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = linear_workgroup(wid, nwg);
+  if (row >= params.rows) { return; }
+  let base = row * params.cols;
+  let y = min(labels[row], params.cols - 1u);
+
+  // Max and its first index.
+  var m = -3.0e38;
+  var mi = 0xffffffffu;
+  for (var c = lid; c < params.cols; c += WG_X) {
+    let v = logits[base + c];
+    if (v > m) { m = v; mi = c; }
+  }
+  red[lid] = m;
+  red_idx[lid] = mi;
+  workgroupBarrier();
+  for (var s = WG_X / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      let o = red[lid + s];
+      let oi = red_idx[lid + s];
+      if (o > red[lid] || (o == red[lid] && oi < red_idx[lid])) { red[lid] = o; red_idx[lid] = oi; }
+    }
+    workgroupBarrier();
+  }
+  m = red[0];
+  let argmax = red_idx[0];
+  workgroupBarrier();
+
+  var s = 0.0;
+  for (var c = lid; c < params.cols; c += WG_X) { s += exp(logits[base + c] - m); }
+  s = wg_sum(s, lid);
+  let inv_s = 1.0 / s;
+  for (var c = lid; c < params.cols; c += WG_X) {
+    let p = exp(logits[base + c] - m) * inv_s;
+    grad[base + c] = params.grad_scale * (p - select(0.0, 1.0, c == y));
+  }
+  if (lid == 0u) {
+    loss[row] = m + log(s) - logits[base + y];
+    correct[row] = select(0.0, 1.0, argmax == y);
+  }
+}

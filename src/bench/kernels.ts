@@ -1,0 +1,150 @@
+// Kernel benchmarks that run wherever the engine runs (Node or a browser tab): the device's
+// measured ceilings (FMA-bound GFLOP/s, copy GB/s through shader loads/stores) and every core
+// kernel at representative sizes, each as a fraction of the ceiling that bounds it.
+
+import type { Engine } from '../gpu/engine.js';
+import { ceilingKernel, CEILING_WG as WG, CEILING_FLOPS_PER_ITER } from '../kernels/ceiling.js';
+import { elementwise } from '../kernels/elementwise.js';
+import { matmul } from '../kernels/matmul.js';
+import { reduceAxis } from '../kernels/reduce.js';
+import { softmax, softmaxCrossEntropy } from '../kernels/softmax.js';
+import { Rng } from '../util/rng.js';
+
+export interface BenchRow {
+  name: string;
+  shape: string;
+  ms: number;
+  /** GFLOP/s for compute-bound kernels, GB/s for memory-bound ones. */
+  rate: number;
+  unit: 'GFLOP/s' | 'GB/s';
+  /** rate / measured ceiling of the same unit. */
+  fractionOfCeiling: number;
+}
+
+export interface KernelBenchResult {
+  adapter: string;
+  fmaGflops: number;
+  copyGBps: number;
+  rows: BenchRow[];
+}
+
+export interface KernelBenchOptions {
+  quick?: boolean;
+  onRow?: (row: BenchRow) => void;
+  /** Only rows whose name contains this. */
+  filter?: string;
+}
+
+/**
+ * Median time of one call of `record` in ms. Each sample records `reps` calls into one submit and
+ * waits for the queue, so the per-submit overhead is shared and the figure is GPU-bound.
+ */
+export async function timeDispatches(engine: Engine, record: () => void, opts: { reps: number; samples: number }): Promise<number> {
+  record(); // warm-up: compiles the pipeline and touches the buffers
+  await engine.settle();
+  const times: number[] = [];
+  for (let s = 0; s < opts.samples; s++) {
+    const t0 = performance.now();
+    for (let r = 0; r < opts.reps; r++) record();
+    await engine.settle();
+    times.push((performance.now() - t0) / opts.reps);
+  }
+  times.sort((x, y) => x - y);
+  return times[Math.floor(times.length / 2)];
+}
+
+export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = {}): Promise<KernelBenchResult> {
+  const rng = new Rng(1);
+  const samples = opts.quick ? 3 : 5;
+  const temps: GPUBuffer[] = [];
+  const buf = (n: number, lo = -1, hi = 1) => {
+    const b = engine.upload(rng.fillUniform(n, lo, hi));
+    temps.push(b);
+    return b;
+  };
+
+  // Ceilings.
+  const fmaThreads = 64 * 256;
+  const iters = opts.quick ? 256 : 1024;
+  const fmaIn = buf(4);
+  const fmaOut = buf(fmaThreads * 4);
+  const fmaMs = await timeDispatches(
+    engine,
+    () => engine.dispatch(ceilingKernel, { variant: { MODE: 0 }, bind: { src: fmaIn, dst: fmaOut }, uniforms: { n: fmaThreads, iters }, workgroups: fmaThreads / WG }),
+    { reps: 2, samples },
+  );
+  const fmaGflops = (fmaThreads * iters * CEILING_FLOPS_PER_ITER) / (fmaMs * 1e6);
+
+  const copyFloats = (opts.quick ? 4 : 16) * 1024 * 1024;
+  const src = buf(copyFloats);
+  const dst = buf(copyFloats);
+  const copyMs = await timeDispatches(
+    engine,
+    () => engine.dispatch(ceilingKernel, { variant: { MODE: 1 }, bind: { src, dst }, uniforms: { n: copyFloats / 4, iters: 0 }, workgroups: copyFloats / 4 / WG }),
+    { reps: 2, samples },
+  );
+  const copyGBps = (copyFloats * 8) / (copyMs * 1e6);
+
+  const rows: BenchRow[] = [];
+  const add = (name: string, shape: string, ms: number, work: number, unit: BenchRow['unit']) => {
+    const rate = work / (ms * 1e6);
+    const row: BenchRow = { name, shape, ms, rate, unit, fractionOfCeiling: rate / (unit === 'GFLOP/s' ? fmaGflops : copyGBps) };
+    rows.push(row);
+    opts.onRow?.(row);
+  };
+  const want = (name: string) => !opts.filter || name.includes(opts.filter);
+
+  const gemms: Array<[string, number, number, number, boolean, boolean]> = [
+    ['1024x1024x1024', 1024, 1024, 1024, false, false],
+    ['teacher fc1 fwd 128x256x3136', 128, 256, 3136, false, true],
+    ['teacher fc1 dW 256x3136x128 (Aᵀ)', 256, 3136, 128, true, false],
+  ];
+  if (want('matmul')) {
+    for (const [label, M, N, K, tA, tB] of opts.quick ? gemms.slice(0, 1).map((g) => ['512x512x512', 512, 512, 512, false, false] as typeof g) : gemms) {
+      const a = buf(M * K);
+      const b = buf(K * N);
+      const c = buf(M * N);
+      const ms = await timeDispatches(engine, () => matmul(engine, a, b, c, M, N, K, { transA: tA, transB: tB }), { reps: 1, samples: opts.quick ? 2 : 3 });
+      add('matmul', label, ms, 2 * M * N * K, 'GFLOP/s');
+    }
+  }
+  if (want('softmax')) {
+    for (const [rows_, cols] of [[128, 10], [1024, 1000], [4, 100_000]] as const) {
+      const x = buf(rows_ * cols, -5, 5);
+      const y = buf(rows_ * cols);
+      const ms = await timeDispatches(engine, () => softmax(engine, x, y, rows_, cols, { temperature: 4 }), { reps: 4, samples });
+      add('softmax', `${rows_}x${cols} T=4`, ms, rows_ * cols * 8, 'GB/s');
+    }
+  }
+  if (want('softmax_xent')) {
+    for (const [rows_, cols] of [[128, 10], [4096, 1000]] as const) {
+      const logits = buf(rows_ * cols, -5, 5);
+      const labels = engine.upload(new Uint32Array(rows_).map(() => rng.int(cols)));
+      temps.push(labels);
+      const loss = buf(rows_);
+      const grad = buf(rows_ * cols);
+      const correct = buf(rows_);
+      const ms = await timeDispatches(engine, () => softmaxCrossEntropy(engine, { logits, labels, loss, grad, correct }, rows_, cols), { reps: 4, samples });
+      add('softmax_xent', `${rows_}x${cols}`, ms, rows_ * cols * 8 + rows_ * 12, 'GB/s');
+    }
+  }
+  if (want('elementwise')) {
+    const n = (opts.quick ? 1 : 4) * 1024 * 1024;
+    const a = buf(n);
+    const b = buf(n);
+    const c = buf(n);
+    const ms = await timeDispatches(engine, () => elementwise(engine, 'add', a, b, c, n), { reps: 4, samples });
+    add('elementwise', `add n=${n}`, ms, n * 12, 'GB/s');
+  }
+  if (want('reduce')) {
+    for (const [shape, axis] of [[[1024, 1024], 1], [[1024, 1024], 0]] as const) {
+      const n = shape[0] * shape[1];
+      const x = buf(n);
+      const y = buf(shape[axis === 1 ? 0 : 1]);
+      const ms = await timeDispatches(engine, () => reduceAxis(engine, x, y, shape, axis), { reps: 4, samples });
+      add('reduce_axis', `sum [${shape.join('x')}] axis ${axis}`, ms, n * 4, 'GB/s');
+    }
+  }
+  for (const t of temps) engine.release(t);
+  return { adapter: engine.adapterName, fmaGflops, copyGBps, rows };
+}

@@ -1,0 +1,43 @@
+// `kdgpu verify`: every registered kernel against its float64 reference on this adapter.
+
+import type { Engine } from '../gpu/engine.js';
+import { verifyKernels, unverifiedKernels, type VerifyRow } from '../kernels/verify.js';
+import { formatTable } from './table.js';
+
+export interface VerifyCliOptions {
+  json?: boolean;
+  seed?: number;
+  filter?: string;
+}
+
+export async function runVerifyCommand(engine: Engine, opts: VerifyCliOptions, out: (s: string) => void): Promise<boolean> {
+  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const started = performance.now();
+  const rows = await verifyKernels(engine, { seed, filter: opts.filter });
+  const unverified = opts.filter ? [] : unverifiedKernels(engine);
+  const failed = rows.filter((r) => !r.pass);
+  const ok = failed.length === 0 && unverified.length === 0 && rows.length > 0;
+  const seconds = (performance.now() - started) / 1000;
+  if (opts.json) {
+    out(JSON.stringify({ adapter: engine.adapterName, seed, pass: ok, unverified, seconds, rows }, null, 2));
+    return ok;
+  }
+  out(`adapter: ${engine.adapterName}   seed: ${seed}`);
+  out(
+    formatTable(
+      ['kernel', 'shape', 'output', 'max abs err', 'max rel err', 'tolerance', 'pass'],
+      rows.map((r: VerifyRow) => [
+        r.kernel,
+        r.shape,
+        r.output,
+        r.maxAbsError.toExponential(2),
+        r.maxRelError.toExponential(2),
+        r.tolerance,
+        r.pass ? 'ok' : `FAIL (${r.detail})`,
+      ]),
+    ),
+  );
+  for (const k of unverified) out(`FAIL: kernel "${k}" is defined but no registered check dispatched it`);
+  out(`${rows.length - failed.length} passed, ${failed.length} failed (${seconds.toFixed(1)} s; rerun with --seed ${seed})`);
+  return ok;
+}

@@ -1,0 +1,286 @@
+// The engine: one GPUDevice, its buffer pool, its pipeline cache and the command recorder.
+// Dispatches are recorded back to back into one compute pass and submitted together at flush()
+// (or every `maxDispatchesPerSubmit`); nothing is read back unless read() is called.
+
+import { BufferPool } from './pool.js';
+import { BufferUsage, MapMode, ShaderStage, STORAGE_USAGE } from './flags.js';
+import { generateWgsl, uniformBytes, variantKey, type KernelDef, type Variant } from './kernel.js';
+
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+export interface DispatchArgs {
+  variant?: Variant;
+  bind: Record<string, Binding>;
+  uniforms?: Record<string, number>;
+  /** Workgroup counts; a 1-D count above the adapter limit is folded into 2-D. */
+  workgroups: number | [number, number, number?];
+}
+
+export interface EngineOptions {
+  /** Submit after this many dispatches even without an explicit flush. */
+  maxDispatchesPerSubmit?: number;
+}
+
+interface CompiledPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  def: KernelDef;
+}
+
+const UNIFORM_CHUNK = 64 * 1024;
+
+export class Engine {
+  readonly pool: BufferPool;
+  readonly limits: GPUSupportedLimits;
+  /** Dispatches per kernel name since creation (verification coverage, tests). */
+  readonly dispatchCounts = new Map<string, number>();
+  /** Number of pipelines compiled (one per kernel variant, never per shape). */
+  compiledPipelines = 0;
+  submits = 0;
+
+  private pipelines = new Map<string, CompiledPipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private recorded = 0;
+  private uniformChunks: Array<{ buffer: GPUBuffer; data: Uint8Array<ArrayBuffer>; used: number }> = [];
+  private errors: string[] = [];
+  private lostReason: string | null = null;
+  private readonly maxDispatchesPerSubmit: number;
+  private readonly uniformAlign: number;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterName: string,
+    options: EngineOptions = {},
+  ) {
+    this.limits = device.limits;
+    this.pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 1024;
+    this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    device.addEventListener('uncapturederror', (ev) => {
+      this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
+    });
+    device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lostReason = `GPU device lost (${info.reason}): ${info.message}`;
+    });
+  }
+
+  // ---- pipelines -------------------------------------------------------------------------
+
+  private compile(def: KernelDef, variant: Variant): CompiledPipeline {
+    const key = variantKey(def, variant);
+    const hit = this.pipelines.get(key);
+    if (hit) return hit;
+    const { code, preludeLines } = generateWgsl(def, variant);
+    const entries: GPUBindGroupLayoutEntry[] = def.bindings.map((b, i) => ({
+      binding: i,
+      visibility: ShaderStage.COMPUTE,
+      buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
+    }));
+    if (def.uniforms.length > 0) {
+      entries.push({ binding: def.bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+    }
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: def.name });
+    const layout = this.device.createBindGroupLayout({ entries, label: def.name });
+    const pipeline = this.device.createComputePipeline({
+      label: def.name,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout], label: def.name }),
+      compute: { module, entryPoint: 'main' },
+    });
+    const scope = this.device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      const info = await module.getCompilationInfo();
+      const where = info.messages
+        .filter((m) => m.type === 'error')
+        .map((m) => `  kernel body line ${m.lineNum - preludeLines}: ${m.message}`)
+        .join('\n');
+      const msg = `kernel "${def.name}" failed to compile (${key}):\n${where || err.message}`;
+      this.errors.push(msg);
+      throw new Error(msg);
+    });
+    const compiled = { pipeline, layout, def };
+    this.pending.push(scope.catch(() => undefined));
+    this.pipelines.set(key, compiled);
+    this.compiledPipelines++;
+    return compiled;
+  }
+
+  private pending: Array<Promise<unknown>> = [];
+
+  /** Compile ahead of the first dispatch; throws with the kernel's name and line on a WGSL error. */
+  async prepare(list: Array<[KernelDef, Variant?]>): Promise<void> {
+    for (const [def, variant] of list) this.compile(def, variant ?? {});
+    await Promise.all(this.pending);
+    this.pending = [];
+    this.throwErrors();
+  }
+
+  // ---- recording ---------------------------------------------------------------------------
+
+  private currentPass(): GPUComputePassEncoder {
+    if (!this.pass) {
+      this.encoder = this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    return this.pass;
+  }
+
+  private uniformSlot(bytes: number): { buffer: GPUBuffer; offset: number; view: DataView } {
+    let chunk = this.uniformChunks[this.uniformChunks.length - 1];
+    if (!chunk || chunk.used + bytes > UNIFORM_CHUNK) {
+      const buffer = this.pool.acquire(UNIFORM_CHUNK, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniforms');
+      chunk = { buffer, data: new Uint8Array(UNIFORM_CHUNK), used: 0 };
+      this.uniformChunks.push(chunk);
+    }
+    const offset = chunk.used;
+    chunk.used = Math.ceil((offset + bytes) / this.uniformAlign) * this.uniformAlign;
+    return { buffer: chunk.buffer, offset, view: new DataView(chunk.data.buffer, offset, bytes) };
+  }
+
+  dispatch(def: KernelDef, args: DispatchArgs): void {
+    this.throwErrors();
+    const { pipeline, layout } = this.compile(def, args.variant ?? {});
+    const entries: GPUBindGroupEntry[] = def.bindings.map((b, i) => {
+      const bound = args.bind[b.name];
+      if (!bound) throw new Error(`kernel "${def.name}": binding "${b.name}" was not given`);
+      const resource: GPUBufferBinding = 'buffer' in bound ? bound : { buffer: bound };
+      return { binding: i, resource };
+    });
+    if (def.uniforms.length > 0) {
+      const bytes = uniformBytes(def);
+      const slot = this.uniformSlot(bytes);
+      def.uniforms.forEach(([name, type], i) => {
+        const v = args.uniforms?.[name];
+        if (v === undefined || !Number.isFinite(v)) {
+          throw new Error(`kernel "${def.name}": uniform "${name}" is ${v}, expected a finite number`);
+        }
+        if (type === 'f32') slot.view.setFloat32(i * 4, v, true);
+        else if (type === 'i32') slot.view.setInt32(i * 4, v, true);
+        else {
+          if (v < 0 || !Number.isInteger(v)) throw new Error(`kernel "${def.name}": uniform "${name}" = ${v} is not a u32`);
+          slot.view.setUint32(i * 4, v, true);
+        }
+      });
+      entries.push({ binding: def.bindings.length, resource: { buffer: slot.buffer, offset: slot.offset, size: bytes } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout, entries, label: def.name });
+    const [x, y, z] = this.foldWorkgroups(def, args.workgroups);
+    if (x === 0 || y === 0 || z === 0) return;
+    const pass = this.currentPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCounts.set(def.name, (this.dispatchCounts.get(def.name) ?? 0) + 1);
+    if (++this.recorded >= this.maxDispatchesPerSubmit) this.flush();
+  }
+
+  private foldWorkgroups(def: KernelDef, wg: DispatchArgs['workgroups']): [number, number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (typeof wg === 'number') {
+      if (wg <= max) return [wg, 1, 1];
+      const y = Math.ceil(wg / max);
+      return [Math.ceil(wg / y), y, 1];
+    }
+    const [x, y, z = 1] = wg;
+    if (x > max || y > max || z > max) {
+      throw new Error(`kernel "${def.name}": dispatch ${x}x${y}x${z} exceeds ${max} workgroups per dimension`);
+    }
+    return [x, y, z];
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (this.pass) {
+      this.pass.end();
+      for (const c of this.uniformChunks) this.device.queue.writeBuffer(c.buffer, 0, c.data, 0, c.used);
+      this.device.queue.submit([this.encoder!.finish()]);
+      this.submits++;
+      for (const c of this.uniformChunks) this.pool.release(c.buffer);
+      this.uniformChunks = [];
+      this.pass = null;
+      this.encoder = null;
+      this.recorded = 0;
+    }
+    this.pool.afterSubmit();
+  }
+
+  /** Copy between buffers in recording order (ends the current pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.currentPass().end();
+    this.encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.pass = this.encoder!.beginComputePass();
+  }
+
+  // ---- data in and out -----------------------------------------------------------------------
+
+  /** A pooled storage buffer holding `data` (sized to at least 4 bytes). */
+  upload(data: ArrayBufferView, label = 'upload'): GPUBuffer {
+    const buf = this.pool.acquire(Math.max(4, data.byteLength), STORAGE_USAGE, label);
+    this.write(buf, data);
+    return buf;
+  }
+
+  /** Overwrite a buffer's start with `data`. Flushes first so recorded work sees the old contents. */
+  write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    if (this.pass) this.flush();
+    const bytes = Math.floor(data.byteLength / 4) * 4;
+    this.device.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, bytes);
+  }
+
+  /** A pooled storage buffer of `bytes`, contents undefined. */
+  alloc(bytes: number, label = 'scratch'): GPUBuffer {
+    return this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE, label);
+  }
+
+  release(buf: GPUBuffer): void {
+    this.pool.release(buf);
+  }
+
+  /** Flush and read `bytes` from `buf` (the only host sync in the engine). */
+  async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.pool.acquire(size, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
+    this.copy(buf, offset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(MapMode.READ, 0, size);
+    } catch (e) {
+      await this.settle();
+      throw new Error(`readback of "${buf.label}" failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    this.pool.release(staging);
+    await this.settle();
+    return out;
+  }
+
+  async readF32(buf: GPUBuffer, count: number, offset = 0): Promise<Float32Array> {
+    return new Float32Array(await this.read(buf, count * 4, offset * 4));
+  }
+
+  /** Wait for submitted work, then throw any validation error or device loss. */
+  async settle(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await Promise.all(this.pending);
+    this.pending = [];
+    this.throwErrors();
+  }
+
+  private throwErrors(): void {
+    if (this.lostReason) throw new Error(this.lostReason);
+    if (this.errors.length > 0) {
+      const msg = this.errors.join('\n');
+      this.errors = [];
+      throw new Error(`WebGPU error: ${msg}`);
+    }
+  }
+
+  destroy(): void {
+    this.pool.trim();
+    this.device.destroy();
+  }
+}
+

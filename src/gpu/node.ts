@@ -1,0 +1,97 @@
+// Node: WebGPU through Dawn (npm `webgpu`). A real GPU first; with none, Google's SwiftShader
+// Vulkan driver that Debian's chromium package ships, saying so in one line.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { engineFromAdapter, isSoftwareAdapter, describeAdapter, type AdapterChoice } from './acquire.js';
+import type { Engine, EngineOptions } from './engine.js';
+
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+export interface NodeGpuOptions extends EngineOptions {
+  adapter?: AdapterChoice;
+  /** Where the one line about the adapter goes (default: stderr). */
+  log?: (line: string) => void;
+}
+
+type DawnModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+let dawn: DawnModule | null = null;
+// Dawn keeps the process alive while a GPU instance is referenced: keep exactly one, drop it on destroy.
+let instances = new Set<GPU>();
+
+async function loadDawn(): Promise<DawnModule> {
+  if (!dawn) {
+    dawn = (await import('webgpu')) as unknown as DawnModule;
+    Object.assign(globalThis, dawn.globals);
+  }
+  return dawn;
+}
+
+const NO_ADAPTER_HELP = [
+  'no WebGPU adapter found.',
+  'kdgpu runs on Dawn (npm "webgpu") over Vulkan. Install one of:',
+  '  - your GPU\'s Vulkan driver and the Vulkan loader (Debian: apt-get install libvulkan1 mesa-vulkan-drivers, or the NVIDIA driver);',
+  `  - the CPU fallback: apt-get install libvulkan1 chromium (ships SwiftShader at ${SWIFTSHADER_ICD}).`,
+].join('\n');
+
+// Where the Vulkan loader looks for drivers when no variable overrides it.
+const ICD_DIRS = ['/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/share/vulkan/icd.d'];
+
+/** Whether probing for a hardware adapter can find anything (it prints loader noise when it can't). */
+function hardwareDriverMayExist(): boolean {
+  if (process.platform !== 'linux') return true;
+  if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES || process.env.VK_ADD_DRIVER_FILES) return true;
+  return ICD_DIRS.some((dir) => {
+    try {
+      return readdirSync(dir).some((f) => f.endsWith('.json') && !f.includes('lvp_icd'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function requestAdapter(): Promise<{ gpu: GPU; adapter: GPUAdapter | null }> {
+  const { create } = await loadDawn();
+  const gpu = create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  return { gpu, adapter };
+}
+
+export async function createNodeEngine(options: NodeGpuOptions = {}): Promise<Engine> {
+  const choice = options.adapter ?? 'auto';
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  if (!['auto', 'gpu', 'swiftshader'].includes(choice)) {
+    throw new Error(`--adapter must be auto, gpu or swiftshader; got "${choice}"`);
+  }
+  // Mesa's lavapipe in Debian 12 is too old for Dawn and only prints warnings; never probe it.
+  process.env.VK_LOADER_DRIVERS_DISABLE ??= '*lvp_icd*';
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+  let found: { gpu: GPU; adapter: GPUAdapter | null } | null = null;
+  if (choice === 'gpu' || (choice === 'auto' && hardwareDriverMayExist())) {
+    found = await requestAdapter();
+    if (found.adapter && choice === 'gpu' && isSoftwareAdapter(found.adapter)) found.adapter = null;
+    if (!found.adapter && choice === 'gpu') {
+      throw new Error(`--adapter gpu: no hardware GPU adapter found.\n${NO_ADAPTER_HELP}`);
+    }
+  }
+  if (!found?.adapter) {
+    if (!existsSync(SWIFTSHADER_ICD)) {
+      throw new Error(choice === 'swiftshader' ? `--adapter swiftshader: ${SWIFTSHADER_ICD} does not exist.\n${NO_ADAPTER_HELP}` : NO_ADAPTER_HELP);
+    }
+    // The Vulkan loader reads this when Dawn creates its instance, so set it before create().
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    found = await requestAdapter();
+    if (!found.adapter) throw new Error(`SwiftShader did not provide an adapter (is libvulkan1 installed?).\n${NO_ADAPTER_HELP}`);
+    if (choice === 'auto') log(`kdgpu: no GPU adapter found; using SwiftShader on the CPU (${SWIFTSHADER_ICD})`);
+  }
+  const engine = await engineFromAdapter(found.adapter!, options);
+  const gpu = found.gpu;
+  instances.add(gpu);
+  const destroy = engine.destroy.bind(engine);
+  engine.destroy = () => {
+    destroy();
+    instances.delete(gpu);
+  };
+  if (choice !== 'auto' || !isSoftwareAdapter(found.adapter!)) log(`kdgpu: adapter ${describeAdapter(found.adapter!)}`);
+  return engine;
+}

@@ -1,0 +1,3 @@
+// Package entry for browsers: the engine over navigator.gpu.
+export * from './index.js';
+export { createBrowserEngine } from './gpu/browser.js';

@@ -1,0 +1,98 @@
+// The verifier: every registered kernel on fresh random inputs and shapes, against its float64
+// reference, on whatever adapter the engine holds. Outputs are filled with NaN first, so an
+// element the kernel never writes fails.
+
+import type { Engine } from '../gpu/engine.js';
+import { definedKernels } from '../gpu/kernel.js';
+import { Rng } from '../util/rng.js';
+import { registry } from './registry.js';
+import type { KernelCheck } from './check.js';
+
+export interface VerifyRow {
+  kernel: string;
+  shape: string;
+  output: string;
+  maxAbsError: number;
+  maxRelError: number;
+  tolerance: string;
+  pass: boolean;
+  /** Why it failed: the first bad element. */
+  detail?: string;
+}
+
+export interface VerifyOptions {
+  seed?: number;
+  /** Only kernels whose name contains this. */
+  filter?: string;
+  onRow?: (row: VerifyRow) => void;
+}
+
+export async function verifyKernels(engine: Engine, options: VerifyOptions = {}): Promise<VerifyRow[]> {
+  const rng = new Rng(options.seed ?? Date.now() % 2147483647);
+  const rows: VerifyRow[] = [];
+  const checks: KernelCheck[] = registry.filter((c) => !options.filter || c.name.includes(options.filter));
+  for (const check of checks) {
+    for (const c of check.cases(rng)) {
+      const bufs: Record<string, GPUBuffer> = {};
+      for (const [name, data] of Object.entries(c.inputs)) bufs[name] = engine.upload(data, name);
+      for (const [name, count] of Object.entries(c.outputs)) {
+        // An output that is also an input (accumulation) keeps its input contents.
+        if (bufs[name]) continue;
+        bufs[name] = engine.upload(new Float32Array(Math.max(1, count)).fill(NaN), name);
+      }
+      c.run(engine, bufs);
+      const ref = c.reference();
+      for (const [name, count] of Object.entries(c.outputs)) {
+        const got = await engine.readF32(bufs[name], count);
+        const row = compare(check.name, c.shape, name, got, ref[name], c.tolerance);
+        rows.push(row);
+        options.onRow?.(row);
+      }
+      for (const b of Object.values(bufs)) engine.release(b);
+    }
+  }
+  return rows;
+}
+
+function compare(
+  kernel: string,
+  shape: string,
+  output: string,
+  got: Float32Array,
+  ref: Float64Array | undefined,
+  tol: { abs: number; rel: number },
+): VerifyRow {
+  const row: VerifyRow = {
+    kernel,
+    shape,
+    output,
+    maxAbsError: 0,
+    maxRelError: 0,
+    tolerance: `${tol.abs.toExponential(1)} + ${tol.rel.toExponential(1)}·|ref|`,
+    pass: true,
+  };
+  if (!ref || ref.length !== got.length) {
+    row.pass = false;
+    row.detail = `reference has ${ref?.length ?? 'no'} elements, output has ${got.length}`;
+    return row;
+  }
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i] - ref[i]);
+    const bad = !(err <= tol.abs + tol.rel * Math.abs(ref[i])); // NaN (unwritten) fails here
+    if (!Number.isNaN(err)) {
+      row.maxAbsError = Math.max(row.maxAbsError, err);
+      row.maxRelError = Math.max(row.maxRelError, err / Math.max(Math.abs(ref[i]), tol.abs / Math.max(tol.rel, 1e-30)));
+    }
+    if (bad && row.pass) {
+      row.pass = false;
+      row.detail = `element ${i}: got ${got[i]}, expected ${ref[i]}`;
+    }
+    if (Number.isNaN(err)) row.maxAbsError = NaN;
+  }
+  return row;
+}
+
+/** Kernels defined in the program that no registered check dispatched during `verifyKernels`. */
+export function unverifiedKernels(engine: Engine): string[] {
+  return [...definedKernels.keys()].filter((name) => !engine.dispatchCounts.has(name));
+}
