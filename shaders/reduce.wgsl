@@ -1,7 +1,7 @@
 // Sum over the middle axis of x viewed as [outer, axis, inner]; out[o, i] = scale · Σ_a x[o, a, i]
 // (scale = 1 for sum, 1/axis for mean). Deterministic: fixed summation order, no atomics.
-// ROWS (inner == 1): one workgroup per row, invocations stride over the row, then a tree in
-//   workgroup memory. Otherwise one invocation per output, looping over the axis.
+// ROWS (inner == 1, few long rows): one workgroup per row, invocations stride over the row, then
+//   a tree in workgroup memory. Otherwise one invocation per output, looping over the axis.
 
 var<workgroup> partial: array<f32, WG_X>;
 

@@ -2,10 +2,12 @@
 
 import type { Engine } from '../gpu/engine.js';
 import { verifyKernels, unverifiedKernels, type VerifyRow } from '../kernels/verify.js';
+import type { KernelCheck } from '../kernels/check.js';
 import { formatTable } from './table.js';
 
 export interface VerifyCliOptions {
   json?: boolean;
+  checks?: KernelCheck[];
   seed?: number;
   filter?: string;
 }
@@ -13,8 +15,8 @@ export interface VerifyCliOptions {
 export async function runVerifyCommand(engine: Engine, opts: VerifyCliOptions, out: (s: string) => void): Promise<boolean> {
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   const started = performance.now();
-  const rows = await verifyKernels(engine, { seed, filter: opts.filter });
-  const unverified = opts.filter ? [] : unverifiedKernels(engine);
+  const rows = await verifyKernels(engine, { seed, filter: opts.filter, checks: opts.checks });
+  const unverified = opts.filter || opts.checks ? [] : unverifiedKernels(engine);
   const failed = rows.filter((r) => !r.pass);
   const ok = failed.length === 0 && unverified.length === 0 && rows.length > 0;
   const seconds = (performance.now() - started) / 1000;
@@ -38,6 +40,7 @@ export async function runVerifyCommand(engine: Engine, opts: VerifyCliOptions, o
     ),
   );
   for (const k of unverified) out(`FAIL: kernel "${k}" is defined but no registered check dispatched it`);
+  if (rows.length === 0) out(`FAIL: no kernel matched${opts.filter ? ` --filter ${opts.filter}` : ''}`);
   out(`${rows.length - failed.length} passed, ${failed.length} failed (${seconds.toFixed(1)} s; rerun with --seed ${seed})`);
   return ok;
 }

@@ -31,5 +31,5 @@ export async function engineFromAdapter(adapter: GPUAdapter, options: EngineOpti
   };
   const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'kdgpu' });
-  return new Engine(device, describeAdapter(adapter), options);
+  return new Engine(device, describeAdapter(adapter), { software: isSoftwareAdapter(adapter), ...options });
 }

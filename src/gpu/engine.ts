@@ -17,6 +17,11 @@ export interface DispatchArgs {
 }
 
 export interface EngineOptions {
+  /**
+   * The adapter emulates a GPU on the CPU (SwiftShader). Kernels use it to pick variants: on a
+   * CPU, workgroup barriers are context switches, so one invocation per row beats a workgroup tree.
+   */
+  software?: boolean;
   /** Submit after this many dispatches even without an explicit flush. */
   maxDispatchesPerSubmit?: number;
 }
@@ -32,6 +37,7 @@ const UNIFORM_CHUNK = 64 * 1024;
 export class Engine {
   readonly pool: BufferPool;
   readonly limits: GPUSupportedLimits;
+  readonly software: boolean;
   /** Dispatches per kernel name since creation (verification coverage, tests). */
   readonly dispatchCounts = new Map<string, number>();
   /** Number of pipelines compiled (one per kernel variant, never per shape). */
@@ -42,6 +48,7 @@ export class Engine {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private recorded = 0;
+  private recordedKernels: string[] = [];
   private uniformChunks: Array<{ buffer: GPUBuffer; data: Uint8Array<ArrayBuffer>; used: number }> = [];
   private errors: string[] = [];
   private lostReason: string | null = null;
@@ -54,6 +61,7 @@ export class Engine {
     options: EngineOptions = {},
   ) {
     this.limits = device.limits;
+    this.software = options.software ?? false;
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 1024;
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
@@ -141,12 +149,13 @@ export class Engine {
   dispatch(def: KernelDef, args: DispatchArgs): void {
     this.throwErrors();
     const { pipeline, layout } = this.compile(def, args.variant ?? {});
-    const entries: GPUBindGroupEntry[] = def.bindings.map((b, i) => {
+    const resources: GPUBufferBinding[] = def.bindings.map((b) => {
       const bound = args.bind[b.name];
       if (!bound) throw new Error(`kernel "${def.name}": binding "${b.name}" was not given`);
-      const resource: GPUBufferBinding = 'buffer' in bound ? bound : { buffer: bound };
-      return { binding: i, resource };
+      return 'buffer' in bound ? bound : { buffer: bound };
     });
+    checkAliasing(def, resources);
+    const entries: GPUBindGroupEntry[] = resources.map((resource, i) => ({ binding: i, resource }));
     if (def.uniforms.length > 0) {
       const bytes = uniformBytes(def);
       const slot = this.uniformSlot(bytes);
@@ -172,6 +181,7 @@ export class Engine {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCounts.set(def.name, (this.dispatchCounts.get(def.name) ?? 0) + 1);
+    this.recordedKernels.push(def.name);
     if (++this.recorded >= this.maxDispatchesPerSubmit) this.flush();
   }
 
@@ -194,7 +204,16 @@ export class Engine {
     if (this.pass) {
       this.pass.end();
       for (const c of this.uniformChunks) this.device.queue.writeBuffer(c.buffer, 0, c.data, 0, c.used);
+      // Validation of a pass happens at finish(): name the kernels the failing submit held.
+      const kernels = [...new Set(this.recordedKernels)].join(', ');
+      this.device.pushErrorScope('validation');
       this.device.queue.submit([this.encoder!.finish()]);
+      this.pending.push(
+        this.device.popErrorScope().then((err) => {
+          if (err) this.errors.push(`${err.message}\n(in a submit of kernels: ${kernels})`);
+        }),
+      );
+      this.recordedKernels = [];
       this.submits++;
       for (const c of this.uniformChunks) this.pool.release(c.buffer);
       this.uniformChunks = [];
@@ -284,3 +303,27 @@ export class Engine {
   }
 }
 
+
+/**
+ * WebGPU forbids a buffer range bound as writable storage to overlap any other binding of the same
+ * dispatch; Dawn reports it only at submit, without the kernel. Refuse it here, by name.
+ */
+function checkAliasing(def: KernelDef, resources: GPUBufferBinding[]): void {
+  const range = (r: GPUBufferBinding): [number, number] => {
+    const start = r.offset ?? 0;
+    return [start, r.size !== undefined ? start + r.size : r.buffer.size];
+  };
+  def.bindings.forEach((b, i) => {
+    if (b.access !== 'read_write') return;
+    const [s0, e0] = range(resources[i]);
+    resources.forEach((other, j) => {
+      if (j === i || other.buffer !== resources[i].buffer) return;
+      const [s1, e1] = range(other);
+      if (s0 < e1 && s1 < e0) {
+        throw new Error(
+          `kernel "${def.name}": writable binding "${b.name}" overlaps binding "${def.bindings[j].name}" (both buffer "${other.buffer.label}"); outputs must not alias inputs`,
+        );
+      }
+    });
+  });
+}

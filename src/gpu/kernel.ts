@@ -77,7 +77,8 @@ export function generateWgsl(def: KernelDef, variant: Variant): { code: string; 
   // kernels recover the linear workgroup index with this helper.
   lines.push('fn linear_workgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }');
   lines.push('');
-  return { code: lines.join('\n') + def.source, preludeLines: lines.length };
+  // lines ends with '', so the body starts on line lines.length: body line = line − (length − 1).
+  return { code: lines.join('\n') + def.source, preludeLines: lines.length - 1 };
 }
 
 /** Byte size of the uniform block (all fields are 4-byte scalars; WGSL rounds structs to 16). */

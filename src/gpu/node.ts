@@ -1,7 +1,10 @@
 // Node: WebGPU through Dawn (npm `webgpu`). A real GPU first; with none, Google's SwiftShader
 // Vulkan driver that Debian's chromium package ships, saying so in one line.
 
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { engineFromAdapter, isSoftwareAdapter, describeAdapter, type AdapterChoice } from './acquire.js';
 import type { Engine, EngineOptions } from './engine.js';
 
@@ -16,7 +19,7 @@ export interface NodeGpuOptions extends EngineOptions {
 type DawnModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
 let dawn: DawnModule | null = null;
 // Dawn keeps the process alive while a GPU instance is referenced: keep exactly one, drop it on destroy.
-let instances = new Set<GPU>();
+const instances = new Set<GPU>();
 
 async function loadDawn(): Promise<DawnModule> {
   if (!dawn) {
@@ -49,6 +52,33 @@ function hardwareDriverMayExist(): boolean {
   });
 }
 
+/**
+ * Ask for a hardware adapter in a child process. Dawn and the Vulkan loader print warnings to
+ * stderr for every driver that fails to load, which on a machine without a GPU is noise: the
+ * child swallows it, and the parent only creates an instance where one will work.
+ */
+function probeHardwareAdapter(): string | null {
+  const url = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+  const script = `
+    const { create } = await import(${JSON.stringify(url)});
+    const a = await create([]).requestAdapter({ powerPreference: 'high-performance' });
+    const i = a?.info;
+    process.stdout.write(JSON.stringify(i ? [i.vendor, i.architecture, i.device, i.description, !!i.isFallbackAdapter] : null));
+    process.exit(0);`;
+  try {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
+    const info = JSON.parse(out) as [string, string, string, string, boolean] | null;
+    if (!info || info[4] || /swiftshader|llvmpipe|lavapipe/i.test(info.slice(0, 4).join(' '))) return null;
+    return info.filter((s) => typeof s === 'string' && s).join(' / ');
+  } catch {
+    return null;
+  }
+}
+
 async function requestAdapter(): Promise<{ gpu: GPU; adapter: GPUAdapter | null }> {
   const { create } = await loadDawn();
   const gpu = create([]);
@@ -67,7 +97,7 @@ export async function createNodeEngine(options: NodeGpuOptions = {}): Promise<En
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
   let found: { gpu: GPU; adapter: GPUAdapter | null } | null = null;
-  if (choice === 'gpu' || (choice === 'auto' && hardwareDriverMayExist())) {
+  if (choice === 'gpu' || (choice === 'auto' && hardwareDriverMayExist() && probeHardwareAdapter() !== null)) {
     found = await requestAdapter();
     if (found.adapter && choice === 'gpu' && isSoftwareAdapter(found.adapter)) found.adapter = null;
     if (!found.adapter && choice === 'gpu') {

@@ -44,7 +44,8 @@ export function reduceAxis(
   kind: 'sum' | 'mean' = 'sum',
 ): void {
   const [outer, len, inner] = splitAxis(shape, axis);
-  const rows = inner === 1;
+  // A workgroup per row pays off only for long rows, and on CPU devices only when they are few.
+  const rows = inner === 1 && len > 4 * WG && outer < (engine.software ? 16 : 4096);
   engine.dispatch(reduceKernel, {
     variant: { ROWS: rows },
     bind: { x, out },

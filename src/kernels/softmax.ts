@@ -20,9 +20,17 @@ export const softmaxKernel = defineKernel({
     ['cols', 'u32'],
     ['inv_t', 'f32'],
   ],
-  constants: { LOG: false },
+  constants: { LOG: false, PER_THREAD: false },
   workgroupSize: () => [WG, 1, 1],
 });
+
+/**
+ * One invocation per row for short rows, and on CPU devices whenever there are rows enough to
+ * keep the cores busy; a workgroup per row otherwise (see the shaders' comments).
+ */
+export function rowPerThread(engine: Engine, rows: number, cols: number): boolean {
+  return cols <= 64 || (engine.software && rows >= 16);
+}
 
 /** out[r, :] = softmax(x[r, :] / T), or log-softmax with `log`. */
 export function softmax(
@@ -35,11 +43,12 @@ export function softmax(
 ): void {
   const t = opts.temperature ?? 1;
   if (!(t > 0)) throw new Error(`softmax: temperature must be > 0, got ${t}`);
+  const perThread = rowPerThread(engine, rows, cols);
   engine.dispatch(softmaxKernel, {
-    variant: { LOG: opts.log ?? false },
+    variant: { LOG: opts.log ?? false, PER_THREAD: perThread },
     bind: { x, out },
     uniforms: { rows, cols, inv_t: 1 / t },
-    workgroups: rows,
+    workgroups: perThread ? Math.ceil(rows / WG) : rows,
   });
 }
 
@@ -73,6 +82,7 @@ export const softmaxXentKernel = defineKernel({
     ['cols', 'u32'],
     ['grad_scale', 'f32'],
   ],
+  constants: { PER_THREAD: false },
   workgroupSize: () => [WG, 1, 1],
 });
 
@@ -87,10 +97,12 @@ export function softmaxCrossEntropy(
   cols: number,
   gradScale = 1 / rows,
 ): void {
+  const perThread = rowPerThread(engine, rows, cols);
   engine.dispatch(softmaxXentKernel, {
+    variant: { PER_THREAD: perThread },
     bind: bufs,
     uniforms: { rows, cols, grad_scale: gradScale },
-    workgroups: rows,
+    workgroups: perThread ? Math.ceil(rows / WG) : rows,
   });
 }
 
@@ -144,6 +156,8 @@ export const softmaxCheck: KernelCheck = {
       [4, 17, 1, 1e4],
       [2, 1000, 2.5, 1e4],
       [70_000, 3, 1, 2],
+      [9, 64, 0.5, 3],
+      [9, 65, 0.5, 3],
     ];
     for (const [rows, cols, t, scale] of shapes) {
       for (const log of [false, true]) {
@@ -171,6 +185,8 @@ export const softmaxXentCheck: KernelCheck = {
       [1, 1, 1],
       [1, 10, 3],
       [128, 10, 5],
+      [1000 + rng.int(50), 64, 4],
+      [7, 65, 4],
       [33, 1001, 3],
       [6, 10, 1e4],
       [2, 100_000, 2],

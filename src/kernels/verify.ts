@@ -25,12 +25,14 @@ export interface VerifyOptions {
   /** Only kernels whose name contains this. */
   filter?: string;
   onRow?: (row: VerifyRow) => void;
+  /** Checks to run instead of the registry (tests use this to prove a failure is reported). */
+  checks?: KernelCheck[];
 }
 
 export async function verifyKernels(engine: Engine, options: VerifyOptions = {}): Promise<VerifyRow[]> {
   const rng = new Rng(options.seed ?? Date.now() % 2147483647);
   const rows: VerifyRow[] = [];
-  const checks: KernelCheck[] = registry.filter((c) => !options.filter || c.name.includes(options.filter));
+  const checks: KernelCheck[] = (options.checks ?? registry).filter((c) => !options.filter || c.name.includes(options.filter));
   for (const check of checks) {
     for (const c of check.cases(rng)) {
       const bufs: Record<string, GPUBuffer> = {};

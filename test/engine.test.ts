@@ -1,0 +1,222 @@
+// The engine's guarantees: flat pool memory, 2-D folding of huge dispatches, one compile per
+// variant, batched submits, errors that name the kernel, and a process that exits by itself.
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { testEngine } from './engine.js';
+import { elementwise } from '../src/kernels/elementwise.js';
+import { matmul } from '../src/kernels/matmul.js';
+import { softmax, softmaxCrossEntropy } from '../src/kernels/softmax.js';
+import { defineKernel, definedKernels } from '../src/gpu/kernel.js';
+import { sizeClass } from '../src/gpu/pool.js';
+import { runVerifyCommand } from '../src/cli/verify.js';
+import { elementwiseCheck } from '../src/kernels/elementwise.js';
+import { Rng } from '../src/util/rng.js';
+
+describe('buffer pool', () => {
+  it('size classes round up and never shrink a request', () => {
+    for (const n of [1, 15, 16, 17, 1000, 65536, 65537, 100_000, 3_000_001]) {
+      expect(sizeClass(n)).toBeGreaterThanOrEqual(n);
+      expect(sizeClass(n) % 16).toBe(0);
+      expect(sizeClass(n)).toBeLessThanOrEqual(Math.max(32, n * 1.5));
+    }
+  });
+
+  it('bytes in use return to the same value after 1,000 alloc/use/free iterations', async () => {
+    const engine = await testEngine();
+    await engine.settle();
+    const before = engine.pool.stats();
+    const rng = new Rng(5);
+    let allocatedAfterWarmup = 0;
+    for (let i = 0; i < 1000; i++) {
+      const n = 100 + (i % 7) * 33;
+      const a = engine.upload(rng.fillUniform(n));
+      const b = engine.alloc(n * 4);
+      const c = engine.alloc(n * 4);
+      elementwise(engine, 'relu', a, a, b, n);
+      elementwise(engine, 'add', a, b, c, n);
+      [a, b, c].forEach((x) => engine.release(x));
+      if (i % 100 === 99) engine.flush();
+      if (i === 99) allocatedAfterWarmup = engine.pool.stats().bytesAllocated;
+    }
+    await engine.settle();
+    const after = engine.pool.stats();
+    expect(after.bytesInUse).toBe(before.bytesInUse);
+    expect(after.buffersInUse).toBe(before.buffersInUse);
+    // Reuse, not growth: nothing new was allocated after the first 100 iterations.
+    expect(after.bytesAllocated).toBe(allocatedAfterWarmup);
+  });
+
+  it('refuses a double release', async () => {
+    const engine = await testEngine();
+    const b = engine.alloc(64);
+    engine.release(b);
+    expect(() => engine.release(b)).toThrow(/released twice/);
+    engine.flush();
+  });
+});
+
+describe('dispatch', () => {
+  it('folds a dispatch above 65,535 workgroups into 2-D and writes every element', async () => {
+    const engine = await testEngine();
+    const max = engine.limits.maxComputeWorkgroupsPerDimension;
+    const n = (max + 1000) * 256 + 3; // elementwise: 256 elements per workgroup
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = (i % 1021) - 510;
+    const ab = engine.upload(a);
+    const out = engine.upload(new Float32Array(n).fill(NaN));
+    elementwise(engine, 'relu', ab, ab, out, n);
+    const got = await engine.readF32(out, n);
+    let bad = -1;
+    for (let i = 0; i < n; i++) {
+      if (got[i] !== Math.max(a[i], 0)) {
+        bad = i;
+        break;
+      }
+    }
+    expect(bad).toBe(-1);
+    engine.release(ab);
+    engine.release(out);
+  });
+
+  it('compiles one pipeline per variant, never per shape, and batches dispatches into one submit', async () => {
+    const engine = await testEngine();
+    const rng = new Rng(9);
+    const bufs = [engine.upload(rng.fillUniform(200 * 200)), engine.upload(rng.fillUniform(200 * 200)), engine.alloc(200 * 200 * 4)];
+    matmul(engine, bufs[0], bufs[1], bufs[2], 8, 8, 8);
+    await engine.settle();
+    const compiled = engine.compiledPipelines;
+    const submits = engine.submits;
+    for (let batch = 1; batch <= 64; batch += 7) matmul(engine, bufs[0], bufs[1], bufs[2], batch, 10, 150);
+    engine.flush();
+    expect(engine.compiledPipelines).toBe(compiled);
+    expect(engine.submits).toBe(submits + 1);
+    bufs.forEach((b) => engine.release(b));
+    await engine.settle();
+  });
+});
+
+describe('softmax numerics', () => {
+  it('a row of 100,000 elements and rows of ±1e4 logits give finite probabilities summing to 1', async () => {
+    const engine = await testEngine();
+    const rng = new Rng(11);
+    for (const [rows, cols, scale] of [[1, 100_000, 10], [8, 10, 1e4], [3, 1000, 1e4], [100, 5, 1e4]] as const) {
+      const x = rng.fillUniform(rows * cols, -scale, scale);
+      x[0] = scale; // an extreme value in the first row
+      const xb = engine.upload(x);
+      const p = engine.alloc(x.byteLength);
+      const lp = engine.alloc(x.byteLength);
+      softmax(engine, xb, p, rows, cols);
+      softmax(engine, xb, lp, rows, cols, { log: true, temperature: 3 });
+      const probs = await engine.readF32(p, rows * cols);
+      const logs = await engine.readF32(lp, rows * cols);
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        for (let c = 0; c < cols; c++) s += probs[r * cols + c];
+        expect(Math.abs(s - 1)).toBeLessThan(1e-4);
+      }
+      expect(probs.every(Number.isFinite)).toBe(true);
+      expect(logs.every(Number.isFinite)).toBe(true);
+      [xb, p, lp].forEach((b) => engine.release(b));
+    }
+  });
+
+  it('cross-entropy of ±1e4 logits is finite and its gradient rows sum to 0', async () => {
+    const engine = await testEngine();
+    const rng = new Rng(12);
+    const rows = 40;
+    const cols = 10;
+    const logits = engine.upload(rng.fillUniform(rows * cols, -1e4, 1e4));
+    const labels = engine.upload(new Uint32Array(rows).map(() => rng.int(cols)));
+    const loss = engine.alloc(rows * 4);
+    const grad = engine.alloc(rows * cols * 4);
+    const correct = engine.alloc(rows * 4);
+    softmaxCrossEntropy(engine, { logits, labels, loss, grad, correct }, rows, cols);
+    const l = await engine.readF32(loss, rows);
+    const g = await engine.readF32(grad, rows * cols);
+    expect(l.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += g[r * cols + c];
+      expect(Math.abs(s)).toBeLessThan(1e-6);
+    }
+    [logits, labels, loss, grad, correct].forEach((b) => engine.release(b));
+  });
+});
+
+describe('errors name the kernel', () => {
+  it('a WGSL compile error names the kernel and the line of its body', async () => {
+    const engine = await testEngine();
+    const broken = defineKernel({
+      name: 'broken_for_test',
+      source: '@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = undefined_symbol;\n}\n',
+      bindings: [{ name: 'o', type: 'f32', access: 'read_write' }],
+      uniforms: [],
+      workgroupSize: () => [1, 1, 1],
+    });
+    definedKernels.delete('broken_for_test');
+    await expect(engine.prepare([[broken, {}]])).rejects.toThrow(/broken_for_test[\s\S]*line 3/);
+  });
+
+  it('a missing binding and a non-finite uniform are refused with the kernel and field named', async () => {
+    const engine = await testEngine();
+    const a = engine.alloc(16);
+    const out = engine.alloc(16);
+    expect(() => elementwise(engine, 'scale', a, a, out, 4, NaN)).toThrow(/elementwise.*uniform "alpha"/);
+    engine.release(out);
+    expect(() => engine.dispatch(elementwiseCheck.kernels[0], { bind: { a, b: a }, uniforms: { n: 1, alpha: 1 }, workgroups: 1 })).toThrow(
+      /elementwise.*binding "out"/,
+    );
+    engine.release(a);
+    engine.flush();
+  });
+
+  it('an output aliasing an input is refused at dispatch, naming kernel and bindings', async () => {
+    const engine = await testEngine();
+    const a = engine.alloc(64);
+    expect(() => elementwise(engine, 'add', a, a, a, 16)).toThrow(/elementwise.*"out" overlaps binding "a"/);
+    engine.release(a);
+    engine.flush();
+  });
+
+  it('a validation error found at submit names the kernels of that submit', async () => {
+    const engine = await testEngine();
+    const a = engine.alloc(64);
+    const tooSmall = engine.device.createBuffer({ size: 4, usage: 0x80 /* STORAGE */, label: 'four-bytes' });
+    // A uniform-less binding smaller than the shader's minimum is fine; an offset past the end is not.
+    elementwise(engine, 'relu', a, a, { buffer: tooSmall, offset: 256, size: 4 } as never, 1);
+    await expect(engine.settle()).rejects.toThrow(/elementwise/);
+    engine.release(a);
+    tooSmall.destroy();
+  });
+});
+
+describe('kdgpu verify', () => {
+  it('reports a failing kernel and returns false', async () => {
+    const engine = await testEngine();
+    const lines: string[] = [];
+    // A check whose reference is off by one for every element: the verifier must fail it.
+    const wrong = {
+      ...elementwiseCheck,
+      cases: (rng: Rng) =>
+        elementwiseCheck
+          .cases(rng)
+          .slice(0, 2)
+          .map((c) => ({ ...c, reference: () => ({ out: c.reference().out.map((v) => v + 1) }) })),
+    };
+    const ok = await runVerifyCommand(engine, { checks: [wrong], seed: 1 }, (s) => lines.push(s));
+    expect(ok).toBe(false);
+    expect(lines.join('\n')).toMatch(/FAIL \(element 0/);
+    expect(lines.join('\n')).toMatch(/0 passed, 2 failed/);
+  });
+
+  it('the CLI passes on this adapter, prints JSON with --json, and the process exits by itself', () => {
+    const out = execFileSync(process.execPath, ['bin/kdgpu.js', 'verify', '--json', '--seed', '7'], { encoding: 'utf8', timeout: 240_000 });
+    const result = JSON.parse(out);
+    expect(result.pass).toBe(true);
+    expect(result.unverified).toEqual([]);
+    expect(result.rows.length).toBeGreaterThan(50);
+    expect(new Set(result.rows.map((r: { kernel: string }) => r.kernel))).toEqual(
+      new Set(['elementwise', 'reduce_axis', 'matmul', 'softmax', 'softmax_xent', 'ceiling']),
+    );
+  });
+});
