@@ -1,5 +1,6 @@
 // Sum over the middle axis of x viewed as [outer, axis, inner]; out[o, i] = scale · Σ_a x[o, a, i]
-// (scale = 1 for sum, 1/axis for mean). Deterministic: fixed summation order, no atomics.
+// (scale = 1 for sum, 1/axis for mean); ACCUM adds into out (gradient fan-in).
+// Deterministic: fixed summation order, no atomics.
 // ROWS (inner == 1, few long rows): one workgroup per row, invocations stride over the row, then
 //   a tree in workgroup memory. Otherwise one invocation per output, looping over the axis.
 
@@ -22,7 +23,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (lid < stride) { partial[lid] += partial[lid + stride]; }
       workgroupBarrier();
     }
-    if (lid == 0u && row < params.outer) { out[row] = partial[0] * params.scale; }
+    if (lid == 0u && row < params.outer) {
+      var v = partial[0] * params.scale;
+      if (ACCUM) { v += out[row]; }
+      out[row] = v;
+    }
   } else {
     let idx = w * WG_X + lid;
     if (idx >= params.outer * params.inner) { return; }
@@ -31,6 +36,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var s = 0.0;
     var p = o * params.axis * params.inner + i;
     for (var a = 0u; a < params.axis; a++) { s += x[p]; p += params.inner; }
-    out[idx] = s * params.scale;
+    var v = s * params.scale;
+    if (ACCUM) { v += out[idx]; }
+    out[idx] = v;
   }
 }

@@ -1,11 +1,11 @@
-// Elementwise ops: add, mul, scale, relu, relu backward, axpy.
+// Elementwise ops: add, mul, scale, relu, relu backward, axpy, accumulate (out += αa), fill.
 
 import source from '../../shaders/elementwise.wgsl';
 import type { Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 
-export const ELEMENTWISE_OPS = { add: 0, mul: 1, scale: 2, relu: 3, relu_backward: 4, axpy: 5 } as const;
+export const ELEMENTWISE_OPS = { add: 0, mul: 1, scale: 2, relu: 3, relu_backward: 4, axpy: 5, accumulate: 6, fill: 7 } as const;
 export type ElementwiseOp = keyof typeof ELEMENTWISE_OPS;
 
 const WG = 64;
@@ -27,7 +27,7 @@ export const elementwiseKernel = defineKernel({
 });
 
 /**
- * out[i] = op(a[i], b[i]) for i < n. Unary ops ignore `b` (pass `a`).
+ * out[i] = op(a[i], b[i]) for i < n. Unary ops ignore `b` (pass `a`); `accumulate` reads `out`.
  * `out` must not alias `a` or `b`.
  */
 export function elementwise(
@@ -47,7 +47,7 @@ export function elementwise(
   });
 }
 
-export function elementwiseReference(op: ElementwiseOp, a: ArrayLike<number>, b: ArrayLike<number>, alpha: number): Float64Array {
+export function elementwiseReference(op: ElementwiseOp, a: ArrayLike<number>, b: ArrayLike<number>, alpha: number, out0?: ArrayLike<number>): Float64Array {
   const out = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
@@ -59,6 +59,8 @@ export function elementwiseReference(op: ElementwiseOp, a: ArrayLike<number>, b:
       case 'relu': out[i] = Math.max(x, 0); break;
       case 'relu_backward': out[i] = x > 0 ? y : 0; break;
       case 'axpy': out[i] = x + alpha * y; break;
+      case 'accumulate': out[i] = out0![i] + alpha * x; break;
+      case 'fill': out[i] = alpha; break;
     }
   }
   return out;
@@ -76,12 +78,13 @@ export const elementwiseCheck: KernelCheck = {
         const a = rng.fillUniform(n, -2, 2);
         const b = rng.fillUniform(n, -2, 2);
         const alpha = rng.uniform(-3, 3);
+        const out0 = rng.fillUniform(n);
         cases.push({
           shape: `${op} n=${n}`,
-          inputs: { a, b },
+          inputs: op === 'accumulate' ? { a, b, out: out0 } : { a, b },
           outputs: { out: n },
           run: (e, bufs) => elementwise(e, op, bufs.a, bufs.b, bufs.out, n, alpha),
-          reference: () => ({ out: elementwiseReference(op, a, b, Math.fround(alpha)) }),
+          reference: () => ({ out: elementwiseReference(op, a, b, Math.fround(alpha), out0) }),
           tolerance: { abs: 1e-6, rel: 1e-6 },
         });
       }

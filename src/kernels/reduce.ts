@@ -21,7 +21,7 @@ export const reduceKernel = defineKernel({
     ['inner', 'u32'],
     ['scale', 'f32'],
   ],
-  constants: { ROWS: false },
+  constants: { ROWS: false, ACCUM: false },
   workgroupSize: () => [WG, 1, 1],
 });
 
@@ -42,12 +42,13 @@ export function reduceAxis(
   shape: readonly number[],
   axis: number,
   kind: 'sum' | 'mean' = 'sum',
+  accumulate = false,
 ): void {
   const [outer, len, inner] = splitAxis(shape, axis);
   // A workgroup per row pays off only for long rows, and on CPU devices only when they are few.
   const rows = inner === 1 && len > 4 * WG && outer < (engine.software ? 16 : 4096);
   engine.dispatch(reduceKernel, {
-    variant: { ROWS: rows },
+    variant: { ROWS: rows, ACCUM: accumulate },
     bind: { x, out },
     uniforms: { outer, axis: len, inner, scale: kind === 'mean' ? 1 / len : 1 },
     workgroups: rows ? outer : Math.ceil((outer * inner) / WG),
@@ -87,12 +88,18 @@ export const reduceCheck: KernelCheck = {
         const n = shape.reduce((p, d) => p * d, 1);
         const x = rng.fillUniform(n, -1, 1);
         const [outer, len, inner] = splitAxis(shape, axis);
+        const accumulate = rng.next() < 0.3;
+        const out0 = rng.fillUniform(outer * inner);
         cases.push({
-          shape: `${kind} [${shape.join('x')}] axis ${axis}`,
-          inputs: { x },
+          shape: `${kind} [${shape.join('x')}] axis ${axis}${accumulate ? ' +=out' : ''}`,
+          inputs: accumulate ? { x, out: out0 } : { x },
           outputs: { out: outer * inner },
-          run: (e, b) => reduceAxis(e, b.x, b.out, shape, axis, kind),
-          reference: () => ({ out: reduceReference(x, shape, axis, kind) }),
+          run: (e, b) => reduceAxis(e, b.x, b.out, shape, axis, kind, accumulate),
+          reference: () => {
+            const r = reduceReference(x, shape, axis, kind);
+            if (accumulate) r.forEach((v, i) => (r[i] = v + out0[i]));
+            return { out: r };
+          },
           tolerance: sumTolerance(len),
         });
       }

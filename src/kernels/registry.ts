@@ -7,5 +7,9 @@ import { reduceCheck } from './reduce.js';
 import { matmulCheck } from './matmul.js';
 import { softmaxCheck, softmaxXentCheck } from './softmax.js';
 import { ceilingCheck } from './ceiling.js';
+import { conv2dCheck } from './conv2d.js';
+import { pool2dCheck } from './pool2d.js';
+import { batchnormCheck } from './batchnorm.js';
+import { optimizerCheck } from './optim.js';
 
-export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, ceilingCheck];
+export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, ceilingCheck];

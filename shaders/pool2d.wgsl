@@ -1,0 +1,72 @@
+// 2-D pooling over NCHW planes; one invocation per output (forward) or per input (backward).
+// MODE 0 max forward:  y = max over the window (padding never wins); arg = flat index h·W + w of
+//                      the first maximum, kept for the backward.
+// MODE 1 max backward: dx[h, w] = Σ dy over the windows whose arg is (h, w): a gather over the
+//                      windows covering (h, w), so no atomics and a fixed order.
+// MODE 2 avg forward:  y = Σ window / (KH·KW) (padding counts as zeros, as PyTorch's default).
+// MODE 3 avg backward: dx[h, w] = Σ dy / (KH·KW) over the windows covering (h, w).
+
+// The windows covering input coordinate t (along one axis): o with o·s − p ≤ t < o·s − p + k.
+fn first_window(t: u32, k: u32) -> u32 {
+  let tp = t + params.pad;
+  if (tp + 1u <= k) { return 0u; }
+  return (tp + 1u - k + params.stride - 1u) / params.stride;
+}
+
+@compute @workgroup_size(WG_X)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linear_workgroup(wid, nwg) * WG_X + lid;
+  let ohw = params.OH * params.OW;
+  let hw = params.H * params.W;
+  if (MODE == 0u || MODE == 2u) {
+    if (i >= params.planes * ohw) { return; }
+    let plane = i / ohw;
+    let oh = (i % ohw) / params.OW;
+    let ow = i % params.OW;
+    let h0 = i32(oh * params.stride) - i32(params.pad);
+    let w0 = i32(ow * params.stride) - i32(params.pad);
+    var best = -3.4e38;
+    var best_at = 0u;
+    var sum = 0.0;
+    for (var kh = 0u; kh < params.KH; kh++) {
+      let h = h0 + i32(kh);
+      if (h < 0 || h >= i32(params.H)) { continue; }
+      for (var kw = 0u; kw < params.KW; kw++) {
+        let w = w0 + i32(kw);
+        if (w < 0 || w >= i32(params.W)) { continue; }
+        let at = u32(h) * params.W + u32(w);
+        let v = src[plane * hw + at];
+        if (v > best) { best = v; best_at = at; }
+        sum += v;
+      }
+    }
+    if (MODE == 0u) {
+      dst[i] = best;
+      arg[i] = best_at;
+    } else {
+      dst[i] = sum / f32(params.KH * params.KW);
+    }
+  } else {
+    if (i >= params.planes * hw) { return; }
+    let plane = i / hw;
+    let h = (i % hw) / params.W;
+    let w = i % params.W;
+    let at = h * params.W + w;
+    var g = 0.0;
+    let oh_end = min((h + params.pad) / params.stride + 1u, params.OH);
+    let ow_end = min((w + params.pad) / params.stride + 1u, params.OW);
+    for (var oh = first_window(h, params.KH); oh < oh_end; oh++) {
+      for (var ow = first_window(w, params.KW); ow < ow_end; ow++) {
+        let o = plane * ohw + oh * params.OW + ow;
+        if (MODE == 1u) {
+          if (arg[o] == at) { g += src[o]; }
+        } else {
+          g += src[o];
+        }
+      }
+    }
+    if (MODE == 3u) { g = g / f32(params.KH * params.KW); }
+    dst[i] = g;
+  }
+}

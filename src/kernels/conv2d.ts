@@ -1,0 +1,266 @@
+// Conv2d forward, backward-data and backward-weight as implicit GEMMs (NCHW, OIHW weights).
+
+import common from '../../shaders/conv_common.wgsl';
+import forwardSource from '../../shaders/conv2d_forward.wgsl';
+import backwardDataSource from '../../shaders/conv2d_backward_data.wgsl';
+import backwardWeightSource from '../../shaders/conv2d_backward_weight.wgsl';
+import type { Engine } from '../gpu/engine.js';
+import { defineKernel, type BindingSpec, type UniformType } from '../gpu/kernel.js';
+import type { KernelCheck, VerifyCase } from './check.js';
+import { sumTolerance } from './check.js';
+import { reduceAxis } from './reduce.js';
+import type { Activation } from './matmul.js';
+
+export interface ConvShape {
+  N: number;
+  CI: number;
+  H: number;
+  W: number;
+  CO: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+}
+
+export function convOutSize(s: ConvShape): { OH: number; OW: number } {
+  const OH = Math.floor((s.H + 2 * s.pad - s.KH) / s.stride) + 1;
+  const OW = Math.floor((s.W + 2 * s.pad - s.KW) / s.stride) + 1;
+  if (OH < 1 || OW < 1) {
+    throw new Error(`conv2d: kernel ${s.KH}x${s.KW} with padding ${s.pad} does not fit a ${s.H}x${s.W} input`);
+  }
+  return { OH, OW };
+}
+
+const GEOMETRY: Array<[string, UniformType]> = ['N', 'CI', 'H', 'W', 'CO', 'OH', 'OW', 'KH', 'KW', 'stride', 'pad'].map(
+  (n) => [n, 'u32'] as [string, UniformType],
+);
+const TILE = { TM: 4, TN: 4, WGX: 8, WGY: 8 };
+const f32 = (name: string, access: BindingSpec['access']): BindingSpec => ({ name, type: 'f32', access });
+
+export const conv2dForwardKernel = defineKernel({
+  name: 'conv2d_forward',
+  source: common + forwardSource,
+  bindings: [f32('x', 'read'), f32('wt', 'read'), f32('bias', 'read'), f32('y', 'read_write')],
+  uniforms: GEOMETRY,
+  constants: { HAS_BIAS: false, ACT: 0, TM: TILE.TM, TN: TILE.TN },
+  workgroupSize: () => [TILE.WGX, TILE.WGY, 1],
+});
+
+export const conv2dBackwardDataKernel = defineKernel({
+  name: 'conv2d_backward_data',
+  source: common + backwardDataSource,
+  bindings: [f32('dy', 'read'), f32('wt', 'read'), f32('dx', 'read_write')],
+  uniforms: GEOMETRY,
+  constants: { ACCUM: false, TM: TILE.TM, TN: TILE.TN },
+  workgroupSize: () => [TILE.WGX, TILE.WGY, 1],
+});
+
+export const conv2dBackwardWeightKernel = defineKernel({
+  name: 'conv2d_backward_weight',
+  source: common + backwardWeightSource,
+  bindings: [f32('dy', 'read'), f32('x', 'read'), f32('partial', 'read_write')],
+  uniforms: [...GEOMETRY, ['chunk', 'u32']],
+  constants: { TM: TILE.TM, TN: TILE.TN },
+  workgroupSize: () => [TILE.WGX, TILE.WGY, 1],
+});
+
+function geometry(s: ConvShape): Record<string, number> {
+  return { ...s, ...convOutSize(s) };
+}
+
+/** y = act(conv2d(x, w) + bias). x [N, CI, H, W], w [CO, CI, KH, KW], y [N, CO, OH, OW]. */
+export function conv2dForward(
+  engine: Engine,
+  s: ConvShape,
+  bufs: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
+  activation: Activation = 'none',
+): void {
+  const g = geometry(s);
+  engine.dispatch(conv2dForwardKernel, {
+    variant: { HAS_BIAS: !!bufs.bias, ACT: activation === 'relu' ? 1 : 0 },
+    bind: { x: bufs.x, wt: bufs.w, bias: bufs.bias ?? bufs.w, y: bufs.y },
+    uniforms: g,
+    workgroups: [Math.ceil(s.CO / (TILE.TN * TILE.WGX)), Math.ceil((s.N * g.OH * g.OW) / (TILE.TM * TILE.WGY)), 1],
+  });
+}
+
+/** dx (+)= conv2d backward w.r.t. the input. */
+export function conv2dBackwardData(
+  engine: Engine,
+  s: ConvShape,
+  bufs: { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer },
+  accumulate = false,
+): void {
+  engine.dispatch(conv2dBackwardDataKernel, {
+    variant: { ACCUM: accumulate },
+    bind: { dy: bufs.dy, wt: bufs.w, dx: bufs.dx },
+    uniforms: geometry(s),
+    workgroups: [Math.ceil(s.CI / (TILE.TN * TILE.WGX)), Math.ceil((s.N * s.H * s.W) / (TILE.TM * TILE.WGY)), 1],
+  });
+}
+
+/** How many k-chunks the weight-gradient reduction is split into. */
+export function weightGradSplits(engine: Engine, s: ConvShape): number {
+  const { OH, OW } = convOutSize(s);
+  const total = s.N * OH * OW;
+  const tiles = Math.ceil(s.CO / (TILE.TM * TILE.WGY)) * Math.ceil((s.CI * s.KH * s.KW) / (TILE.TN * TILE.WGX));
+  // Enough workgroups to fill the device, but chunks of at least 256 so partial sums stay few.
+  const target = engine.software ? 16 : 256;
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.ceil(total / 256), engine.limits.maxComputeWorkgroupsPerDimension));
+}
+
+/**
+ * dw (+)= conv2d backward w.r.t. the weights, and db (+)= Σ dy over batch and pixels when given.
+ * Uses a scratch of splits·CO·CI·KH·KW floats for the split-k partial sums.
+ */
+export function conv2dBackwardWeight(
+  engine: Engine,
+  s: ConvShape,
+  bufs: { dy: GPUBuffer; x: GPUBuffer; dw: GPUBuffer; db?: GPUBuffer },
+  accumulate = false,
+): void {
+  const g = geometry(s);
+  const total = s.N * g.OH * g.OW;
+  const splits = weightGradSplits(engine, s);
+  const chunk = Math.ceil(total / splits);
+  const cols = s.CI * s.KH * s.KW;
+  const partial = engine.alloc(splits * s.CO * cols * 4, 'conv_dw_partial');
+  engine.dispatch(conv2dBackwardWeightKernel, {
+    bind: { dy: bufs.dy, x: bufs.x, partial },
+    uniforms: { ...g, chunk },
+    workgroups: [Math.ceil(cols / (TILE.TN * TILE.WGX)), Math.ceil(s.CO / (TILE.TM * TILE.WGY)), splits],
+  });
+  reduceAxis(engine, partial, bufs.dw, [splits, s.CO * cols], 0, 'sum', accumulate);
+  engine.release(partial);
+  if (bufs.db) {
+    const perImage = engine.alloc(s.N * s.CO * 4, 'conv_db_partial');
+    reduceAxis(engine, bufs.dy, perImage, [s.N, s.CO, g.OH * g.OW], 2);
+    reduceAxis(engine, perImage, bufs.db, [s.N, s.CO], 0, 'sum', accumulate);
+    engine.release(perImage);
+  }
+}
+
+// ---- float64 references ----------------------------------------------------------------------
+
+export function conv2dForwardReference(s: ConvShape, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>, activation: Activation = 'none'): Float64Array {
+  const { OH, OW } = convOutSize(s);
+  const y = new Float64Array(s.N * s.CO * OH * OW);
+  for (let n = 0; n < s.N; n++)
+    for (let co = 0; co < s.CO; co++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let acc = bias ? bias[co] : 0;
+          for (let ci = 0; ci < s.CI; ci++)
+            for (let kh = 0; kh < s.KH; kh++)
+              for (let kw = 0; kw < s.KW; kw++) {
+                const h = oh * s.stride - s.pad + kh;
+                const ww = ow * s.stride - s.pad + kw;
+                if (h < 0 || h >= s.H || ww < 0 || ww >= s.W) continue;
+                acc += w[((co * s.CI + ci) * s.KH + kh) * s.KW + kw] * x[((n * s.CI + ci) * s.H + h) * s.W + ww];
+              }
+          y[((n * s.CO + co) * OH + oh) * OW + ow] = activation === 'relu' ? Math.max(acc, 0) : acc;
+        }
+  return y;
+}
+
+/** Gradients of Σ dy·conv2d(x, w, b) w.r.t. x, w and b, by the adjoint of the forward loops. */
+export function conv2dBackwardReference(
+  s: ConvShape,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  dy: ArrayLike<number>,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+  const { OH, OW } = convOutSize(s);
+  const dx = new Float64Array(s.N * s.CI * s.H * s.W);
+  const dw = new Float64Array(s.CO * s.CI * s.KH * s.KW);
+  const db = new Float64Array(s.CO);
+  for (let n = 0; n < s.N; n++)
+    for (let co = 0; co < s.CO; co++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          const g = dy[((n * s.CO + co) * OH + oh) * OW + ow];
+          db[co] += g;
+          for (let ci = 0; ci < s.CI; ci++)
+            for (let kh = 0; kh < s.KH; kh++)
+              for (let kw = 0; kw < s.KW; kw++) {
+                const h = oh * s.stride - s.pad + kh;
+                const ww = ow * s.stride - s.pad + kw;
+                if (h < 0 || h >= s.H || ww < 0 || ww >= s.W) continue;
+                const wi = ((co * s.CI + ci) * s.KH + kh) * s.KW + kw;
+                const xi = ((n * s.CI + ci) * s.H + h) * s.W + ww;
+                dx[xi] += g * w[wi];
+                dw[wi] += g * x[xi];
+              }
+        }
+  return { dx, dw, db };
+}
+
+// ---- verification ----------------------------------------------------------------------------
+
+function convShapes(rng: { int(n: number): number }): ConvShape[] {
+  return [
+    { N: 1, CI: 1, H: 1, W: 1, CO: 1, KH: 1, KW: 1, stride: 1, pad: 0 },
+    { N: 2, CI: 1, H: 28, W: 28, CO: 8, KH: 3, KW: 3, stride: 1, pad: 1 },
+    { N: 3, CI: 5, H: 7, W: 9, CO: 6, KH: 3, KW: 3, stride: 2, pad: 1 },
+    { N: 2, CI: 3, H: 8, W: 8, CO: 37, KH: 1, KW: 1, stride: 2, pad: 0 },
+    { N: 1, CI: 4, H: 6, W: 5, CO: 3, KH: 5, KW: 3, stride: 1, pad: 2 },
+    { N: 1 + rng.int(3), CI: 1 + rng.int(9), H: 3 + rng.int(12), W: 3 + rng.int(12), CO: 1 + rng.int(20), KH: 3, KW: 3, stride: 1 + rng.int(2), pad: rng.int(2) },
+  ];
+}
+
+const describe = (s: ConvShape) => `N${s.N} ${s.CI}x${s.H}x${s.W} -> ${s.CO} k${s.KH}x${s.KW} s${s.stride} p${s.pad}`;
+
+export const conv2dCheck: KernelCheck = {
+  name: 'conv2d',
+  kernels: [conv2dForwardKernel, conv2dBackwardDataKernel, conv2dBackwardWeightKernel],
+  cases(rng) {
+    const cases: VerifyCase[] = [];
+    convShapes(rng).forEach((s, idx) => {
+      const { OH, OW } = convOutSize(s);
+      const x = rng.fillUniform(s.N * s.CI * s.H * s.W);
+      const w = rng.fillUniform(s.CO * s.CI * s.KH * s.KW);
+      const bias = rng.fillUniform(s.CO);
+      const dy = rng.fillUniform(s.N * s.CO * OH * OW);
+      const k = s.CI * s.KH * s.KW;
+      const hasBias = idx % 2 === 1;
+      const activation: Activation = idx % 3 === 1 ? 'relu' : 'none';
+      const accumulate = idx % 2 === 0;
+      const dx0 = rng.fillUniform(x.length);
+      const dw0 = rng.fillUniform(w.length);
+      const db0 = rng.fillUniform(s.CO);
+      cases.push({
+        shape: `forward ${describe(s)}${hasBias ? ' +bias' : ''}${activation === 'relu' ? ' relu' : ''}`,
+        inputs: { x, w, bias },
+        outputs: { y: s.N * s.CO * OH * OW },
+        run: (e, b) => conv2dForward(e, s, { x: b.x, w: b.w, bias: hasBias ? b.bias : undefined, y: b.y }, activation),
+        reference: () => ({ y: conv2dForwardReference(s, x, w, hasBias ? bias : undefined, activation) }),
+        tolerance: sumTolerance(k),
+      });
+      const ref = () => conv2dBackwardReference(s, x, w, dy);
+      cases.push({
+        shape: `backward data ${describe(s)}${accumulate ? ' +=dx' : ''}`,
+        inputs: accumulate ? { dy, w, dx: dx0 } : { dy, w },
+        outputs: { dx: x.length },
+        run: (e, b) => conv2dBackwardData(e, s, { dy: b.dy, w: b.w, dx: b.dx }, accumulate),
+        reference: () => ({ dx: ref().dx.map((v, i) => v + (accumulate ? dx0[i] : 0)) }),
+        tolerance: sumTolerance(s.CO * s.KH * s.KW),
+      });
+      cases.push({
+        shape: `backward weight+bias ${describe(s)}${accumulate ? ' +=dw' : ''}`,
+        inputs: accumulate ? { dy, x, dw: dw0, db: db0 } : { dy, x },
+        outputs: { dw: w.length, db: s.CO },
+        run: (e, b) => conv2dBackwardWeight(e, s, { dy: b.dy, x: b.x, dw: b.dw, db: b.db }, accumulate),
+        reference: () => {
+          const r = ref();
+          return {
+            dw: r.dw.map((v, i) => v + (accumulate ? dw0[i] : 0)),
+            db: r.db.map((v, i) => v + (accumulate ? db0[i] : 0)),
+          };
+        },
+        tolerance: sumTolerance(s.N * OH * OW),
+      });
+    });
+    return cases;
+  },
+};
