@@ -29,7 +29,7 @@ export function allIndices(n: number): Uint32Array {
 }
 
 /** The order in which epoch `epoch` visits `indices` (see the rules above). */
-export function epochOrder(indices: Uint32Array, seed: number, epoch: number, out = new Uint32Array(indices.length)): Uint32Array {
+export function epochOrder(indices: Uint32Array, seed: number, epoch: number, out: Uint32Array = new Uint32Array(indices.length)): Uint32Array {
   const p = new Rng(deriveSeed(seed, SeedStream.shuffle, epoch)).permutation(indices.length);
   for (let i = 0; i < p.length; i++) out[i] = indices[p[i]];
   return out;

@@ -24,7 +24,7 @@ export function exampleSize(ds: Pick<Dataset, 'channels' | 'height' | 'width'>):
  * Converts u8 pixels (already in CHW order per example) to floats in [0, 1]. x / 255 rather than
  * x * (1/255): division is correctly rounded, so the value is the float nearest to the true ratio.
  */
-export function pixelsToUnit(pixels: Uint8Array, out = new Float32Array(pixels.length), outOffset = 0): Float32Array {
+export function pixelsToUnit(pixels: Uint8Array, out: Float32Array = new Float32Array(pixels.length), outOffset = 0): Float32Array {
   for (let i = 0; i < pixels.length; i++) out[outOffset + i] = pixels[i] / 255;
   return out;
 }

@@ -48,7 +48,8 @@ export function loadCifar100(dir: string, split: 'train' | 'test', labels: 'fine
 }
 
 async function loadCifar(variant: CifarVariant, dir: string, names: readonly string[], name: string): Promise<Dataset> {
-  const paths = await Promise.all(names.map((n) => findFile(dir, n, name)));
+  const paths: string[] = [];
+  for (const n of names) paths.push(await findFile(dir, n, name)); // in order, so the first missing file is the one reported
   const files = await Promise.all(paths.map(async (fileName) => ({ fileName, bytes: await readDataFile(fileName) })));
   return cifarDataset(variant, files, name);
 }

@@ -6,7 +6,7 @@ import statsSource from '../../shaders/batchnorm_stats.wgsl';
 import applySource from '../../shaders/batchnorm_apply.wgsl';
 import backwardReduceSource from '../../shaders/batchnorm_backward_reduce.wgsl';
 import backwardApplySource from '../../shaders/batchnorm_backward_apply.wgsl';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel, type BindingSpec } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 import type { Activation } from './matmul.js';
@@ -60,7 +60,7 @@ export interface BnShape {
 export function batchnormStats(
   engine: Engine,
   s: BnShape,
-  bufs: { x: GPUBuffer; mean: GPUBuffer; invstd: GPUBuffer; runningMean: GPUBuffer; runningVar: GPUBuffer },
+  bufs: { x: Binding; mean: Binding; invstd: Binding; runningMean: Binding; runningVar: Binding },
   eps: number,
   momentum: number,
 ): void {
@@ -78,7 +78,7 @@ export function batchnormStats(
 export function batchnormApply(
   engine: Engine,
   s: BnShape,
-  bufs: { x: GPUBuffer; mean: GPUBuffer; stat: GPUBuffer; gamma: GPUBuffer; beta: GPUBuffer; y: GPUBuffer },
+  bufs: { x: Binding; mean: Binding; stat: Binding; gamma: Binding; beta: Binding; y: Binding },
   opts: { eval: boolean; eps: number; activation?: Activation },
 ): void {
   engine.dispatch(batchnormApplyKernel, {
@@ -93,7 +93,7 @@ export function batchnormApply(
 export function batchnormBackward(
   engine: Engine,
   s: BnShape,
-  bufs: { dy: GPUBuffer; x: GPUBuffer; mean: GPUBuffer; invstd: GPUBuffer; gamma: GPUBuffer; dx: GPUBuffer; dgamma: GPUBuffer; dbeta: GPUBuffer },
+  bufs: { dy: Binding; x: Binding; mean: Binding; invstd: Binding; gamma: Binding; dx: Binding; dgamma: Binding; dbeta: Binding },
   accumulate: { dx: boolean; params: boolean },
 ): void {
   const sums = engine.alloc(2 * s.C * 4, 'bn_sums');

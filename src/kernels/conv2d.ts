@@ -4,7 +4,7 @@ import common from '../../shaders/conv_common.wgsl';
 import forwardSource from '../../shaders/conv2d_forward.wgsl';
 import backwardDataSource from '../../shaders/conv2d_backward_data.wgsl';
 import backwardWeightSource from '../../shaders/conv2d_backward_weight.wgsl';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel, type BindingSpec, type UniformType } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 import { sumTolerance } from './check.js';
@@ -73,7 +73,7 @@ function geometry(s: ConvShape): Record<string, number> {
 export function conv2dForward(
   engine: Engine,
   s: ConvShape,
-  bufs: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
+  bufs: { x: Binding; w: Binding; bias?: Binding; y: Binding },
   activation: Activation = 'none',
 ): void {
   const g = geometry(s);
@@ -89,7 +89,7 @@ export function conv2dForward(
 export function conv2dBackwardData(
   engine: Engine,
   s: ConvShape,
-  bufs: { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer },
+  bufs: { dy: Binding; w: Binding; dx: Binding },
   accumulate = false,
 ): void {
   engine.dispatch(conv2dBackwardDataKernel, {
@@ -117,7 +117,7 @@ export function weightGradSplits(engine: Engine, s: ConvShape): number {
 export function conv2dBackwardWeight(
   engine: Engine,
   s: ConvShape,
-  bufs: { dy: GPUBuffer; x: GPUBuffer; dw: GPUBuffer; db?: GPUBuffer },
+  bufs: { dy: Binding; x: Binding; dw: Binding; db?: Binding },
   accumulate = false,
 ): void {
   const g = geometry(s);

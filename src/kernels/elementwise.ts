@@ -1,7 +1,7 @@
 // Elementwise ops: add, mul, scale, relu, relu backward, axpy, accumulate (out += αa), fill.
 
 import source from '../../shaders/elementwise.wgsl';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 
@@ -33,9 +33,9 @@ export const elementwiseKernel = defineKernel({
 export function elementwise(
   engine: Engine,
   op: ElementwiseOp,
-  a: GPUBuffer,
-  b: GPUBuffer,
-  out: GPUBuffer,
+  a: Binding,
+  b: Binding,
+  out: Binding,
   n: number,
   alpha = 1,
 ): void {

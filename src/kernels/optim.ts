@@ -2,7 +2,7 @@
 // and Adam / AdamW. The learning rate and bias corrections are uniforms set per step by the host.
 
 import source from '../../shaders/optim.wgsl';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 
@@ -43,7 +43,7 @@ export type OptimizerRule =
 export function optimizerUpdate(
   engine: Engine,
   rule: OptimizerRule,
-  bufs: { param: GPUBuffer; grad: GPUBuffer; m: GPUBuffer; v: GPUBuffer },
+  bufs: { param: Binding; grad: Binding; m: Binding; v: Binding },
   n: number,
   lr: number,
   step: number,

@@ -1,7 +1,7 @@
 // Max and average pooling (and global average pooling as a full-plane average) with backwards.
 
 import source from '../../shaders/pool2d.wgsl';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel, type UniformType } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 
@@ -42,7 +42,7 @@ export function poolOutSize(s: PoolShape): { OH: number; OW: number } {
 
 const MODES = { maxForward: 0, maxBackward: 1, avgForward: 2, avgBackward: 3 } as const;
 
-function dispatchPool(engine: Engine, mode: keyof typeof MODES, s: PoolShape, src: GPUBuffer, dst: GPUBuffer, arg: GPUBuffer, count: number) {
+function dispatchPool(engine: Engine, mode: keyof typeof MODES, s: PoolShape, src: Binding, dst: Binding, arg: Binding, count: number) {
   engine.dispatch(pool2dKernel, {
     variant: { MODE: MODES[mode] },
     bind: { src, dst, arg },
@@ -52,22 +52,22 @@ function dispatchPool(engine: Engine, mode: keyof typeof MODES, s: PoolShape, sr
 }
 
 /** y = max-pool(x); arg (u32, same size as y) records the winners for the backward. */
-export function maxPoolForward(engine: Engine, s: PoolShape, x: GPUBuffer, y: GPUBuffer, arg: GPUBuffer): void {
+export function maxPoolForward(engine: Engine, s: PoolShape, x: Binding, y: Binding, arg: Binding): void {
   const { OH, OW } = poolOutSize(s);
   dispatchPool(engine, 'maxForward', s, x, y, arg, s.planes * OH * OW);
 }
 
-export function maxPoolBackward(engine: Engine, s: PoolShape, dy: GPUBuffer, arg: GPUBuffer, dx: GPUBuffer): void {
+export function maxPoolBackward(engine: Engine, s: PoolShape, dy: Binding, arg: Binding, dx: Binding): void {
   dispatchPool(engine, 'maxBackward', s, dy, dx, arg, s.planes * s.H * s.W);
 }
 
 /** Average pooling; `arg` is unused but must be bound: pass any u32-sized scratch or `x`'s buffer is not allowed (aliasing). */
-export function avgPoolForward(engine: Engine, s: PoolShape, x: GPUBuffer, y: GPUBuffer, scratch: GPUBuffer): void {
+export function avgPoolForward(engine: Engine, s: PoolShape, x: Binding, y: Binding, scratch: Binding): void {
   const { OH, OW } = poolOutSize(s);
   dispatchPool(engine, 'avgForward', s, x, y, scratch, s.planes * OH * OW);
 }
 
-export function avgPoolBackward(engine: Engine, s: PoolShape, dy: GPUBuffer, dx: GPUBuffer, scratch: GPUBuffer): void {
+export function avgPoolBackward(engine: Engine, s: PoolShape, dy: Binding, dx: Binding, scratch: Binding): void {
   dispatchPool(engine, 'avgBackward', s, dy, dx, scratch, s.planes * s.H * s.W);
 }
 

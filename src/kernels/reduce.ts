@@ -1,7 +1,7 @@
 // Sum and mean over one axis of a tensor of any rank.
 
 import source from '../../shaders/reduce.wgsl';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 import { sumTolerance } from './check.js';
@@ -37,8 +37,8 @@ export function splitAxis(shape: readonly number[], axis: number): [number, numb
 /** out = sum (or mean) of x over `axis`; out has shape with that axis removed. */
 export function reduceAxis(
   engine: Engine,
-  x: GPUBuffer,
-  out: GPUBuffer,
+  x: Binding,
+  out: Binding,
   shape: readonly number[],
   axis: number,
   kind: 'sum' | 'mean' = 'sum',

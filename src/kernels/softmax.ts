@@ -2,7 +2,7 @@
 
 import softmaxSource from '../../shaders/softmax.wgsl';
 import xentSource from '../../shaders/softmax_xent.wgsl';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 
@@ -35,8 +35,8 @@ export function rowPerThread(engine: Engine, rows: number, cols: number): boolea
 /** out[r, :] = softmax(x[r, :] / T), or log-softmax with `log`. */
 export function softmax(
   engine: Engine,
-  x: GPUBuffer,
-  out: GPUBuffer,
+  x: Binding,
+  out: Binding,
   rows: number,
   cols: number,
   opts: { temperature?: number; log?: boolean } = {},
@@ -92,7 +92,7 @@ export const softmaxXentKernel = defineKernel({
  */
 export function softmaxCrossEntropy(
   engine: Engine,
-  bufs: { logits: GPUBuffer; labels: GPUBuffer; loss: GPUBuffer; grad: GPUBuffer; correct: GPUBuffer },
+  bufs: { logits: Binding; labels: Binding; loss: Binding; grad: Binding; correct: Binding },
   rows: number,
   cols: number,
   gradScale = 1 / rows,

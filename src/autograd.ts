@@ -1,0 +1,215 @@
+// Differentiable ops: each runs its forward kernels and records a closure that, given the
+// gradient of its output, adds the gradients of its inputs. Shapes are in the comments.
+
+import { Graph, Tensor } from './tensor.js';
+import { elementwise } from './kernels/elementwise.js';
+import { matmul, type Activation } from './kernels/matmul.js';
+import { conv2dForward, conv2dBackwardData, conv2dBackwardWeight, convOutSize, type ConvShape } from './kernels/conv2d.js';
+import { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward, poolOutSize, type PoolShape } from './kernels/pool2d.js';
+import { batchnormStats, batchnormApply, batchnormBackward } from './kernels/batchnorm.js';
+import { reduceAxis } from './kernels/reduce.js';
+import { softmaxCrossEntropy } from './kernels/softmax.js';
+
+function expectRank(op: string, t: Tensor, rank: number, what: string): void {
+  if (t.shape.length !== rank) throw new Error(`${op}: expected ${what} of rank ${rank}, got shape [${t.shape.join(', ')}]`);
+}
+
+/** When a ReLU is fused into the producing kernel, its backward masks dy by y > 0 first. */
+function maskedGrad(g: Graph, y: Tensor, activation: Activation): GPUBufferBinding {
+  if (activation === 'none') return y.grad!;
+  const masked = g.scratch(y.size, 'grad');
+  elementwise(g.engine, 'relu_backward', y.data, y.grad!, masked, y.size);
+  return { buffer: masked };
+}
+
+/** y[B, out] = act(x[B, in] · wᵀ + b), w [out, in] (PyTorch layout). */
+export function linear(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, activation: Activation = 'none'): Tensor {
+  expectRank('linear', x, 2, 'input [batch, features]');
+  const [B, IN] = x.shape;
+  const [OUT, IN2] = w.shape;
+  if (IN !== IN2) throw new Error(`linear: input has ${IN} features, weight expects ${IN2} (weight [${w.shape.join(', ')}])`);
+  const y = g.tensor([B, OUT], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
+  matmul(g.engine, x.data as never, w.data as never, y.data as never, B, OUT, IN, { transB: true, bias: b?.data as never, activation });
+  g.record('linear', [x, w, ...(b ? [b] : [])], () => {
+    if (!y.grad) return;
+    const dy = maskedGrad(g, y, activation);
+    if (x.requiresGrad) {
+      const t = g.gradTarget(x); // dx[B, in] = dy[B, out] · w[out, in]
+      matmul(g.engine, dy as never, w.data as never, t.grad as never, B, IN, OUT, { accumulate: t.accumulate });
+    }
+    if (w.requiresGrad) {
+      const t = g.gradTarget(w); // dw[out, in] = dyᵀ · x
+      matmul(g.engine, dy as never, x.data as never, t.grad as never, OUT, IN, B, { transA: true, accumulate: t.accumulate });
+    }
+    if (b?.requiresGrad) {
+      const t = g.gradTarget(b); // db[out] = Σ_batch dy
+      reduceAxis(g.engine, dy, t.grad, [B, OUT], 0, 'sum', t.accumulate);
+    }
+  });
+  return y;
+}
+
+export interface Conv2dOptions {
+  stride?: number;
+  padding?: number;
+  activation?: Activation;
+}
+
+/** y[N, CO, OH, OW] = act(conv2d(x[N, CI, H, W], w[CO, CI, KH, KW]) + b[CO]). */
+export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  expectRank('conv2d', x, 4, 'input [N, C, H, W]');
+  expectRank('conv2d', w, 4, 'weight [CO, CI, KH, KW]');
+  const [N, CI, H, W] = x.shape;
+  const [CO, CI2, KH, KW] = w.shape;
+  if (CI !== CI2) throw new Error(`conv2d: input has ${CI} channels, weight [${w.shape.join(', ')}] expects ${CI2}`);
+  const s: ConvShape = { N, CI, H, W, CO, KH, KW, stride: opts.stride ?? 1, pad: opts.padding ?? 0 };
+  const { OH, OW } = convOutSize(s);
+  const activation = opts.activation ?? 'none';
+  const y = g.tensor([N, CO, OH, OW], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
+  conv2dForward(g.engine, s, { x: x.data, w: w.data, bias: b?.data, y: y.data }, activation);
+  g.record('conv2d', [x, w, ...(b ? [b] : [])], () => {
+    if (!y.grad) return;
+    const dy = maskedGrad(g, y, activation);
+    if (x.requiresGrad) {
+      const t = g.gradTarget(x);
+      conv2dBackwardData(g.engine, s, { dy, w: w.data, dx: t.grad }, t.accumulate);
+    }
+    if (w.requiresGrad) {
+      const tw = g.gradTarget(w);
+      if (b?.requiresGrad) {
+        const tb = g.gradTarget(b);
+        if (tw.accumulate !== tb.accumulate) throw new Error('conv2d: weight and bias gradients must accumulate together');
+        conv2dBackwardWeight(g.engine, s, { dy, x: x.data, dw: tw.grad, db: tb.grad }, tw.accumulate);
+      } else {
+        conv2dBackwardWeight(g.engine, s, { dy, x: x.data, dw: tw.grad }, tw.accumulate);
+      }
+    }
+  });
+  return y;
+}
+
+export function relu(g: Graph, x: Tensor): Tensor {
+  const y = g.tensor(x.shape, x.requiresGrad);
+  elementwise(g.engine, 'relu', x.data, x.data, y.data, x.size);
+  g.record('relu', [x], () => {
+    if (!y.grad || !x.requiresGrad) return;
+    g.writeGrad(x, (dst) => elementwise(g.engine, 'relu_backward', x.data, y.grad!, dst, x.size));
+  });
+  return y;
+}
+
+/** Elementwise sum of two tensors of one shape (residual connections). */
+export function add(g: Graph, a: Tensor, b: Tensor): Tensor {
+  if (a.size !== b.size) throw new Error(`add: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
+  const y = g.tensor(a.shape, a.requiresGrad || b.requiresGrad);
+  elementwise(g.engine, 'add', a.data, b.data, y.data, a.size);
+  g.record('add', [a, b], () => {
+    if (!y.grad) return;
+    for (const t of [a, b]) {
+      if (t.requiresGrad) g.writeGrad(t, (dst) => elementwise(g.engine, 'scale', y.grad!, y.grad!, dst, t.size, 1));
+    }
+  });
+  return y;
+}
+
+function poolShape(op: string, x: Tensor, k: [number, number], stride: number, padding: number): PoolShape {
+  expectRank(op, x, 4, 'input [N, C, H, W]');
+  const [N, C, H, W] = x.shape;
+  return { planes: N * C, H, W, KH: k[0], KW: k[1], stride, pad: padding };
+}
+
+export function maxPool2d(g: Graph, x: Tensor, kernel: number, stride = kernel, padding = 0): Tensor {
+  const s = poolShape('maxPool2d', x, [kernel, kernel], stride, padding);
+  const { OH, OW } = poolOutSize(s);
+  const y = g.tensor([x.shape[0], x.shape[1], OH, OW], x.requiresGrad);
+  const arg = g.scratch(y.size, 'pool_arg');
+  maxPoolForward(g.engine, s, x.data, y.data, arg);
+  g.record('maxPool2d', [x], () => {
+    if (!y.grad || !x.requiresGrad) return;
+    g.writeGrad(x, (dst) => maxPoolBackward(g.engine, s, y.grad!, arg, dst));
+  });
+  return y;
+}
+
+export function avgPool2d(g: Graph, x: Tensor, kernel: [number, number], stride = kernel[0], padding = 0): Tensor {
+  const s = poolShape('avgPool2d', x, kernel, stride, padding);
+  const { OH, OW } = poolOutSize(s);
+  const y = g.tensor([x.shape[0], x.shape[1], OH, OW], x.requiresGrad);
+  const unused = g.scratch(1, 'pool_arg');
+  avgPoolForward(g.engine, s, x.data, y.data, unused);
+  g.record('avgPool2d', [x], () => {
+    if (!y.grad || !x.requiresGrad) return;
+    g.writeGrad(x, (dst) => avgPoolBackward(g.engine, s, y.grad!, dst, unused));
+  });
+  return y;
+}
+
+/** [N, C, H, W] → [N, C]: the mean of each plane. */
+export function globalAvgPool(g: Graph, x: Tensor): Tensor {
+  const [N, C, H, W] = x.shape;
+  return avgPool2d(g, x, [H, W], 1, 0).view([N, C]);
+}
+
+export interface BatchNormState {
+  gamma: Tensor;
+  beta: Tensor;
+  runningMean: GPUBufferBinding;
+  runningVar: GPUBufferBinding;
+  eps: number;
+  momentum: number;
+}
+
+/** Batch norm over the channels of x [N, C, H, W]; training uses batch statistics and updates the running ones. */
+export function batchNorm2d(g: Graph, x: Tensor, st: BatchNormState, training: boolean, activation: Activation = 'none'): Tensor {
+  expectRank('batchNorm2d', x, 4, 'input [N, C, H, W]');
+  const [N, C, H, W] = x.shape;
+  if (st.gamma.size !== C) throw new Error(`batchNorm2d: input has ${C} channels, the layer has ${st.gamma.size}`);
+  const s = { N, C, HW: H * W };
+  const y = g.tensor(x.shape, x.requiresGrad || st.gamma.requiresGrad);
+  if (!training) {
+    batchnormApply(g.engine, s, { x: x.data, mean: st.runningMean, stat: st.runningVar, gamma: st.gamma.data, beta: st.beta.data, y: y.data }, { eval: true, eps: st.eps, activation });
+    return y;
+  }
+  const mean = g.scratch(C, 'bn_mean');
+  const invstd = g.scratch(C, 'bn_invstd');
+  batchnormStats(g.engine, s, { x: x.data, mean, invstd, runningMean: st.runningMean, runningVar: st.runningVar }, st.eps, st.momentum);
+  batchnormApply(g.engine, s, { x: x.data, mean, stat: invstd, gamma: st.gamma.data, beta: st.beta.data, y: y.data }, { eval: false, eps: st.eps, activation });
+  g.record('batchNorm2d', [x, st.gamma, st.beta], () => {
+    if (!y.grad) return;
+    const dy = maskedGrad(g, y, activation);
+    const tg = g.gradTarget(st.gamma);
+    const tb = g.gradTarget(st.beta);
+    if (tg.accumulate !== tb.accumulate) throw new Error('batchNorm2d: gamma and beta gradients must accumulate together');
+    // The backward kernel writes dx; when x needs no gradient it goes to scratch.
+    const dx = x.requiresGrad ? g.gradTarget(x) : { grad: { buffer: g.scratch(x.size, 'grad') }, accumulate: false };
+    batchnormBackward(
+      g.engine,
+      s,
+      { dy, x: x.data, mean, invstd, gamma: st.gamma.data, dx: dx.grad, dgamma: tg.grad, dbeta: tb.grad },
+      { dx: dx.accumulate, params: tg.accumulate },
+    );
+  });
+  return y;
+}
+
+export interface CrossEntropyResult {
+  /** Per-sample loss [B]. */
+  loss: Tensor;
+  /** Per-sample 1 if the argmax was the label, else 0 [B]. */
+  correct: Tensor;
+}
+
+/**
+ * Mean softmax cross-entropy of logits [B, C] against labels (u32 [B]). The fused kernel also
+ * produces ∂L/∂logits, which seeds the backward pass.
+ */
+export function softmaxCrossEntropyLoss(g: Graph, logits: Tensor, labels: GPUBufferBinding): CrossEntropyResult {
+  expectRank('softmaxCrossEntropyLoss', logits, 2, 'logits [batch, classes]');
+  const [B, C] = logits.shape;
+  const loss = g.tensor([B], false, 'loss');
+  const correct = g.tensor([B], false, 'correct');
+  const grad = g.scratch(B * C, 'grad');
+  softmaxCrossEntropy(g.engine, { logits: logits.data, labels, loss: loss.data, grad, correct: correct.data }, B, C, 1 / B);
+  if (g.recording && logits.requiresGrad) g.seed(logits, { buffer: grad });
+  return { loss, correct };
+}

@@ -1,0 +1,136 @@
+// Tensors over GPU buffers, and the Graph: the scope of one step (its temporaries are released
+// together at the end) and the tape of its differentiable ops.
+//
+// The tape is the list of ops in the order they ran, which is already a topological order:
+// backward() walks it in reverse, and each op's closure adds its inputs' gradients, like
+// micrograd's `_backward`, but over whole tensors and with GPU kernels.
+
+import type { Engine } from './gpu/engine.js';
+import { elementwise } from './kernels/elementwise.js';
+
+export class Tensor {
+  /** Gradient for the current backward pass, once something has written it. */
+  grad: GPUBufferBinding | null = null;
+  /** Whether `grad` holds this step's gradient (false: the next contribution overwrites it). */
+  gradWritten = false;
+
+  constructor(
+    readonly shape: readonly number[],
+    readonly data: GPUBufferBinding,
+    readonly requiresGrad: boolean,
+    /** Parameters own a persistent gradient slice; other tensors get one from the pool. */
+    readonly gradSlot: GPUBufferBinding | null = null,
+    readonly name = '',
+  ) {
+    const n = shape.reduce((p, d) => p * d, 1);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`tensor ${name || ''} has an invalid shape [${shape.join(', ')}]`);
+  }
+
+  get size(): number {
+    return this.shape.reduce((p, d) => p * d, 1);
+  }
+
+  /** Same data, another shape (flatten/reshape); gradients flow through unchanged. */
+  view(shape: readonly number[]): Tensor {
+    const n = shape.reduce((p, d) => p * d, 1);
+    if (n !== this.size) throw new Error(`cannot view [${this.shape.join(', ')}] as [${shape.join(', ')}]`);
+    return new Tensor(shape, this.data, this.requiresGrad, this.gradSlot, this.name);
+  }
+}
+
+export interface TapeEntry {
+  op: string;
+  backward: () => void;
+}
+
+export class Graph {
+  private temporaries: GPUBuffer[] = [];
+  private tape: TapeEntry[] = [];
+  private touched = new Set<Tensor>();
+
+  constructor(
+    readonly engine: Engine,
+    /** false for inference: ops record nothing and outputs need no gradient. */
+    readonly recording = true,
+  ) {}
+
+  /** A step-scoped buffer of `floats` f32 (released by release()). */
+  scratch(floats: number, label = 'activation'): GPUBuffer {
+    const buf = this.engine.alloc(Math.max(1, floats) * 4, label);
+    this.temporaries.push(buf);
+    return buf;
+  }
+
+  /** A new step-scoped tensor; it takes part in backward when any input required a gradient. */
+  tensor(shape: readonly number[], requiresGrad: boolean, label = 'activation'): Tensor {
+    const n = shape.reduce((p, d) => p * d, 1);
+    return new Tensor(shape, { buffer: this.scratch(n, label) }, requiresGrad && this.recording);
+  }
+
+  /** Wrap caller-owned data (e.g. an input batch) without taking ownership. */
+  input(data: GPUBuffer | GPUBufferBinding, shape: readonly number[]): Tensor {
+    return new Tensor(shape, 'buffer' in data ? data : { buffer: data }, false);
+  }
+
+  record(op: string, inputs: Tensor[], backward: () => void): void {
+    if (this.recording && inputs.some((t) => t.requiresGrad)) this.tape.push({ op, backward });
+  }
+
+  /** Number of ops on the tape. */
+  get length(): number {
+    return this.tape.length;
+  }
+
+  /**
+   * Where to put a gradient for `t`, and whether to add to what is there (fan-out: a tensor
+   * used twice receives two contributions, which must sum).
+   */
+  gradTarget(t: Tensor): { grad: GPUBufferBinding; accumulate: boolean } {
+    if (!t.grad) t.grad = t.gradSlot ?? { buffer: this.scratch(t.size, 'grad') };
+    const accumulate = t.gradWritten;
+    t.gradWritten = true;
+    this.touched.add(t);
+    return { grad: t.grad, accumulate };
+  }
+
+  /**
+   * Write a gradient with a kernel that cannot accumulate: straight into the target the first
+   * time, else into scratch and then added.
+   */
+  writeGrad(t: Tensor, write: (dst: GPUBufferBinding) => void): void {
+    const { grad, accumulate } = this.gradTarget(t);
+    if (!accumulate) {
+      write(grad);
+      return;
+    }
+    const tmp: GPUBufferBinding = { buffer: this.scratch(t.size, 'grad') };
+    write(tmp);
+    elementwise(this.engine, 'accumulate', tmp, tmp, grad, t.size, 1);
+  }
+
+  /** Seed the gradient of `t` (e.g. logits, from a fused loss kernel) before backward(). */
+  seed(t: Tensor, grad: GPUBufferBinding): void {
+    t.grad = grad;
+    t.gradWritten = true;
+    this.touched.add(t);
+  }
+
+  /** Run the tape in reverse; seeded gradients flow down to every tensor that requires one. */
+  backward(): void {
+    if (!this.recording) throw new Error('backward() on a graph made without recording (inference)');
+    for (let i = this.tape.length - 1; i >= 0; i--) this.tape[i].backward();
+    this.tape = [];
+  }
+
+  /** Give back every temporary of this step (after the commands that use them are recorded). */
+  release(): void {
+    for (const b of this.temporaries) this.engine.release(b);
+    this.temporaries = [];
+    this.tape = [];
+    for (const t of this.touched) {
+      if (!t.gradSlot) t.grad = null;
+      t.gradWritten = false;
+    }
+    this.touched.clear();
+  }
+}
