@@ -8,11 +8,29 @@
 import type { Engine } from './gpu/engine.js';
 import { elementwise } from './kernels/elementwise.js';
 
+/** Gradient state, shared by a tensor and its views (a view's gradient is its base's). */
+interface GradCell {
+  grad: GPUBufferBinding | null;
+  written: boolean;
+}
+
 export class Tensor {
+  private cell: GradCell = { grad: null, written: false };
+
   /** Gradient for the current backward pass, once something has written it. */
-  grad: GPUBufferBinding | null = null;
+  get grad(): GPUBufferBinding | null {
+    return this.cell.grad;
+  }
+  set grad(g: GPUBufferBinding | null) {
+    this.cell.grad = g;
+  }
   /** Whether `grad` holds this step's gradient (false: the next contribution overwrites it). */
-  gradWritten = false;
+  get gradWritten(): boolean {
+    return this.cell.written;
+  }
+  set gradWritten(w: boolean) {
+    this.cell.written = w;
+  }
 
   constructor(
     readonly shape: readonly number[],
@@ -34,7 +52,9 @@ export class Tensor {
   view(shape: readonly number[]): Tensor {
     const n = shape.reduce((p, d) => p * d, 1);
     if (n !== this.size) throw new Error(`cannot view [${this.shape.join(', ')}] as [${shape.join(', ')}]`);
-    return new Tensor(shape, this.data, this.requiresGrad, this.gradSlot, this.name);
+    const v = new Tensor(shape, this.data, this.requiresGrad, this.gradSlot, this.name);
+    v.cell = this.cell;
+    return v;
   }
 }
 

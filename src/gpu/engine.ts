@@ -33,6 +33,8 @@ interface CompiledPipeline {
 }
 
 const UNIFORM_CHUNK = 64 * 1024;
+/** Dispatches per submit while profiling (two timestamps each). */
+const PROFILE_SLOTS = 256;
 
 export class Engine {
   readonly pool: BufferPool;
@@ -176,14 +178,99 @@ export class Engine {
     const bindGroup = this.device.createBindGroup({ layout, entries, label: def.name });
     const [x, y, z] = this.foldWorkgroups(def, args.workgroups);
     if (x === 0 || y === 0 || z === 0) return;
-    const pass = this.currentPass();
+    const pass = this.profiler ? this.profiledPass(def.name) : this.currentPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCounts.set(def.name, (this.dispatchCounts.get(def.name) ?? 0) + 1);
     this.recordedKernels.push(def.name);
-    if (++this.recorded >= this.maxDispatchesPerSubmit) this.flush();
+    if (this.profiler) {
+      pass.end();
+      this.pass = this.encoder!.beginComputePass();
+    }
+    const limit = this.profiler ? PROFILE_SLOTS : this.maxDispatchesPerSubmit;
+    if (++this.recorded >= limit) this.flush();
   }
+
+  // ---- profiling -----------------------------------------------------------------------------
+
+  private profiler: {
+    querySet: GPUQuerySet;
+    names: string[];
+    totals: Map<string, { ms: number; count: number }>;
+  } | null = null;
+
+  /** Whether the adapter can time dispatches (the 'timestamp-query' feature). */
+  get canProfile(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Time every dispatch from now on with GPU timestamps (each in its own pass: slower, so for
+   * diagnosis only). stopProfiling() returns the GPU milliseconds per kernel.
+   */
+  startProfiling(): void {
+    if (!this.canProfile) throw new Error(`this adapter (${this.adapterName}) does not support timestamp queries`);
+    this.flush();
+    this.profiler = {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SLOTS }),
+      names: [],
+      totals: new Map(),
+    };
+  }
+
+  async stopProfiling(): Promise<Map<string, { ms: number; count: number }>> {
+    const p = this.profiler;
+    if (!p) throw new Error('stopProfiling() without startProfiling()');
+    await this.settle();
+    this.profiler = null;
+    p.querySet.destroy();
+    return p.totals;
+  }
+
+  private profiledPass(name: string): GPUComputePassEncoder {
+    const p = this.profiler!;
+    if (this.pass) this.pass.end();
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    const i = p.names.length;
+    p.names.push(name);
+    this.pass = this.encoder.beginComputePass({
+      timestampWrites: { querySet: p.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    });
+    return this.pass;
+  }
+
+  /** Resolve this submit's timestamps and add them to the totals once the GPU has written them. */
+  private collectProfile(): void {
+    const p = this.profiler!;
+    const n = p.names.length;
+    if (n === 0) return;
+    const bytes = 2 * n * 8;
+    const resolved = this.pool.acquire(bytes, BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC, 'timestamps');
+    const staging = this.pool.acquire(bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'timestamps-read');
+    this.encoder!.resolveQuerySet(p.querySet, 0, 2 * n, resolved, 0);
+    this.encoder!.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+    const names = p.names;
+    p.names = [];
+    this.afterSubmitHooks.push(() => {
+      this.pending.push(
+        staging.mapAsync(MapMode.READ, 0, bytes).then(() => {
+          const t = new BigUint64Array(staging.getMappedRange(0, bytes).slice(0));
+          staging.unmap();
+          names.forEach((name, i) => {
+            const e = p.totals.get(name) ?? { ms: 0, count: 0 };
+            e.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+            e.count++;
+            p.totals.set(name, e);
+          });
+          this.pool.release(staging);
+        }),
+      );
+      this.pool.release(resolved);
+    });
+  }
+
+  private afterSubmitHooks: Array<() => void> = [];
 
   private foldWorkgroups(def: KernelDef, wg: DispatchArgs['workgroups']): [number, number, number] {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
@@ -203,6 +290,7 @@ export class Engine {
   flush(): void {
     if (this.pass) {
       this.pass.end();
+      if (this.profiler) this.collectProfile();
       for (const c of this.uniformChunks) this.device.queue.writeBuffer(c.buffer, 0, c.data, 0, c.used);
       // Validation of a pass happens at finish(): name the kernels the failing submit held.
       const kernels = [...new Set(this.recordedKernels)].join(', ');
@@ -215,6 +303,8 @@ export class Engine {
       );
       this.recordedKernels = [];
       this.submits++;
+      for (const hook of this.afterSubmitHooks) hook();
+      this.afterSubmitHooks = [];
       for (const c of this.uniformChunks) this.pool.release(c.buffer);
       this.uniformChunks = [];
       this.pass = null;

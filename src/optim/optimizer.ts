@@ -55,10 +55,11 @@ export class Optimizer {
    */
   step(): void {
     const engine = this.store.engine;
-    for (const p of this.store.trainable()) {
-      if (!p.gradWritten) elementwise(engine, 'fill', p.gradSlot!, p.gradSlot!, p.gradSlot!, p.size, 0);
-    }
     const { params, grads } = this.store.buffers;
+    for (const p of this.store.trainable()) {
+      // fill reads neither input; the parameters stand in for them (a binding must not alias the output).
+      if (!p.gradWritten) elementwise(engine, 'fill', params, params, p.gradSlot!, p.size, 0);
+    }
     this.stepCount++;
     optimizerUpdate(
       engine,

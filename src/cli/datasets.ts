@@ -1,0 +1,39 @@
+// Datasets by name for the command line, normalised with the training split's statistics.
+
+import { channelStats, normalize, type Dataset } from '../data/dataset.js';
+import { FASHION_MNIST_DIR, loadCifar10, loadCifar100, loadFashionMnist } from '../data/node-files.js';
+
+export const DATASET_NAMES = ['fashion-mnist', 'cifar10', 'cifar100'] as const;
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
+export interface Normalisation {
+  mean: number[];
+  std: number[];
+}
+
+export interface LoadedData {
+  train: Dataset;
+  test: Dataset;
+  normalisation: Normalisation;
+}
+
+export async function loadDataset(name: string, dir?: string, normalisation?: Normalisation): Promise<LoadedData> {
+  let train: Dataset;
+  let test: Dataset;
+  switch (name) {
+    case 'fashion-mnist':
+      [train, test] = await Promise.all([loadFashionMnist('train', dir ?? FASHION_MNIST_DIR), loadFashionMnist('test', dir ?? FASHION_MNIST_DIR)]);
+      break;
+    case 'cifar10':
+    case 'cifar100': {
+      if (!dir) throw new Error(`--dataset ${name} needs --data-dir pointing at the binary CIFAR files`);
+      const load = name === 'cifar10' ? loadCifar10 : (d: string, s: 'train' | 'test') => loadCifar100(d, s);
+      [train, test] = await Promise.all([load(dir, 'train'), load(dir, 'test')]);
+      break;
+    }
+    default:
+      throw new Error(`unknown dataset "${name}" (known: ${DATASET_NAMES.join(', ')})`);
+  }
+  const norm = normalisation ?? channelStats(train);
+  return { train: normalize(train, norm.mean, norm.std), test: normalize(test, norm.mean, norm.std), normalisation: norm };
+}

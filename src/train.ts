@@ -1,0 +1,113 @@
+// Supervised training and evaluation on the GPU. A step records forward, backward and the
+// optimizer update into the engine's current command encoder; its only host work is uploading
+// the batch (which submits the previous step). Loss and accuracy are summed on the GPU and read
+// every few steps, never inside a step.
+
+import type { Engine } from './gpu/engine.js';
+import { reduceAxis } from './kernels/reduce.js';
+import { softmaxCrossEntropyLoss } from './autograd.js';
+import type { Model } from './nn/models.js';
+import type { Optimizer } from './optim/optimizer.js';
+import { Graph, type Tensor } from './tensor.js';
+import { Batcher } from './data/batches.js';
+import { exampleSize, type Dataset } from './data/dataset.js';
+
+/** Running sums of loss and correct predictions, kept on the GPU. */
+export class GpuMetrics {
+  private sums: GPUBuffer;
+  private count = 0;
+
+  constructor(private engine: Engine) {
+    // [loss sum, correct sum] at offsets 0 and 256 bytes (each bindable on its own).
+    this.sums = engine.upload(new Float32Array(128), 'metrics');
+  }
+
+  /** Add a batch's per-sample loss and correct flags (no readback). */
+  add(loss: Tensor | null, correct: Tensor, batch: number): void {
+    if (loss) reduceAxis(this.engine, loss.data, { buffer: this.sums, offset: 0, size: 4 }, [batch], 0, 'sum', true);
+    reduceAxis(this.engine, correct.data, { buffer: this.sums, offset: 256, size: 4 }, [batch], 0, 'sum', true);
+    this.count += batch;
+  }
+
+  /** Read the means so far and reset (one host sync). */
+  async take(): Promise<{ loss: number; accuracy: number; samples: number }> {
+    const raw = await this.engine.readF32(this.sums, 65);
+    const n = this.count;
+    this.engine.write(this.sums, new Float32Array(128));
+    this.count = 0;
+    return { loss: raw[0] / Math.max(1, n), accuracy: raw[64] / Math.max(1, n), samples: n };
+  }
+
+  destroy(): void {
+    this.engine.release(this.sums);
+  }
+}
+
+/** GPU buffers for one batch of inputs, allocated once for the largest batch. */
+export class BatchBuffers {
+  readonly images: GPUBuffer;
+  readonly labels: GPUBuffer;
+
+  constructor(
+    private engine: Engine,
+    readonly batchSize: number,
+    readonly exampleFloats: number,
+  ) {
+    this.images = engine.alloc(batchSize * exampleFloats * 4, 'batch-images');
+    this.labels = engine.alloc(batchSize * 4, 'batch-labels');
+  }
+
+  /** Upload a host batch (this submits whatever was recorded before). */
+  upload(images: Float32Array, labels: Uint32Array, size: number): void {
+    this.engine.write(this.images, images.subarray(0, size * this.exampleFloats));
+    this.engine.write(this.labels, labels.subarray(0, size));
+  }
+
+  destroy(): void {
+    this.engine.release(this.images);
+    this.engine.release(this.labels);
+  }
+}
+
+/**
+ * Record one cross-entropy training step on an uploaded batch of `size` examples:
+ * forward, loss (fused with its gradient), backward, optimizer update.
+ */
+export function trainStep(model: Model, optimizer: Optimizer, batch: BatchBuffers, size: number, metrics: GpuMetrics): void {
+  const engine = model.store.engine;
+  const { channels, height, width } = model.input;
+  const g = new Graph(engine);
+  const x = g.input(batch.images, [size, channels, height, width]);
+  const logits = model.forward(g, x);
+  const { loss, correct } = softmaxCrossEntropyLoss(g, logits, { buffer: batch.labels });
+  metrics.add(loss, correct, size);
+  g.backward();
+  optimizer.step();
+  g.release();
+}
+
+/** Top-1 accuracy (and mean loss) of `model` on `data`, in eval mode; one readback at the end. */
+export async function evaluate(model: Model, data: Dataset, batchSize = 500): Promise<{ accuracy: number; loss: number }> {
+  const engine = model.store.engine;
+  const wasTraining = model.net.training;
+  model.net.train(false);
+  const batcher = new Batcher(data, { batchSize, seed: 0, shuffle: false });
+  const bufs = new BatchBuffers(engine, batchSize, exampleSize(data));
+  const metrics = new GpuMetrics(engine);
+  try {
+    for (const b of batcher.epochBatches(0)) {
+      bufs.upload(b.images, b.labels, b.size);
+      const g = new Graph(engine, false);
+      const x = g.input(bufs.images, [b.size, data.channels, data.height, data.width]);
+      const { loss, correct } = softmaxCrossEntropyLoss(g, model.forward(g, x), { buffer: bufs.labels });
+      metrics.add(loss, correct, b.size);
+      g.release();
+    }
+    const m = await metrics.take();
+    return { accuracy: m.accuracy, loss: m.loss };
+  } finally {
+    metrics.destroy();
+    bufs.destroy();
+    model.net.train(wasTraining);
+  }
+}
