@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 
 const common = { bundle: true, format: 'esm', loader: { '.wgsl': 'text' }, sourcemap: true, logLevel: 'warning', target: 'es2022' };
-const nodeCommon = { ...common, platform: 'node', external: ['webgpu', 'commander'] };
+const nodeCommon = { ...common, platform: 'node', packages: 'external' };
 
 await Promise.all([
   build({ ...nodeCommon, entryPoints: { 'kdgpu.node': 'src/index.node.ts', cli: 'src/cli/main.ts' }, outdir: 'dist' }),

@@ -5,11 +5,48 @@ import { createNodeEngine } from '../gpu/node.js';
 import type { AdapterChoice } from '../gpu/acquire.js';
 import { runVerifyCommand } from './verify.js';
 import { runBenchCommand } from './bench.js';
+import { runEval, runTrain, type TrainOptions } from './train.js';
+import { MODEL_NAMES } from '../nn/models.js';
+import { DATASET_NAMES } from './datasets.js';
 
-function int(name: string) {
+/** Options shared by train and distill. */
+export function addTrainingOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--dataset <name>', 'dataset').choices([...DATASET_NAMES]).default('fashion-mnist'))
+    .option('--data-dir <dir>', 'directory of the dataset files (default: Debian\'s /usr/share/datasets/fashion-mnist)')
+    .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
+    .option('--batch <n>', 'batch size', int('--batch', 1), 128)
+    .option('--lr <x>', 'learning rate', num('--lr', 0, Infinity, { lo: true }), 0.05)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam', 'adamw']).default('sgd'))
+    .option('--momentum <x>', 'SGD momentum', num('--momentum', 0, 1, { hi: true }), 0.9)
+    .option('--nesterov', 'Nesterov momentum', false)
+    .option('--weight-decay <x>', 'weight decay', num('--weight-decay', 0, 1), 5e-4)
+    .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['constant', 'cosine', 'step']).default('cosine'))
+    .option('--seed <n>', 'seed for initialisation, data order and augmentation', int('--seed', 0), 1)
+    .option('--train-subset <n>', 'train on this many examples (a seeded subset) for quick runs', int('--train-subset', 1))
+    .option('--augment', 'random crop (pad 4) and, for colour images, horizontal flip', false)
+    .option('--metrics <file>', 'write metrics as JSON lines to this file')
+    .option('--no-progress', 'no progress bar')
+    .addOption(adapterOption());
+}
+
+function int(name: string, min = -Infinity) {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
+    return n;
+  };
+}
+
+/** A number in a range; `open` excludes the bound. */
+function num(name: string, lo: number, hi: number, open: { lo?: boolean; hi?: boolean } = {}) {
+  return (v: string) => {
+    const n = Number(v);
+    const okLo = open.lo ? n > lo : n >= lo;
+    const okHi = open.hi ? n < hi : n <= hi;
+    if (!Number.isFinite(n) || !okLo || !okHi) {
+      throw new InvalidArgumentError(`${name} must be a number in ${open.lo ? '(' : '['}${lo}, ${hi}${open.hi ? ')' : ']'}, got "${v}"`);
+    }
     return n;
   };
 }
@@ -36,6 +73,38 @@ export async function main(argv: string[]): Promise<void> {
       try {
         const ok = await runVerifyCommand(engine, opts, (s) => process.stdout.write(s + '\n'));
         process.exitCode = ok ? 0 : 1;
+      } finally {
+        engine.destroy();
+      }
+    });
+
+  addTrainingOptions(
+    program
+      .command('train')
+      .description('train a model with cross-entropy on the GPU')
+      .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]).makeOptionMandatory())
+      .option('--out <file>', 'save the model here (safetensors) after every epoch'),
+  ).action(async (opts: TrainOptions & { adapter: AdapterChoice }) => {
+    const engine = await createNodeEngine({ adapter: opts.adapter });
+    try {
+      await runTrain(engine, opts, (s) => process.stdout.write(s + '\n'));
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  program
+    .command('eval')
+    .description('test accuracy of a saved model')
+    .requiredOption('--checkpoint <file>', 'a checkpoint written by kdgpu train or distill')
+    .addOption(new Option('--model <name>', 'refuse the checkpoint unless it holds this model').choices([...MODEL_NAMES]))
+    .option('--dataset <name>', 'dataset (default: the one it was trained on)')
+    .option('--data-dir <dir>', 'directory of the dataset files')
+    .addOption(adapterOption())
+    .action(async (opts: { checkpoint: string; model?: string; dataset?: string; dataDir?: string; adapter: AdapterChoice }) => {
+      const engine = await createNodeEngine({ adapter: opts.adapter });
+      try {
+        await runEval(engine, opts.checkpoint, opts, (s) => process.stdout.write(s + '\n'));
       } finally {
         engine.destroy();
       }
