@@ -5,6 +5,9 @@
 //                      windows covering (h, w), so no atomics and a fixed order.
 // MODE 2 avg forward:  y = Σ window / (KH·KW) (padding counts as zeros, as PyTorch's default).
 // MODE 3 avg backward: dx[h, w] = Σ dy / (KH·KW) over the windows covering (h, w).
+// WIN2 (2×2 windows, stride 2, no padding — the common case) is straight-line code: every window
+// lies inside the image and every input pixel is in at most one window, so there are no loops
+// or bounds branches (they are slow on CPU-emulated devices).
 
 // The windows covering input coordinate t (along one axis): o with o·s − p ≤ t < o·s − p + k.
 fn first_window(t: u32, k: u32) -> u32 {
@@ -19,6 +22,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = linear_workgroup(wid, nwg) * WG_X + lid;
   let ohw = params.OH * params.OW;
   let hw = params.H * params.W;
+  if (WIN2 && (MODE == 0u || MODE == 2u)) {
+    if (i >= params.planes * ohw) { return; }
+    let plane = i / ohw;
+    let oh = (i % ohw) / params.OW;
+    let ow = i % params.OW;
+    let at = (2u * oh) * params.W + 2u * ow;
+    let base = plane * hw + at;
+    let v = vec4<f32>(src[base], src[base + 1u], src[base + params.W], src[base + params.W + 1u]);
+    if (MODE == 2u) {
+      dst[i] = (v.x + v.y + v.z + v.w) * 0.25;
+    } else {
+      // First maximum in row-major window order, as the general path.
+      var best = v.x;
+      var best_at = at;
+      if (v.y > best) { best = v.y; best_at = at + 1u; }
+      if (v.z > best) { best = v.z; best_at = at + params.W; }
+      if (v.w > best) { best = v.w; best_at = at + params.W + 1u; }
+      dst[i] = best;
+      arg[i] = best_at;
+    }
+    return;
+  }
+  if (WIN2) {
+    if (i >= params.planes * hw) { return; }
+    let plane = i / hw;
+    let h = (i % hw) / params.W;
+    let w = i % params.W;
+    let oh = h / 2u;
+    let ow = w / 2u;
+    let inside = oh < params.OH && ow < params.OW;
+    let o = plane * ohw + min(oh, params.OH - 1u) * params.OW + min(ow, params.OW - 1u);
+    let g = src[o];
+    if (MODE == 1u) {
+      dst[i] = select(0.0, g, inside && arg[o] == h * params.W + w);
+    } else {
+      dst[i] = select(0.0, g * 0.25, inside);
+    }
+    return;
+  }
   if (MODE == 0u || MODE == 2u) {
     if (i >= params.planes * ohw) { return; }
     let plane = i / ohw;

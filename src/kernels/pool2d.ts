@@ -16,7 +16,7 @@ export const pool2dKernel = defineKernel({
     { name: 'arg', type: 'u32', access: 'read_write' },
   ],
   uniforms: ['planes', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'stride', 'pad'].map((n) => [n, 'u32'] as [string, UniformType]),
-  constants: { MODE: 0 },
+  constants: { MODE: 0, WIN2: false },
   workgroupSize: () => [WG, 1, 1],
 });
 
@@ -44,7 +44,7 @@ const MODES = { maxForward: 0, maxBackward: 1, avgForward: 2, avgBackward: 3 } a
 
 function dispatchPool(engine: Engine, mode: keyof typeof MODES, s: PoolShape, src: Binding, dst: Binding, arg: Binding, count: number) {
   engine.dispatch(pool2dKernel, {
-    variant: { MODE: MODES[mode] },
+    variant: { MODE: MODES[mode], WIN2: s.KH === 2 && s.KW === 2 && s.stride === 2 && s.pad === 0 },
     bind: { src, dst, arg },
     uniforms: { ...s, ...poolOutSize(s) },
     workgroups: Math.ceil(count / WG),
@@ -61,7 +61,7 @@ export function maxPoolBackward(engine: Engine, s: PoolShape, dy: Binding, arg: 
   dispatchPool(engine, 'maxBackward', s, dy, dx, arg, s.planes * s.H * s.W);
 }
 
-/** Average pooling; `arg` is unused but must be bound: pass any u32-sized scratch or `x`'s buffer is not allowed (aliasing). */
+/** Average pooling. `scratch` fills the unused `arg` binding: any buffer other than x and y. */
 export function avgPoolForward(engine: Engine, s: PoolShape, x: Binding, y: Binding, scratch: Binding): void {
   const { OH, OW } = poolOutSize(s);
   dispatchPool(engine, 'avgForward', s, x, y, scratch, s.planes * OH * OW);
@@ -123,6 +123,7 @@ export const pool2dCheck: KernelCheck = {
       { planes: 1, H: 1, W: 1, KH: 1, KW: 1, stride: 1, pad: 0 },
       { planes: 6, H: 28, W: 28, KH: 2, KW: 2, stride: 2, pad: 0 },
       { planes: 5, H: 7, W: 9, KH: 2, KW: 2, stride: 2, pad: 0 },
+      { planes: 3, H: 5, W: 6, KH: 2, KW: 2, stride: 1, pad: 1 },
       { planes: 3, H: 9, W: 8, KH: 3, KW: 3, stride: 2, pad: 1 },
       { planes: 7, H: 8, W: 8, KH: 8, KW: 8, stride: 1, pad: 0 },
       { planes: 1 + rng.int(9), H: 4 + rng.int(10), W: 4 + rng.int(10), KH: 3, KW: 2, stride: 1 + rng.int(2), pad: 1 },
