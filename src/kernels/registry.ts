@@ -11,5 +11,6 @@ import { conv2dCheck } from './conv2d.js';
 import { pool2dCheck } from './pool2d.js';
 import { batchnormCheck } from './batchnorm.js';
 import { optimizerCheck } from './optim.js';
+import { kdCheck } from './kd.js';
 
-export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, ceilingCheck];
+export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, ceilingCheck];

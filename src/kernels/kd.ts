@@ -1,0 +1,402 @@
+// The distillation kernels of method.md: label revision, the fused KD / DKD loss with its
+// gradient, last-layer influence scores, and the data-selection mask.
+
+import common from '../../shaders/kd_common.wgsl';
+import revisionSource from '../../shaders/label_revision.wgsl';
+import kdLossSource from '../../shaders/kd_loss.wgsl';
+import influenceSource from '../../shaders/influence_scores.wgsl';
+import selectSource from '../../shaders/select_mask.wgsl';
+import type { Binding, Engine } from '../gpu/engine.js';
+import { defineKernel, type BindingSpec, type UniformType } from '../gpu/kernel.js';
+import type { KernelCheck, VerifyCase } from './check.js';
+import { Rng } from '../util/rng.js';
+
+const WG = 64;
+const f = (name: string, access: BindingSpec['access'] = 'read'): BindingSpec => ({ name, type: 'f32', access });
+const u = (name: string): BindingSpec => ({ name, type: 'u32', access: 'read' });
+const REVISION_UNIFORMS: Array<[string, UniformType]> = [
+  ['C', 'u32'],
+  ['inv_t', 'f32'],
+  ['inv_t_beta', 'f32'],
+  ['eta', 'f32'],
+];
+
+export type LrScope = 'all' | 'wrong';
+
+/** Label-revision settings (method.md §2). revise false: the teacher's soft labels unchanged. */
+export interface Revision {
+  revise: boolean;
+  eta: number;
+  scope: LrScope;
+  /** Compute β from the teacher at T = 1 instead of the KD temperature. */
+  betaAtT1: boolean;
+}
+
+export const NO_REVISION: Revision = { revise: false, eta: 0.9, scope: 'all', betaAtT1: false };
+
+function revisionVariant(r: Revision) {
+  return { REVISE: r.revise, LR_SCOPE: r.scope === 'wrong' ? 1 : 0 };
+}
+
+function revisionUniforms(r: Revision, temperature: number) {
+  if (r.revise && !(r.eta > 0 && r.eta < 1)) throw new Error(`label revision: eta must be in (0, 1), got ${r.eta}`);
+  if (!(temperature > 0)) throw new Error(`temperature must be > 0, got ${temperature}`);
+  return { inv_t: 1 / temperature, inv_t_beta: r.betaAtT1 ? 1 : 1 / temperature, eta: r.eta };
+}
+
+export const labelRevisionKernel = defineKernel({
+  name: 'label_revision',
+  source: common + revisionSource,
+  bindings: [f('zt'), u('labels'), f('p', 'read_write'), f('beta_out', 'read_write'), f('wrong', 'read_write')],
+  uniforms: [['rows', 'u32'], ...REVISION_UNIFORMS],
+  constants: { REVISE: true, LR_SCOPE: 0 },
+  workgroupSize: () => [WG, 1, 1],
+});
+
+/** Revised targets p [rows, C], β [rows] and teacher-wrong flags [rows] from teacher logits. */
+export function labelRevision(
+  engine: Engine,
+  bufs: { zt: Binding; labels: Binding; p: Binding; beta: Binding; wrong: Binding },
+  rows: number,
+  C: number,
+  temperature: number,
+  r: Revision,
+): void {
+  engine.dispatch(labelRevisionKernel, {
+    variant: revisionVariant(r),
+    bind: { zt: bufs.zt, labels: bufs.labels, p: bufs.p, beta_out: bufs.beta, wrong: bufs.wrong },
+    uniforms: { rows, C, ...revisionUniforms(r, temperature) },
+    workgroups: Math.ceil(rows / WG),
+  });
+}
+
+export const kdLossKernel = defineKernel({
+  name: 'kd_loss',
+  source: common + kdLossSource,
+  bindings: [f('zs'), f('zt'), u('labels'), u('idx'), f('mask'), f('loss_out', 'read_write'), f('grad', 'read_write'), f('correct', 'read_write')],
+  uniforms: [
+    ['B', 'u32'],
+    ...REVISION_UNIFORMS,
+    ['lambda1', 'f32'],
+    ['lambda2', 'f32'],
+    ['alpha', 'f32'],
+    ['beta_dkd', 'f32'],
+    ['warm', 'f32'],
+    ['grad_scale', 'f32'],
+  ],
+  constants: { METHOD: 0, REVISE: false, LR_SCOPE: 0, USE_MASK: false },
+  workgroupSize: () => [WG, 1, 1],
+});
+
+export type KdLoss =
+  | { kind: 'kd'; lambda1: number; lambda2: number }
+  /** DKD: λ1·CE + warm·(α·TCKD + β·NCKD); `warm` is mdistiller's linear warm-up factor in [0, 1]. */
+  | { kind: 'dkd'; lambda1: number; alpha: number; beta: number; warm: number };
+
+export interface KdLossOptions {
+  loss: KdLoss;
+  temperature: number;
+  revision: Revision;
+  /** Whether mask[k] gates the distillation term (data selection); else every sample is distilled. */
+  useMask: boolean;
+}
+
+/**
+ * Per-sample loss [B], ∂(mean loss)/∂zs [B, C] and correct flags [B] for student logits zs
+ * [B, C]; row i is dataset sample idx[i], whose teacher logits are zt[idx[i]] and flag mask[idx[i]].
+ */
+export function kdLoss(
+  engine: Engine,
+  bufs: { zs: Binding; zt: Binding; labels: Binding; idx: Binding; mask: Binding; loss: Binding; grad: Binding; correct: Binding },
+  B: number,
+  C: number,
+  o: KdLossOptions,
+): void {
+  const dkd = o.loss.kind === 'dkd';
+  engine.dispatch(kdLossKernel, {
+    variant: { METHOD: dkd ? 1 : 0, USE_MASK: o.useMask, ...revisionVariant(o.revision) },
+    bind: { zs: bufs.zs, zt: bufs.zt, labels: bufs.labels, idx: bufs.idx, mask: bufs.mask, loss_out: bufs.loss, grad: bufs.grad, correct: bufs.correct },
+    uniforms: {
+      B,
+      C,
+      ...revisionUniforms(o.revision, o.temperature),
+      lambda1: o.loss.lambda1,
+      lambda2: o.loss.kind === 'kd' ? o.loss.lambda2 : 1,
+      alpha: o.loss.kind === 'dkd' ? o.loss.alpha : 0,
+      beta_dkd: o.loss.kind === 'dkd' ? o.loss.beta : 0,
+      warm: o.loss.kind === 'dkd' ? o.loss.warm : 1,
+      grad_scale: 1 / B,
+    },
+    workgroups: Math.ceil(B / WG),
+  });
+}
+
+export const influenceKernel = defineKernel({
+  name: 'influence_scores',
+  source: common + influenceSource,
+  bindings: [f('zs'), f('zt'), u('labels'), u('idx'), f('u'), f('score', 'read_write')],
+  uniforms: [['rows', 'u32'], ...REVISION_UNIFORMS],
+  constants: { REVISE: false, LR_SCOPE: 0 },
+  workgroupSize: () => [WG, 1, 1],
+});
+
+/**
+ * s_i = −Σ_c (softmax_T(zs_i) − p_i)_c · u_i[c] for rows i (dataset samples idx[i]), where
+ * u_i = (G_val ⊘ H)·h_i was computed by a GEMM and p_i is the (revised) teacher target.
+ */
+export function influenceScores(
+  engine: Engine,
+  bufs: { zs: Binding; zt: Binding; labels: Binding; idx: Binding; u: Binding; score: Binding },
+  rows: number,
+  C: number,
+  temperature: number,
+  r: Revision,
+): void {
+  engine.dispatch(influenceKernel, {
+    variant: revisionVariant(r),
+    bind: bufs,
+    uniforms: { rows, C, ...revisionUniforms(r, temperature) },
+    workgroups: Math.ceil(rows / WG),
+  });
+}
+
+export const selectMaskKernel = defineKernel({
+  name: 'select_mask',
+  source: selectSource,
+  bindings: [f('score'), u('idx'), f('mask', 'read_write')],
+  uniforms: [
+    ['n', 'u32'],
+    ['keep', 'u32'],
+  ],
+  constants: { RULE: 0 },
+  workgroupSize: () => [256, 1, 1],
+});
+
+export type SelectionRule = 'ratio' | 'sign';
+
+/** mask[idx[i]] = 1 for the `keep` lowest scores (rule 'ratio') or every negative score ('sign'). */
+export function selectMask(engine: Engine, bufs: { score: Binding; idx: Binding; mask: Binding }, n: number, rule: SelectionRule, keep: number): void {
+  engine.dispatch(selectMaskKernel, {
+    variant: { RULE: rule === 'sign' ? 1 : 0 },
+    bind: bufs,
+    uniforms: { n, keep: Math.max(0, Math.min(n, Math.round(keep))) },
+    workgroups: 1,
+  });
+}
+
+// ---- float64 references ----------------------------------------------------------------------
+
+function softmaxT(z: ArrayLike<number>, off: number, C: number, t: number): number[] {
+  const s = Array.from({ length: C }, (_, c) => z[off + c] / t);
+  const m = Math.max(...s);
+  const e = s.map((v) => Math.exp(v - m));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+function argmax(z: ArrayLike<number>, off: number, C: number): number {
+  let a = 0;
+  for (let c = 1; c < C; c++) if (z[off + c] > z[off + a]) a = c;
+  return a;
+}
+
+/** Revised target of one sample: p, β and whether the teacher was wrong (method.md §2). */
+export function reviseReference(zt: ArrayLike<number>, row: number, y: number, C: number, t: number, r: Revision): { p: number[]; beta: number; wrong: boolean } {
+  const pt = softmaxT(zt, row * C, C, t);
+  const wrong = argmax(zt, row * C, C) !== y;
+  let beta = 1;
+  if (r.revise && (r.scope === 'all' || wrong)) {
+    const pb = r.betaAtT1 ? softmaxT(zt, row * C, C, 1) : pt;
+    beta = r.eta / (Math.max(...pb) - pb[y] + 1);
+  }
+  return { p: pt.map((v, c) => beta * v + (c === y ? 1 - beta : 0)), beta, wrong };
+}
+
+export interface KdSample {
+  zs: ArrayLike<number>;
+  zsRow: number;
+  zt: ArrayLike<number>;
+  ztRow: number;
+  y: number;
+  C: number;
+  m: number;
+}
+
+/** Loss and ∂loss/∂zs of one sample, float64 (method.md §1, §4). */
+export function kdSampleReference(s: KdSample, o: KdLossOptions): { loss: number; grad: number[] } {
+  const { C, y } = s;
+  const t = o.temperature;
+  const q1 = softmaxT(s.zs, s.zsRow * C, C, 1);
+  const qt = softmaxT(s.zs, s.zsRow * C, C, t);
+  const { p } = reviseReference(s.zt, s.ztRow, y, C, t, o.revision);
+  const lam1 = o.loss.lambda1;
+  let loss = -lam1 * Math.log(q1[y]);
+  const grad = q1.map((q, c) => lam1 * (q - (c === y ? 1 : 0)));
+  if (o.loss.kind === 'kd') {
+    const w = o.loss.lambda2 * s.m;
+    const kl = p.reduce((acc, pc, c) => acc + (pc > 0 ? pc * (Math.log(pc) - Math.log(qt[c])) : 0), 0);
+    loss += w * t * t * kl;
+    qt.forEach((q, c) => (grad[c] += w * t * (q - p[c])));
+  } else {
+    const w = s.m * o.loss.warm;
+    const pt = softmaxT(s.zt, s.ztRow * C, C, t);
+    const ptRest = pt.reduce((a, v, c) => a + (c === y ? 0 : v), 0);
+    const pRest = 1 - p[y];
+    const qRest = 1 - qt[y];
+    const kl2 = (a: number, b: number) => (a > 0 ? a * Math.log(a / b) : 0);
+    const tckd = kl2(p[y], qt[y]) + kl2(pRest, qRest);
+    let nckd = 0;
+    for (let c = 0; c < C; c++) {
+      if (c === y) continue;
+      const ph = pt[c] / ptRest;
+      const qh = qt[c] / qRest;
+      nckd += kl2(ph, qh);
+      grad[c] += w * t * (o.loss.alpha * qh * (p[y] - qt[y]) + o.loss.beta * (qh - ph));
+    }
+    grad[y] += w * t * o.loss.alpha * (qt[y] - p[y]);
+    loss += w * t * t * (o.loss.alpha * tckd + o.loss.beta * nckd);
+  }
+  return { loss, grad };
+}
+
+/** Keep the `keep` lowest scores (ties by row) or the negative ones; mask over `total` samples. */
+export function selectMaskReference(score: ArrayLike<number>, idx: ArrayLike<number>, total: number, rule: SelectionRule, keep: number): Float64Array {
+  const mask = new Float64Array(total);
+  const n = score.length;
+  if (rule === 'sign') {
+    for (let i = 0; i < n; i++) mask[idx[i]] = score[i] < 0 ? 1 : 0;
+    return mask;
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[a] - score[b] || a - b);
+  for (let r = 0; r < Math.min(keep, n); r++) mask[idx[order[r]]] = 1;
+  return mask;
+}
+
+// ---- verification ----------------------------------------------------------------------------
+
+function randomLogits(rng: Rng, rows: number, C: number, scale: number): Float32Array {
+  return rng.fillUniform(rows * C, -scale, scale);
+}
+
+export const kdCheck: KernelCheck = {
+  name: 'kd',
+  kernels: [labelRevisionKernel, kdLossKernel, influenceKernel, selectMaskKernel],
+  cases(rng) {
+    const cases: VerifyCase[] = [];
+    const tol = { abs: 2e-5, rel: 5e-5 };
+    // Label revision.
+    for (const [rows, C, t, r] of [
+      [1, 2, 1, { revise: true, eta: 0.9, scope: 'all', betaAtT1: false }],
+      [300 + rng.int(100), 10, 4, { revise: true, eta: 0.7, scope: 'all', betaAtT1: false }],
+      [77, 10, 4, { revise: true, eta: 0.9, scope: 'wrong', betaAtT1: true }],
+      [33, 100, 2, { revise: true, eta: 0.5, scope: 'all', betaAtT1: false }],
+      [20, 10, 4, NO_REVISION],
+    ] as Array<[number, number, number, Revision]>) {
+      const zt = randomLogits(rng, rows, C, 5);
+      const labels = Uint32Array.from({ length: rows }, () => rng.int(C));
+      cases.push({
+        shape: `label_revision ${rows}x${C} T=${t} ${r.revise ? `eta=${r.eta} ${r.scope}${r.betaAtT1 ? ' β@T1' : ''}` : 'off'}`,
+        inputs: { zt, labels },
+        outputs: { p: rows * C, beta: rows, wrong: rows },
+        run: (e, b) => labelRevision(e, { zt: b.zt, labels: b.labels, p: b.p, beta: b.beta, wrong: b.wrong }, rows, C, t, r),
+        reference: () => {
+          const p = new Float64Array(rows * C);
+          const beta = new Float64Array(rows);
+          const wrong = new Float64Array(rows);
+          for (let i = 0; i < rows; i++) {
+            const x = reviseReference(zt, i, labels[i], C, t, r);
+            p.set(x.p, i * C);
+            beta[i] = x.beta;
+            wrong[i] = x.wrong ? 1 : 0;
+          }
+          return { p, beta, wrong };
+        },
+        tolerance: tol,
+      });
+    }
+    // Fused KD / DKD loss and gradient, through idx into a larger teacher cache, with a mask.
+    const lossConfigs: Array<[string, KdLossOptions]> = [
+      ['KD', { loss: { kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, temperature: 4, revision: NO_REVISION, useMask: false }],
+      ['KD+LR+mask', { loss: { kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, temperature: 4, revision: { revise: true, eta: 0.9, scope: 'all', betaAtT1: false }, useMask: true }],
+      ['KD+LR(wrong) T=1', { loss: { kind: 'kd', lambda1: 1, lambda2: 1 }, temperature: 1, revision: { revise: true, eta: 0.6, scope: 'wrong', betaAtT1: false }, useMask: false }],
+      ['DKD', { loss: { kind: 'dkd', lambda1: 1, alpha: 1, beta: 8, warm: 1 }, temperature: 4, revision: NO_REVISION, useMask: false }],
+      ['DKD+LR+mask warm', { loss: { kind: 'dkd', lambda1: 1, alpha: 1, beta: 2, warm: 0.35 }, temperature: 4, revision: { revise: true, eta: 0.8, scope: 'all', betaAtT1: false }, useMask: true }],
+    ];
+    for (const [label, o] of lossConfigs) {
+      for (const [B, C, N] of [[1, 2, 3], [128, 10, 500], [37, 100, 80]] as const) {
+        const zs = randomLogits(rng, B, C, 4);
+        const zt = randomLogits(rng, N, C, 6);
+        const idx = Uint32Array.from({ length: B }, () => rng.int(N));
+        const labels = Uint32Array.from({ length: B }, () => rng.int(C));
+        const mask = Float32Array.from({ length: N }, () => (rng.next() < 0.6 ? 1 : 0));
+        cases.push({
+          shape: `kd_loss ${label} B=${B} C=${C}`,
+          inputs: { zs, zt, labels, idx, mask },
+          outputs: { loss: B, grad: B * C, correct: B },
+          run: (e, b) => kdLoss(e, { zs: b.zs, zt: b.zt, labels: b.labels, idx: b.idx, mask: b.mask, loss: b.loss, grad: b.grad, correct: b.correct }, B, C, o),
+          reference: () => {
+            const loss = new Float64Array(B);
+            const grad = new Float64Array(B * C);
+            const correct = new Float64Array(B);
+            for (let i = 0; i < B; i++) {
+              const m = o.useMask ? mask[idx[i]] : 1;
+              const r = kdSampleReference({ zs, zsRow: i, zt, ztRow: idx[i], y: labels[i], C, m }, o);
+              loss[i] = r.loss;
+              grad.set(r.grad.map((g) => g / B), i * C);
+              correct[i] = argmax(zs, i * C, C) === labels[i] ? 1 : 0;
+            }
+            return { loss, grad, correct };
+          },
+          tolerance: { abs: 1e-4, rel: 1e-4 },
+        });
+      }
+    }
+    // Influence scores.
+    for (const [rows, C, N, r] of [
+      [1, 2, 1, NO_REVISION],
+      [500 + rng.int(100), 10, 800, { revise: true, eta: 0.9, scope: 'all', betaAtT1: false }],
+    ] as Array<[number, number, number, Revision]>) {
+      const zs = randomLogits(rng, rows, C, 3);
+      const zt = randomLogits(rng, N, C, 5);
+      const labels = Uint32Array.from({ length: N }, () => rng.int(C));
+      const idx = Uint32Array.from({ length: rows }, () => rng.int(N));
+      const uu = rng.fillUniform(rows * C);
+      const t = 4;
+      cases.push({
+        shape: `influence_scores rows=${rows} C=${C}${r.revise ? ' +LR' : ''}`,
+        inputs: { zs, zt, labels, idx, u: uu },
+        outputs: { score: rows },
+        run: (e, b) => influenceScores(e, { zs: b.zs, zt: b.zt, labels: b.labels, idx: b.idx, u: b.u, score: b.score }, rows, C, t, r),
+        reference: () => ({
+          score: Float64Array.from({ length: rows }, (_, i) => {
+            const q = softmaxT(zs, i * C, C, t);
+            const { p } = reviseReference(zt, idx[i], labels[idx[i]], C, t, r);
+            return -q.reduce((acc, qc, c) => acc + (qc - p[c]) * uu[i * C + c], 0);
+          }),
+        }),
+        tolerance: tol,
+      });
+    }
+    // Selection mask: ratio with many ties, ratio without, sign; over a permuted subset of a larger set.
+    for (const [n, total, rule, keepFrac, ties] of [
+      [1, 3, 'ratio', 1, false],
+      [1000, 1500, 'ratio', 0.7, true],
+      [60_001, 61_000, 'ratio', 0.3, false],
+      [777, 900, 'sign', 0, false],
+      [500, 500, 'ratio', 0, false],
+    ] as Array<[number, number, SelectionRule, number, boolean]>) {
+      const score = Float32Array.from({ length: n }, () => (ties ? rng.int(20) - 10 : rng.normal()));
+      const idx = rng.permutation(total).slice(0, n);
+      const keep = Math.round(keepFrac * n);
+      cases.push({
+        shape: `select_mask ${rule} n=${n}${rule === 'ratio' ? ` keep=${keep}` : ''}${ties ? ' ties' : ''}`,
+        inputs: { score, idx, mask: new Float32Array(total) },
+        outputs: { mask: total },
+        run: (e, b) => selectMask(e, { score: b.score, idx: b.idx, mask: b.mask }, n, rule, keep),
+        reference: () => ({ mask: selectMaskReference(score, idx, total, rule, keep) }),
+        tolerance: { abs: 0, rel: 0 },
+      });
+    }
+    return cases;
+  },
+};
