@@ -2,6 +2,7 @@
 //   0 add: out = a + b          1 mul: out = a * b          2 scale: out = alpha * a
 //   3 relu: out = max(a, 0)     4 relu_backward: out = b * (a > 0), a = forward input, b = upstream grad
 //   5 axpy: out = a + alpha * b     6 accumulate: out += alpha * a     7 fill: out = alpha
+//   8 div: out = a / (b + alpha)
 // Each invocation handles 4 consecutive elements: fewer invocations, the same loads.
 
 @compute @workgroup_size(WG_X)
@@ -21,6 +22,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       case 3u: { r = max(x, 0.0); }
       case 4u: { r = select(0.0, b[i], x > 0.0); }
       case 5u: { r = x + params.alpha * b[i]; }
+      case 8u: { r = x / (b[i] + params.alpha); }
       default: { r = out[i] + params.alpha * x; }
     }
     out[i] = r;

@@ -29,17 +29,17 @@ export function linear(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, activat
   const [OUT, IN2] = w.shape;
   if (IN !== IN2) throw new Error(`linear: input has ${IN} features, weight expects ${IN2} (weight [${w.shape.join(', ')}])`);
   const y = g.tensor([B, OUT], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
-  matmul(g.engine, x.data as never, w.data as never, y.data as never, B, OUT, IN, { transB: true, bias: b?.data as never, activation });
+  matmul(g.engine, x.data, w.data, y.data, B, OUT, IN, { transB: true, bias: b?.data, activation });
   g.record('linear', [x, w, ...(b ? [b] : [])], () => {
     if (!y.grad) return;
     const dy = maskedGrad(g, y, activation);
     if (x.requiresGrad) {
       const t = g.gradTarget(x); // dx[B, in] = dy[B, out] · w[out, in]
-      matmul(g.engine, dy as never, w.data as never, t.grad as never, B, IN, OUT, { accumulate: t.accumulate });
+      matmul(g.engine, dy, w.data, t.grad, B, IN, OUT, { accumulate: t.accumulate });
     }
     if (w.requiresGrad) {
       const t = g.gradTarget(w); // dw[out, in] = dyᵀ · x
-      matmul(g.engine, dy as never, x.data as never, t.grad as never, OUT, IN, B, { transA: true, accumulate: t.accumulate });
+      matmul(g.engine, dy, x.data, t.grad, OUT, IN, B, { transA: true, accumulate: t.accumulate });
     }
     if (b?.requiresGrad) {
       const t = g.gradTarget(b); // db[out] = Σ_batch dy

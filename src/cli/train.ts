@@ -2,7 +2,7 @@
 // JSON-lines metrics and atomic safetensors checkpoints.
 
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { SingleBar } from 'cli-progress';
+import { epochBar } from './progress.js';
 import type { Engine } from '../gpu/engine.js';
 import { Batcher, allIndices, trainSubset } from '../data/batches.js';
 import { exampleSize } from '../data/dataset.js';
@@ -63,7 +63,7 @@ export async function saveModel(path: string, model: Model, config: ModelConfig)
 }
 
 /** Load a checkpoint into a freshly built model of the recorded name; refuses mismatched shapes. */
-export async function loadModel(engine: Engine, path: string, expectName?: string): Promise<{ model: Model; config: ModelConfig }> {
+export async function loadModel(engine: Engine, path: string, expectName?: string): Promise<{ model: Model; config: ModelConfig; hash: string }> {
   const ck = await loadCheckpoint(path);
   const config = ck.config as ModelConfig;
   if (!config || typeof config !== 'object' || !config.input || !config.model) {
@@ -85,7 +85,7 @@ export async function loadModel(engine: Engine, path: string, expectName?: strin
     if (!expected.has(name)) throw new Error(`${path}: tensor "${name}" is not part of model "${config.model}"`);
   }
   model.store.write(new Map([...ck.tensors].map(([k, v]) => [k, v.data])));
-  return { model, config };
+  return { model, config, hash: ck.metadata.content_sha256 };
 }
 
 export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
@@ -109,10 +109,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     model.net.train(true);
     batcher.startEpoch(epoch);
-    const bar = o.progress
-      ? new SingleBar({ format: `epoch ${epoch + 1}/${o.epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {rate} samples/s | ETA {eta_formatted}`, hideCursor: true, etaBuffer: 50 })
-      : null;
-    bar?.start(batcher.batchesPerEpoch, 0, { loss: '-', acc: '-', rate: '-' });
+    const bar = epochBar(o.progress, `epoch ${epoch + 1}/${o.epochs}`, batcher.batchesPerEpoch);
     const epochStart = performance.now();
     let seen = 0;
     let running = { loss: 0, accuracy: 0 };
@@ -124,11 +121,11 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
       if (b % 20 === 19 || b === batcher.batchesPerEpoch - 1) {
         running = await metrics.take();
         const rate = seen / ((performance.now() - epochStart) / 1000);
-        bar?.update(b + 1, { loss: running.loss.toFixed(4), acc: (100 * running.accuracy).toFixed(1) + '%', rate: rate.toFixed(0) });
+        bar.update(b + 1, running.loss, running.accuracy, rate);
         log({ event: 'step', epoch: epoch + 1, step: optimizer.stepCount, loss: running.loss, train_acc: running.accuracy, lr: optimizer.currentLr(), samples_per_s: rate });
       }
     }
-    bar?.stop();
+    bar.stop();
     const test = await evaluate(model, data.test);
     last = test.accuracy;
     best = Math.max(best, last);

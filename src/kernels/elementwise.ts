@@ -1,11 +1,11 @@
-// Elementwise ops: add, mul, scale, relu, relu backward, axpy, accumulate (out += αa), fill.
+// Elementwise ops: add, mul, scale, relu, relu backward, axpy, accumulate (out += αa), fill, div (a / (b + α)).
 
 import source from '../../shaders/elementwise.wgsl';
 import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 
-export const ELEMENTWISE_OPS = { add: 0, mul: 1, scale: 2, relu: 3, relu_backward: 4, axpy: 5, accumulate: 6, fill: 7 } as const;
+export const ELEMENTWISE_OPS = { add: 0, mul: 1, scale: 2, relu: 3, relu_backward: 4, axpy: 5, accumulate: 6, fill: 7, div: 8 } as const;
 export type ElementwiseOp = keyof typeof ELEMENTWISE_OPS;
 
 const WG = 64;
@@ -61,6 +61,7 @@ export function elementwiseReference(op: ElementwiseOp, a: ArrayLike<number>, b:
       case 'axpy': out[i] = x + alpha * y; break;
       case 'accumulate': out[i] = out0![i] + alpha * x; break;
       case 'fill': out[i] = alpha; break;
+      case 'div': out[i] = x / (y + alpha); break;
     }
   }
   return out;
@@ -76,8 +77,9 @@ export const elementwiseCheck: KernelCheck = {
     for (const op of ops) {
       for (const n of sizes) {
         const a = rng.fillUniform(n, -2, 2);
-        const b = rng.fillUniform(n, -2, 2);
-        const alpha = rng.uniform(-3, 3);
+        // div divides by b + α: keep it away from 0.
+        const b = op === 'div' ? rng.fillUniform(n, 0.5, 2) : rng.fillUniform(n, -2, 2);
+        const alpha = op === 'div' ? rng.uniform(0, 1) : rng.uniform(-3, 3);
         const out0 = rng.fillUniform(n);
         cases.push({
           shape: `${op} n=${n}`,

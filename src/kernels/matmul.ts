@@ -1,7 +1,7 @@
 // The GEMM core: C = act(op(A)·op(B) + bias) with optional accumulation into C.
 
 import source from '../../shaders/matmul.wgsl';
-import type { Engine } from '../gpu/engine.js';
+import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 import { sumTolerance } from './check.js';
@@ -9,7 +9,22 @@ import { sumTolerance } from './check.js';
 export type Activation = 'none' | 'relu';
 const ACTIVATIONS: Record<Activation, number> = { none: 0, relu: 1 };
 
-const TILE = { TM: 4, TN: 4, WGX: 8, WGY: 8 };
+/**
+ * Work per invocation and per workgroup. Each invocation computes a TM×16 block of C (TM = 4, 8
+ * or 16; see shaders/matmul.wgsl). CPU-emulated adapters (SwiftShader) want the biggest block,
+ * since every load is a per-lane gather there and registers spill cheaply to the stack; GPUs
+ * want fewer registers per invocation and more invocations per workgroup.
+ */
+export interface MatmulTiling {
+  TM: 4 | 8 | 16;
+  WGX: number;
+  WGY: number;
+}
+export const TN = 16;
+export const SOFTWARE_TILING: MatmulTiling = { TM: 16, WGX: 4, WGY: 4 };
+export const GPU_TILING: MatmulTiling = { TM: 4, WGX: 8, WGY: 8 };
+
+const isSoftware = (engine: Engine) => engine.software;
 
 export const matmulKernel = defineKernel({
   name: 'matmul',
@@ -25,15 +40,24 @@ export const matmulKernel = defineKernel({
     ['N', 'u32'],
     ['K', 'u32'],
   ],
-  constants: { TRANS_A: false, TRANS_B: false, HAS_BIAS: false, ACCUM: false, ACT: 0, TM: TILE.TM, TN: TILE.TN },
-  workgroupSize: () => [TILE.WGX, TILE.WGY, 1],
+  constants: {
+    TRANS_A: false,
+    TRANS_B: false,
+    HAS_BIAS: false,
+    ACCUM: false,
+    ACT: 0,
+    TM: SOFTWARE_TILING.TM,
+    WGX: SOFTWARE_TILING.WGX,
+    WGY: SOFTWARE_TILING.WGY,
+  },
+  workgroupSize: (c) => [c.WGX as number, c.WGY as number, 1],
 });
 
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
   /** Bias of length N added to every row. */
-  bias?: GPUBuffer;
+  bias?: Binding;
   activation?: Activation;
   /** C += result instead of C = result (gradient accumulation). */
   accumulate?: boolean;
@@ -42,13 +66,28 @@ export interface MatmulOptions {
 /** c[M, N] = act(op(a) · op(b) + bias) (+ c). Shapes are those of op(a) [M, K] and op(b) [K, N]. */
 export function matmul(
   engine: Engine,
-  a: GPUBuffer,
-  b: GPUBuffer,
-  c: GPUBuffer,
+  a: Binding,
+  b: Binding,
+  c: Binding,
   M: number,
   N: number,
   K: number,
   opts: MatmulOptions = {},
+): void {
+  dispatchMatmul(engine, a, b, c, M, N, K, opts, isSoftware(engine) ? SOFTWARE_TILING : GPU_TILING);
+}
+
+/** matmul() with an explicit tiling (verification runs every tiling on whatever adapter it has). */
+function dispatchMatmul(
+  engine: Engine,
+  a: Binding,
+  b: Binding,
+  c: Binding,
+  M: number,
+  N: number,
+  K: number,
+  opts: MatmulOptions,
+  tiling: MatmulTiling,
 ): void {
   engine.dispatch(matmulKernel, {
     variant: {
@@ -57,11 +96,14 @@ export function matmul(
       HAS_BIAS: !!opts.bias,
       ACCUM: !!opts.accumulate,
       ACT: ACTIVATIONS[opts.activation ?? 'none'],
+      TM: tiling.TM,
+      WGX: tiling.WGX,
+      WGY: tiling.WGY,
     },
     // An unused binding still needs a buffer; `a` is read-only, so binding it twice is legal.
     bind: { a, b, bias: opts.bias ?? a, c },
     uniforms: { M, N, K },
-    workgroups: [Math.ceil(N / (TILE.TN * TILE.WGX)), Math.ceil(M / (TILE.TM * TILE.WGY)), 1],
+    workgroups: [Math.ceil(N / (TN * tiling.WGX)), Math.ceil(M / (tiling.TM * tiling.WGY)), 1],
   });
 }
 
@@ -96,7 +138,10 @@ export const matmulCheck: KernelCheck = {
   kernels: [matmulKernel],
   cases(rng) {
     const cases: VerifyCase[] = [];
-    const shapes: Array<[number, number, number]> = [
+    // Shapes straddle the 16×16 invocation block and its workgroup, and cover every K % 4
+    // (the masked K-remainder chunk). The last entries are run with an explicit tiling, so every
+    // tiling is verified on every adapter, not only the one this adapter picks.
+    const shapes: Array<[number, number, number, MatmulTiling?]> = [
       [1, 1, 1],
       [1, 7, 3],
       [5, 1, 9],
@@ -105,9 +150,15 @@ export const matmulCheck: KernelCheck = {
       [33 + rng.int(40), 17 + rng.int(60), 1 + rng.int(200)],
       [128, 10, 784],
       [3, 300, 1],
+      [130, 70, 130],
+      [67, 129, 31, SOFTWARE_TILING],
+      [67, 129, 31, GPU_TILING],
+      [67, 129, 31, { TM: 8, WGX: 2, WGY: 8 }],
+      [70, 40, 66, SOFTWARE_TILING],
+      [70, 40, 66, GPU_TILING],
     ];
     let variant = 0;
-    for (const [M, N, K] of shapes) {
+    for (const [M, N, K, tiling] of shapes) {
       for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
         const hasBias = variant % 3 === 1;
         const activation: Activation = variant % 2 === 1 ? 'relu' : 'none';
@@ -119,12 +170,18 @@ export const matmulCheck: KernelCheck = {
         const c0 = rng.fillUniform(M * N);
         const inputs: VerifyCase['inputs'] = { a, b, bias };
         if (accumulate) inputs.c = c0; // accumulates into its input: the harness keeps it unpoisoned
+        const opts: MatmulOptions = { transA, transB, activation, accumulate };
         cases.push({
-          shape: `${M}x${N}x${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}${hasBias ? ' +bias' : ''}${activation === 'relu' ? ' relu' : ''}${accumulate ? ' +=C' : ''}`,
+          shape:
+            `${M}x${N}x${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}${hasBias ? ' +bias' : ''}${activation === 'relu' ? ' relu' : ''}${accumulate ? ' +=C' : ''}` +
+            (tiling ? ` tile ${tiling.TM}x${TN} wg ${tiling.WGX}x${tiling.WGY}` : ''),
           inputs,
           outputs: { c: M * N },
-          run: (e, bufs) =>
-            matmul(e, bufs.a, bufs.b, bufs.c, M, N, K, { transA, transB, bias: hasBias ? bufs.bias : undefined, activation, accumulate }),
+          run: (e, bufs) => {
+            const o = { ...opts, bias: hasBias ? bufs.bias : undefined };
+            if (tiling) dispatchMatmul(e, bufs.a, bufs.b, bufs.c, M, N, K, o, tiling);
+            else matmul(e, bufs.a, bufs.b, bufs.c, M, N, K, o);
+          },
           reference: () => ({
             c: matmulReference(a, b, M, N, K, { transA, transB, bias: hasBias ? bias : undefined, activation, accumulate: accumulate ? c0 : undefined }),
           }),

@@ -1,0 +1,131 @@
+// `kdgpu distill`: one student distilled from a saved teacher, with per-epoch telemetry.
+
+import { appendFileSync, writeFileSync } from 'node:fs';
+import type { Engine } from '../gpu/engine.js';
+import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry, type Method } from '../kd/distill.js';
+import { TeacherCache } from '../kd/teacher-cache.js';
+import type { SelectionRule, LrScope } from '../kernels/kd.js';
+import { loadDataset } from './datasets.js';
+import { epochBar, type EpochBar } from './progress.js';
+import { loadModel, optimizerRule, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+
+export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'> {
+  teacher: string;
+  student: string;
+  method: Method;
+  out?: string;
+  T: number;
+  lambda1: number;
+  lambda2: number;
+  eta: number;
+  lrScope: LrScope;
+  betaAtT1: boolean;
+  dsRatio: number;
+  dsRule: SelectionRule;
+  dsWarmupEpochs: number;
+  dsEvery: number;
+  dsHessian: 'identity' | 'diag';
+  dsDamping: number;
+  valSplit: number;
+  dkdAlpha: number;
+  dkdBeta: number;
+  dkdWarmupEpochs: number;
+}
+
+export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisationMean: number[], normalisationStd: number[], channels: number): DistillOptions {
+  return {
+    ...DEFAULT_DISTILL,
+    method: o.method,
+    student: o.student,
+    epochs: o.epochs,
+    batchSize: o.batch,
+    lr: o.lr,
+    optimizer: optimizerRule(o),
+    schedule: o.schedule,
+    seed: o.seed,
+    trainSubset: o.trainSubset,
+    valSplit: o.valSplit,
+    augment: o.augment ? { pad: 4, flip: channels === 3, padValue: normalisationMean.map((m, c) => -m / normalisationStd[c]) } : undefined,
+    temperature: o.T,
+    lambda1: o.lambda1,
+    lambda2: o.lambda2,
+    eta: o.eta,
+    lrScope: o.lrScope,
+    betaAtT1: o.betaAtT1,
+    dsRatio: o.dsRatio,
+    dsRule: o.dsRule,
+    dsWarmupEpochs: o.dsWarmupEpochs,
+    dsEvery: o.dsEvery,
+    dsHessian: o.dsHessian,
+    dsDamping: o.dsDamping,
+    dkdAlpha: o.dkdAlpha,
+    dkdBeta: o.dkdBeta,
+    dkdWarmupEpochs: o.dkdWarmupEpochs,
+  };
+}
+
+export function describeEpoch(t: EpochTelemetry): string {
+  const q = t.betaQuantiles.map((v) => v.toFixed(2)).join('/');
+  return (
+    `epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}% (best ${(100 * t.bestTestAccuracy).toFixed(2)}%), train loss ${t.trainLoss.toFixed(4)}, ` +
+    `teacher train error ${(100 * t.teacherTrainError).toFixed(2)}%, LR changed ${t.lrChanged}, β min/p10/median/p90/max ${q}, ` +
+    `|Dt| ${t.distilled}/${t.trainSamples}, ${t.samplesPerSecond.toFixed(0)} samples/s`
+  );
+}
+
+export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<{ best: number; last: number; epochs: EpochTelemetry[] }> {
+  const teacher = await loadModel(engine, o.teacher);
+  const tc = teacher.config as ModelConfig;
+  if (o.dataset !== tc.dataset) throw new Error(`${o.teacher} was trained on ${tc.dataset}, not --dataset ${o.dataset}`);
+  const data = await loadDataset(o.dataset, o.dataDir, tc.normalisation);
+  const opts = distillOptions(o, tc.normalisation.mean, tc.normalisation.std, data.train.channels);
+  if (o.metrics) writeFileSync(o.metrics, '');
+  const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
+  out(
+    `distilling ${tc.model} (${o.teacher}, test ${tc.testAccuracy !== undefined ? (100 * tc.testAccuracy).toFixed(2) + '%' : '?'}) into ${o.student} with ${o.method}; ` +
+      `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}` : ''}${o.method.includes('ds') ? ` ds-ratio=${o.dsRatio} (${o.dsRule})` : ''}; adapter ${engine.adapterName}`,
+  );
+  let bar: EpochBar | null = null;
+  let barEpoch = 0;
+  const result = await distill(
+    engine,
+    { model: teacher.model, hash: teacher.hash },
+    data,
+    opts,
+    {
+      onProgress: (p) => {
+        if (p.epoch !== barEpoch) {
+          bar?.stop();
+          bar = epochBar(o.progress, `epoch ${p.epoch}/${o.epochs}`, p.stepsPerEpoch);
+          barEpoch = p.epoch;
+        }
+        bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
+        log({ event: 'step', ...p });
+      },
+      onEpoch: async (t, student) => {
+        bar?.stop();
+        bar = null;
+        barEpoch = 0;
+        out(describeEpoch(t));
+        log({ event: 'epoch', ...t });
+        if (o.out) {
+          await saveModel(o.out, student, {
+            model: o.student,
+            input: student.input,
+            dataset: o.dataset,
+            normalisation: tc.normalisation,
+            seed: o.seed,
+            epoch: t.epoch,
+            testAccuracy: t.testAccuracy,
+            command: { ...o } as never,
+          });
+        }
+      },
+    },
+    cache,
+  );
+  out(`${o.method}: best ${(100 * result.best).toFixed(2)}%, last ${(100 * result.last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
+  result.student.store.destroy();
+  teacher.model.store.destroy();
+  return { best: result.best, last: result.last, epochs: result.epochs };
+}

@@ -1,0 +1,361 @@
+// The distillation loop (method.md): a student trained against a fixed teacher with KD or DKD,
+// optionally with Label Revision (LR) and Data Selection (DS). Every step is forward, one fused
+// loss kernel (label revision + KD/DKD + selection mask + gradient over [B, C]), backward and
+// update, recorded into one submit; the teacher's logits come from the GPU cache.
+
+import type { Engine } from '../gpu/engine.js';
+import { Batcher, allIndices, trainSubset, validationSplit } from '../data/batches.js';
+import { exampleSize, type Dataset } from '../data/dataset.js';
+import type { AugmentOptions } from '../data/augment.js';
+import { kdLoss, labelRevision, NO_REVISION, type KdLoss, type LrScope, type Revision, type SelectionRule } from '../kernels/kd.js';
+import { createModel, type Model } from '../nn/models.js';
+import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
+import { Graph } from '../tensor.js';
+import { BatchBuffers, GpuMetrics, evaluate } from '../train.js';
+import { Rng } from '../util/rng.js';
+import { TeacherCache } from './teacher-cache.js';
+import { selectDistillSubset } from './selection.js';
+
+export const METHODS = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'dkd', 'dkd+lr+ds', 'kd+ds-random', 'kd+ds-correct'] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface DistillOptions {
+  method: Method;
+  student: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerRule;
+  schedule: 'constant' | 'cosine' | 'step';
+  seed: number;
+  /** Train on a seeded subset of this many samples (after the validation split). */
+  trainSubset?: number;
+  /** Training samples held out for DS's validation gradient (held out for every method, so all train on the same data). */
+  valSplit: number;
+  augment?: AugmentOptions;
+  temperature: number;
+  lambda1: number;
+  lambda2: number;
+  eta: number;
+  lrScope: LrScope;
+  betaAtT1: boolean;
+  dsRatio: number;
+  dsRule: SelectionRule;
+  dsWarmupEpochs: number;
+  /** Re-score every this many epochs after the first selection (0: select once). */
+  dsEvery: number;
+  dsHessian: 'identity' | 'diag';
+  dsDamping: number;
+  dkdAlpha: number;
+  dkdBeta: number;
+  dkdWarmupEpochs: number;
+}
+
+export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epochs'> = {
+  batchSize: 128,
+  lr: 0.05,
+  optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 },
+  schedule: 'cosine',
+  seed: 1,
+  valSplit: 5000,
+  temperature: 4,
+  lambda1: 0.1,
+  lambda2: 0.9,
+  eta: 0.9,
+  lrScope: 'all',
+  betaAtT1: false,
+  dsRatio: 0.7,
+  dsRule: 'ratio',
+  dsWarmupEpochs: 1,
+  dsEvery: 0,
+  dsHessian: 'identity',
+  dsDamping: 0.01,
+  dkdAlpha: 1,
+  dkdBeta: 8,
+  dkdWarmupEpochs: 1,
+};
+
+export interface EpochTelemetry {
+  method: Method;
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  bestTestAccuracy: number;
+  /** Fraction of the training samples the teacher gets wrong. */
+  teacherTrainError: number;
+  /** Samples whose target argmax LR changed (teacher wrong → label), 0 without LR. */
+  lrChanged: number;
+  /** Quantiles (0, 10, 50, 90, 100 %) of β over the training samples (all 1 without LR). */
+  betaQuantiles: number[];
+  /** |Dt|: samples with teacher supervision this epoch. */
+  distilled: number;
+  trainSamples: number;
+  learningRate: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export interface DistillResult {
+  student: Model;
+  epochs: EpochTelemetry[];
+  best: number;
+  last: number;
+}
+
+export interface DistillCallbacks {
+  /** Called every few steps with the running training loss/accuracy (one host sync each). */
+  onProgress?: (p: { epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; samplesPerSecond: number }) => void;
+  onEpoch?: (t: EpochTelemetry, student: Model) => void | Promise<void>;
+  /** Return true to stop after the current step. */
+  shouldStop?: () => boolean;
+}
+
+interface MethodParts {
+  loss: 'ce' | 'kd' | 'dkd';
+  revise: boolean;
+  select: 'none' | 'influence' | 'random' | 'teacher-correct';
+}
+
+export function methodParts(method: Method): MethodParts {
+  switch (method) {
+    case 'ce':
+      return { loss: 'ce', revise: false, select: 'none' };
+    case 'kd':
+      return { loss: 'kd', revise: false, select: 'none' };
+    case 'kd+lr':
+      return { loss: 'kd', revise: true, select: 'none' };
+    case 'kd+ds':
+      return { loss: 'kd', revise: false, select: 'influence' };
+    case 'kd+lr+ds':
+      return { loss: 'kd', revise: true, select: 'influence' };
+    case 'dkd':
+      return { loss: 'dkd', revise: false, select: 'none' };
+    case 'dkd+lr+ds':
+      return { loss: 'dkd', revise: true, select: 'influence' };
+    case 'kd+ds-random':
+      return { loss: 'kd', revise: false, select: 'random' };
+    case 'kd+ds-correct':
+      return { loss: 'kd', revise: false, select: 'teacher-correct' };
+  }
+}
+
+/** Check options early, naming the option and what was expected. */
+export function validateDistillOptions(o: DistillOptions): void {
+  const bad = (what: string) => {
+    throw new Error(what);
+  };
+  if (!METHODS.includes(o.method)) bad(`unknown method "${o.method}" (known: ${METHODS.join(', ')})`);
+  if (!(o.eta > 0 && o.eta < 1)) bad(`--eta must be in (0, 1), got ${o.eta}`);
+  if (!(o.dsRatio > 0 && o.dsRatio <= 1)) bad(`--ds-ratio must be in (0, 1], got ${o.dsRatio}`);
+  if (!(o.temperature > 0)) bad(`--T must be > 0, got ${o.temperature}`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) bad(`--batch must be a positive integer, got ${o.batchSize}`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) bad(`--epochs must be a positive integer, got ${o.epochs}`);
+  if (o.lambda1 < 0 || o.lambda2 < 0) bad(`--lambda1 and --lambda2 must be >= 0, got ${o.lambda1}, ${o.lambda2}`);
+  const parts = methodParts(o.method);
+  if (parts.select !== 'none' && o.dsWarmupEpochs >= o.epochs) {
+    bad(`--ds-warmup-epochs (${o.dsWarmupEpochs}) must be smaller than --epochs (${o.epochs}) for ${o.method}`);
+  }
+}
+
+function quantiles(values: Float32Array, qs: number[]): number[] {
+  const s = Float32Array.from(values).sort();
+  return qs.map((q) => s[Math.min(s.length - 1, Math.floor(q * (s.length - 1)))]);
+}
+
+/**
+ * Distil `teacher` (with content hash `teacherHash`, the cache key) into a fresh `student` model.
+ * `cache` may be shared across runs (the ablation does), so teacher logits are computed once.
+ */
+export async function distill(
+  engine: Engine,
+  teacher: { model: Model; hash: string },
+  data: { train: Dataset; test: Dataset },
+  o: DistillOptions,
+  cb: DistillCallbacks = {},
+  cache = new TeacherCache(engine),
+): Promise<DistillResult> {
+  validateDistillOptions(o);
+  const parts = methodParts(o.method);
+  const { train: trainData, test } = data;
+  const C = trainData.numClasses;
+  if (teacher.model.input.classes !== C) throw new Error(`the teacher predicts ${teacher.model.input.classes} classes, the dataset has ${C}`);
+  const input = { channels: trainData.channels, height: trainData.height, width: trainData.width, classes: C };
+  const student = createModel(engine, o.student, input, o.seed);
+
+  // Same split, subset and order for every method of a seed: differences are the method's.
+  const split = validationSplit(allIndices(trainData.n), o.valSplit, o.seed);
+  const trainIdx = o.trainSubset ? trainSubset(split.train, o.trainSubset, o.seed) : split.train;
+  const batcher = new Batcher(trainData, { batchSize: o.batchSize, seed: o.seed, indices: trainIdx, augment: o.augment });
+  const steps = batcher.batchesPerEpoch * o.epochs;
+  const sched: Schedule = o.schedule === 'cosine' ? { kind: 'cosine', totalSteps: steps } : o.schedule === 'step' ? { kind: 'step', milestones: [Math.round(steps / 2), Math.round((3 * steps) / 4)], gamma: 0.1 } : { kind: 'constant' };
+  const optimizer = new Optimizer(student.store, o.optimizer, o.lr, sched);
+  const bufs = new BatchBuffers(engine, o.batchSize, exampleSize(trainData));
+  const idxBuf = engine.alloc(o.batchSize * 4, 'batch-idx');
+  const metrics = new GpuMetrics(engine);
+  const labelsAll = engine.upload(trainData.labels, 'dataset-labels');
+  // Selection mask over the dataset: all ones until a selection is made.
+  const mask = engine.upload(new Float32Array(trainData.n).fill(1), 'ds-mask');
+  const revision: Revision = parts.revise ? { revise: true, eta: o.eta, scope: o.lrScope, betaAtT1: o.betaAtT1 } : NO_REVISION;
+
+  // Teacher telemetry over the training rows (once: the teacher does not change).
+  let teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { augment: o.augment, seed: o.seed, epoch: 0 });
+  const tele = await teacherTelemetry(engine, teacherLogits.logits, labelsAll, trainData, trainIdx, C, o.temperature, revision);
+
+  let distilled = parts.select === 'none' && parts.loss !== 'ce' ? trainIdx.length : 0;
+  let best = 0;
+  let last = 0;
+  const epochs: EpochTelemetry[] = [];
+  const dkdWarmSteps = Math.max(1, o.dkdWarmupEpochs * batcher.batchesPerEpoch);
+
+  try {
+    for (let epoch = 0; epoch < o.epochs; epoch++) {
+      if (o.augment && epoch > 0) teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { augment: o.augment, seed: o.seed, epoch });
+      const selecting = parts.select !== 'none';
+      const warming = selecting && epoch < o.dsWarmupEpochs;
+      const rescore = o.dsEvery > 0 && (epoch - o.dsWarmupEpochs) % o.dsEvery === 0;
+      if (selecting && !warming && (epoch === o.dsWarmupEpochs || rescore)) {
+        distilled = await makeSelection(engine, parts.select, student, trainData, split, trainIdx, { teacherLogits: teacherLogits.logits, labels: labelsAll, mask }, o, revision, tele.wrong);
+      }
+      student.net.train(true);
+      batcher.startEpoch(epoch);
+      const started = performance.now();
+      let seen = 0;
+      let running = { loss: 0, accuracy: 0, samples: 0 };
+      for (let b = 0; b < batcher.batchesPerEpoch; b++) {
+        const batch = batcher.fill(b);
+        bufs.upload(batch.images, batch.labels, batch.size);
+        engine.write(idxBuf, batch.indices.subarray(0, batch.size));
+        const B = batch.size;
+        const g = new Graph(engine);
+        const zs = student.forward(g, g.input(bufs.images, [B, input.channels, input.height, input.width]));
+        const loss = g.tensor([B], false, 'loss');
+        const correct = g.tensor([B], false, 'correct');
+        const grad = g.scratch(B * C, 'grad');
+        const kdTerm = parts.loss !== 'ce' && !warming;
+        const warm = Math.min(1, (optimizer.stepCount + 1) / dkdWarmSteps);
+        const lossSpec: KdLoss =
+          parts.loss === 'dkd'
+            ? { kind: 'dkd', lambda1: 1, alpha: kdTerm ? o.dkdAlpha : 0, beta: kdTerm ? o.dkdBeta : 0, warm }
+            : { kind: 'kd', lambda1: kdTerm ? o.lambda1 : 1, lambda2: kdTerm ? o.lambda2 : 0 };
+        kdLoss(
+          engine,
+          { zs: zs.data, zt: teacherLogits.logits, labels: bufs.labels, idx: idxBuf, mask, loss: loss.data, grad, correct: correct.data },
+          B,
+          C,
+          { loss: lossSpec, temperature: o.temperature, revision, useMask: selecting && !warming },
+        );
+        g.seed(zs, { buffer: grad });
+        metrics.add(loss, correct, B);
+        g.backward();
+        optimizer.step();
+        g.release();
+        seen += B;
+        if (b % 20 === 19 || b === batcher.batchesPerEpoch - 1) {
+          running = await metrics.take();
+          cb.onProgress?.({
+            epoch: epoch + 1,
+            step: b + 1,
+            stepsPerEpoch: batcher.batchesPerEpoch,
+            loss: running.loss,
+            accuracy: running.accuracy,
+            samplesPerSecond: seen / ((performance.now() - started) / 1000),
+          });
+        }
+        if (cb.shouldStop?.()) break;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const result = await evaluate(student, test);
+      last = result.accuracy;
+      best = Math.max(best, last);
+      const t: EpochTelemetry = {
+        method: o.method,
+        epoch: epoch + 1,
+        trainLoss: running.loss,
+        trainAccuracy: running.accuracy,
+        testAccuracy: last,
+        bestTestAccuracy: best,
+        teacherTrainError: tele.errorRate,
+        lrChanged: parts.revise ? tele.wrongCount : 0,
+        betaQuantiles: tele.betaQuantiles,
+        distilled: warming || parts.loss === 'ce' ? 0 : distilled,
+        trainSamples: trainIdx.length,
+        learningRate: optimizer.currentLr(),
+        seconds,
+        samplesPerSecond: seen / seconds,
+      };
+      epochs.push(t);
+      await cb.onEpoch?.(t, student);
+      if (cb.shouldStop?.()) break;
+    }
+  } finally {
+    for (const b of [idxBuf, labelsAll, mask]) engine.release(b);
+    metrics.destroy();
+    bufs.destroy();
+    optimizer.destroy();
+  }
+  return { student, epochs, best, last };
+}
+
+/** Teacher error rate, β quantiles and wrong flags over the training rows (runs once, between epochs). */
+async function teacherTelemetry(
+  engine: Engine,
+  logits: GPUBuffer,
+  labels: GPUBuffer,
+  data: Dataset,
+  rows: Uint32Array,
+  C: number,
+  temperature: number,
+  revision: Revision,
+): Promise<{ errorRate: number; wrongCount: number; betaQuantiles: number[]; wrong: Float32Array }> {
+  const n = data.n;
+  const p = engine.alloc(n * C * 4, 'lr-p');
+  const beta = engine.alloc(n * 4, 'lr-beta');
+  const wrong = engine.alloc(n * 4, 'lr-wrong');
+  labelRevision(engine, { zt: logits, labels, p, beta, wrong }, n, C, temperature, revision.revise ? revision : { ...NO_REVISION });
+  const betaAll = await engine.readF32(beta, n);
+  const wrongAll = await engine.readF32(wrong, n);
+  for (const b of [p, beta, wrong]) engine.release(b);
+  const betaRows = Float32Array.from(rows, (k) => betaAll[k]);
+  let wrongCount = 0;
+  for (const k of rows) wrongCount += wrongAll[k];
+  return { errorRate: wrongCount / rows.length, wrongCount, betaQuantiles: quantiles(betaRows, [0, 0.1, 0.5, 0.9, 1]), wrong: wrongAll };
+}
+
+/** Write the selection mask (zero outside the training rows) and return |Dt|. */
+async function makeSelection(
+  engine: Engine,
+  kind: MethodParts['select'],
+  student: Model,
+  data: Dataset,
+  split: { train: Uint32Array; val: Uint32Array },
+  trainIdx: Uint32Array,
+  gpu: { teacherLogits: GPUBuffer; labels: GPUBuffer; mask: GPUBuffer },
+  o: DistillOptions,
+  revision: Revision,
+  teacherWrong: Float32Array,
+): Promise<number> {
+  const host = new Float32Array(data.n);
+  if (kind === 'random' || kind === 'teacher-correct') {
+    // Baselines of the same size as the influence rule would keep (ratio), chosen without scores.
+    if (kind === 'teacher-correct') for (const k of trainIdx) host[k] = teacherWrong[k] === 0 ? 1 : 0;
+    else {
+      const keep = Math.round(o.dsRatio * trainIdx.length);
+      const perm = new Rng(o.seed * 7919 + 17).permutation(trainIdx.length);
+      for (let r = 0; r < keep; r++) host[trainIdx[perm[r]]] = 1;
+    }
+    engine.write(gpu.mask, host);
+    return host.reduce((s, v) => s + v, 0);
+  }
+  engine.write(gpu.mask, host); // zeros: only training rows get scored and set
+  const res = await selectDistillSubset(student, data, { train: trainIdx, val: split.val }, gpu, {
+    rule: o.dsRule,
+    ratio: o.dsRatio,
+    hessian: o.dsHessian,
+    damping: o.dsDamping,
+    temperature: o.temperature,
+    revision,
+  });
+  engine.release(res.scores);
+  return res.selected;
+}
