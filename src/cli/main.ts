@@ -10,6 +10,7 @@ import { MODEL_NAMES } from '../nn/models.js';
 import { DATASET_NAMES } from './datasets.js';
 import { runDistill, type DistillCliOptions } from './distill.js';
 import { METHODS } from '../kd/distill.js';
+import { runAblate, type AblateOptions } from './ablate.js';
 
 /** Options shared by train and distill. */
 export function addTrainingOptions(cmd: Command): Command {
@@ -130,6 +131,29 @@ export async function main(argv: string[]): Promise<void> {
     const engine = await createNodeEngine({ adapter: opts.adapter });
     try {
       await runDistill(engine, opts, (s) => process.stdout.write(s + '\n'));
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  addDistillOptions(
+    addTrainingOptions(
+      program
+        .command('ablate')
+        .description('run the methods of method.md §5 over several seeds: Markdown table, JSON and SVG chart')
+        .requiredOption('--teacher <file>', 'teacher checkpoint (from kdgpu train)')
+        .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
+        .option('--seeds <k>', 'seeds 1..k', int('--seeds', 1), 3)
+        .option('--methods <list>', `comma-separated methods (default: ce,kd,kd+lr,kd+ds,kd+lr+ds,dkd,dkd+lr+ds; also ${METHODS.filter((m) => m.includes('-')).join(', ')})`)
+        .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation'),
+    ),
+  ).action(async (opts: AblateOptions & { adapter: AdapterChoice }) => {
+    for (const m of opts.methods?.split(',') ?? []) {
+      if (!(METHODS as readonly string[]).includes(m.trim())) throw new Error(`--methods: unknown method "${m}" (known: ${METHODS.join(', ')})`);
+    }
+    const engine = await createNodeEngine({ adapter: opts.adapter });
+    try {
+      await runAblate(engine, opts, (s) => process.stdout.write(s + '\n'));
     } finally {
       engine.destroy();
     }
