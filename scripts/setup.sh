@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up kdgpu on Debian 12: the Debian packages it needs, then the npm dependencies and the build.
+#   chromium               ships SwiftShader, the Vulkan driver Dawn uses when there is no GPU, and
+#                          the browser the end-to-end test drives
+#   libvulkan1             the Vulkan loader Dawn opens
+#   dataset-fashion-mnist  the default dataset, in /usr/share/datasets/fashion-mnist
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -f /usr/lib/chromium/vk_swiftshader_icd.json ] || need+=(chromium)
+[ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' || need+=(libvulkan1)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# npm ci also builds (the package's "prepare" script).
+npm ci --no-audit --no-fund
