@@ -20,5 +20,12 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "kdgpu needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "Debian 12's own nodejs is 18; install Node 20+ (e.g. from your distribution's backports or nodejs.org) and rerun." >&2
+  exit 1
+fi
+
 # npm ci also builds (the package's "prepare" script).
 npm ci --no-audit --no-fund
