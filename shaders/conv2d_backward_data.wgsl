@@ -1,69 +1,96 @@
-// dx[n, ci, h, w] = Σ_{co, kh, kw} dy[n, co, oh, ow] · w[co, ci, kh, kw]
-//   over the (oh, ow) with oh·s − p + kh = h and ow·s − p + kw = w (when s divides and in range).
-// As a GEMM: rows m = (n, h, w), columns ci, reduction k = (co, kh, kw). ACCUM adds into dx
-// (gradient fan-in) instead of overwriting it.
+// dx[n, ci, h, w] (+)= Σ_{co, kh, kw} dy[n, co, oh, ow] · w[co, ci, kh, kw]
+//   over the (oh, ow) with oh·s − p + kh = h and ow·s − p + kw = w (s divides, and in range).
+// As a GEMM (conv_common.wgsl): rows m = (n, h, w), columns ci, reduction k = (co, kh, kw);
+//   A'(m, k) = dy[n, co, oh, ow]   (zero where no such (oh, ow) exists)
+//   B'(k, ci) = w[co, ci, kh, kw]  = wt[co·CI·KH·KW + ci·KH·KW + kh·KW + kw]
+// With h + p = hq·s + hr and kh = khq·s + khr: a tap exists when hr = khr (PHASED only; with
+// s = 1 both are 0), and then oh = hq − khq, in range when hq − khq < OH (u32). So A' splits as
+// dy[row.off + kq.ofs]: row.off = n·CO·OH·OW + hq·OW + wq, kq.ofs = co·OH·OW − khq·OW − kwq.
 
-@compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let hw = params.H * params.W;
-  let rows = params.N * hw;
-  let m0 = gid.y * TM;
-  let c0 = gid.x * TN;
-  if (m0 >= rows || c0 >= params.CI) { return; }
-  let ohw = params.OH * params.OW;
+fn gather_a(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(dy[o.x], dy[o.y], dy[o.z], dy[o.w]); }
+fn gather_b(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(wt[o.x], wt[o.y], wt[o.z], wt[o.w]); }
+
+fn row_radix() -> vec2<u32> { return vec2<u32>(params.H, params.W); }
+
+// Row (n, h, w).
+fn row_a(p: vec3<u32>) -> RowA {
+  let hp = p.y + params.pad;
+  let wp = p.z + params.pad;
+  var hq = hp;
+  var wq = wp;
+  var hr = 0u;
+  var wr = 0u;
+  if (PHASED) {
+    hq = hp / params.stride;
+    wq = wp / params.stride;
+    hr = hp - hq * params.stride;
+    wr = wp - wq * params.stride;
+  }
+  let out = p.x * params.CI * params.H * params.W + p.y * params.W + p.z;
+  return RowA(p.x * params.CO * params.OH * params.OW + hq * params.OW + wq, hq, wq, hr, wr, out);
+}
+
+// k = (co, kh, kw).
+fn k_a(k: vec4<u32>) -> KA {
   let kk = params.KH * params.KW;
-
-  var ybase: array<u32, TM>;
-  var hp: array<i32, TM>;   // h + pad
-  var wp: array<i32, TM>;   // w + pad
-  for (var i = 0u; i < TM; i++) {
-    let m = min(m0 + i, rows - 1u);
-    let n = m / hw;
-    let r = m % hw;
-    ybase[i] = n * params.CO * ohw;
-    hp[i] = i32(r / params.W + params.pad);
-    wp[i] = i32(r % params.W + params.pad);
+  let co = k / kk;
+  let t = k - co * kk;
+  let kh = t / params.KW;
+  let kw = t - kh * params.KW;
+  var khq = kh;
+  var kwq = kw;
+  var khr = vec4<u32>(0u);
+  var kwr = vec4<u32>(0u);
+  if (PHASED) {
+    khq = kh / params.stride;
+    kwq = kw / params.stride;
+    khr = kh - khq * params.stride;
+    kwr = kw - kwq * params.stride;
   }
-  var wbase: array<u32, TN>;
-  for (var j = 0u; j < TN; j++) { wbase[j] = min(c0 + j, params.CI - 1u) * kk; }
-  let s = i32(params.stride);
+  let z = vec4<u32>(0u);
+  return KA(co * (params.OH * params.OW) - khq * params.OW - kwq, z - khq, z - kwq, khr, kwr, params.OH, params.OW);
+}
 
-  var acc: array<array<f32, TN>, TM>;
-  for (var co = 0u; co < params.CO; co++) {
-    for (var kh = 0u; kh < params.KH; kh++) {
-      for (var kw = 0u; kw < params.KW; kw++) {
-        var av: array<f32, TM>;
-        for (var i = 0u; i < TM; i++) {
-          let th = hp[i] - i32(kh);
-          let tw = wp[i] - i32(kw);
-          let oh = th / s;
-          let ow = tw / s;
-          let ok = th >= 0 && tw >= 0 && oh * s == th && ow * s == tw && oh < i32(params.OH) && ow < i32(params.OW);
-          let idx = ybase[i] + co * ohw + u32(clamp(oh, 0, i32(params.OH) - 1)) * params.OW + u32(clamp(ow, 0, i32(params.OW) - 1));
-          av[i] = select(0.0, dy[idx], ok);
-        }
-        var bv: array<f32, TN>;
-        let tap = kh * params.KW + kw;
-        for (var j = 0u; j < TN; j++) { bv[j] = wt[co * params.CI * kk + wbase[j] + tap]; }
-        for (var i = 0u; i < TM; i++) {
-          for (var j = 0u; j < TN; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); }
-        }
-      }
-    }
-  }
+// B'(k, ci) = wt[kb(k) + ci·KH·KW].
+fn k_b(k: vec4<u32>) -> vec4<u32> {
+  let kk = params.KH * params.KW;
+  let co = k / kk;
+  return co * (params.CI * kk) + (k - co * kk);
+}
 
-  for (var i = 0u; i < TM; i++) {
-    let m = m0 + i;
-    if (m >= rows) { break; }
-    let n = m / hw;
-    let r = m % hw;
-    for (var j = 0u; j < TN; j++) {
-      let ci = c0 + j;
-      if (ci >= params.CI) { break; }
-      let o = (n * params.CI + ci) * hw + r;
-      var v = acc[i][j];
-      if (ACCUM) { v += dx[o]; }
-      dx[o] = v;
-    }
+fn store1(base: u32, ci: u32, v: f32) {
+  if (ci >= params.CI) { return; }
+  let i = base + ci * params.H * params.W;
+  var r = v;
+  if (ACCUM) { r += dx[i]; }
+  dx[i] = r;
+}
+
+fn store_row(out: u32, c0: u32, r: Row) { store_cols(out, c0, r); }
+
+@compute @workgroup_size(WG_X)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let tile = linear_workgroup(wid, nwg) * WG_X + lid;
+  let ctiles = (params.CI + TN - 1u) / TN;
+  let m0 = (tile / ctiles) * TM;
+  let c0 = (tile % ctiles) * TN;
+  let last = params.N * params.H * params.W - 1u;
+  if (m0 > last) { return; }
+  let K = params.CO * params.KH * params.KW;
+
+  var ra = rows_a(m0, last);
+  let cols = offsets16(c0, params.CI - 1u, params.KH * params.KW);
+  let q = vec4<u32>(0u, 1u, 2u, 3u);
+  var acc: Acc;
+  var k = 0u;
+  for (; k + 4u <= K; k += 4u) {
+    let kv = k + q;
+    chunk_update(&acc, &ra, k_a(kv), load_b_chunk(cols, k_b(kv)));
   }
+  for (; k < K; k++) {
+    let kv = vec4<u32>(k);
+    step_update(&acc, &ra, k_a(kv), load_b_row(cols, k_b(kv).x));
+  }
+  store_rows(&acc, &ra, m0, last, c0);
 }

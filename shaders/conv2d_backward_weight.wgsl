@@ -1,67 +1,106 @@
 // dw[co, ci, kh, kw] = Σ_{n, oh, ow} dy[n, co, oh, ow] · x[n, ci, oh·s − p + kh, ow·s − p + kw]
-// As a GEMM: rows co, columns j = (ci, kh, kw), reduction k = (n, oh, ow). The reduction is long
-// (batch × output pixels) and the output small, so it is split: workgroup z sums k in
-// [z·chunk, (z+1)·chunk) into partial[z, co, j]; a deterministic reduce over z follows.
+// (and db[co] = Σ_{n, oh, ow} dy[n, co, oh, ow] when HAS_DB).
+// As a GEMM (conv_common.wgsl) with the image operand as rows, so that the columns are the
+// output channels (the wider of the two for the first layers, where CI·KH·KW = 9):
+//   rows j = (ci, kh, kw), columns co, reduction k = (n, oh, ow);
+//   A'(j, k) = x[n, ci, oh·s − p + kh, ow·s − p + kw] = x[row.off + kq.ofs],
+//     row.off = ci·H·W + (kh − p)·W + (kw − p), kq.ofs = n·CI·H·W + oh·s·W + ow·s;
+//   B'(k, co) = dy[n·CO·OH·OW + co·OH·OW + oh·OW + ow].
+// The reduction (batch × output pixels) is long and the output small, so it is split S ways:
+// split s sums the chunks of 4 k numbered s, s + S, s + 2S, … (interleaved, so that neighbouring
+// invocations read neighbouring pixels) into partial[s, co, j], and the bias gradient into
+// pdb[s, co]; a deterministic reduce over s follows (no atomics).
 
-@compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let kk = params.KH * params.KW;
-  let cols = params.CI * kk;
-  let m0 = gid.y * TM;
-  let c0 = gid.x * TN;
-  if (m0 >= params.CO || c0 >= cols) { return; }
+fn gather_a(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(x[o.x], x[o.y], x[o.z], x[o.w]); }
+fn gather_b(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(dy[o.x], dy[o.y], dy[o.z], dy[o.w]); }
+
+var<private> split: u32;
+
+fn row_radix() -> vec2<u32> { return vec2<u32>(params.KH, params.KW); }
+
+// Row j = (ci, kh, kw).
+fn row_a(p: vec3<u32>) -> RowA {
+  let h = p.y - params.pad;                 // u32: "negative" wraps and fails oh·s + h < H
+  let w = p.z - params.pad;
+  let J = params.CI * params.KH * params.KW;
+  let out = split * params.CO * J + (p.x * params.KH + p.y) * params.KW + p.z;
+  return RowA(p.x * params.H * params.W + h * params.W + w, h, w, 0u, 0u, out);
+}
+
+// k = (n, oh, ow).
+fn k_a(k: vec4<u32>) -> KA {
   let ohw = params.OH * params.OW;
-  let hw = params.H * params.W;
-  let total = params.N * ohw;
-  let k_begin = gid.z * params.chunk;
-  let k_end = min(k_begin + params.chunk, total);
+  let n = k / ohw;
+  let r = k - n * ohw;
+  let oh = r / params.OW;
+  let hs = oh * params.stride;
+  let ws = (r - oh * params.OW) * params.stride;
+  let z = vec4<u32>(0u);
+  return KA(n * (params.CI * params.H * params.W) + hs * params.W + ws, hs, ws, z, z, params.H, params.W);
+}
 
-  var co_: array<u32, TM>;
-  for (var i = 0u; i < TM; i++) { co_[i] = min(m0 + i, params.CO - 1u); }
-  var xoff: array<u32, TN>;   // ci·H·W
-  var dh: array<i32, TN>;     // kh − pad
-  var dw_: array<i32, TN>;    // kw − pad
-  for (var j = 0u; j < TN; j++) {
-    let c = min(c0 + j, cols - 1u);
-    let ci = c / kk;
-    let tap = c % kk;
-    xoff[j] = ci * hw;
-    dh[j] = i32(tap / params.KW) - i32(params.pad);
-    dw_[j] = i32(tap % params.KW) - i32(params.pad);
+// B'(k, co) = dy[kb(k) + co·OH·OW].
+fn k_b(k: vec4<u32>) -> vec4<u32> {
+  let ohw = params.OH * params.OW;
+  let n = k / ohw;
+  return n * (params.CO * ohw) + (k - n * ohw);
+}
+
+fn store1(base: u32, co: u32, v: f32) {
+  if (co >= params.CO) { return; }
+  partial[base + co * params.CI * params.KH * params.KW] = v;
+}
+
+fn store_row(out: u32, c0: u32, r: Row) { store_cols(out, c0, r); }
+
+fn store_db(co: u32, v: f32) {
+  if (co < params.CO) { pdb[split * params.CO + co] = v; }
+}
+
+fn add_row(a: Row, b: Row) -> Row { return Row(a.v0 + b.v0, a.v1 + b.v1, a.v2 + b.v2, a.v3 + b.v3); }
+
+@compute @workgroup_size(WG_X)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg) * WG_X + lid;
+  let S = params.splits;
+  let tile = g / S;
+  split = g - tile * S;
+  let ctiles = (params.CO + TN - 1u) / TN;
+  let m0 = (tile / ctiles) * TM;
+  let c0 = (tile % ctiles) * TN;
+  let last = params.CI * params.KH * params.KW - 1u;
+  if (m0 > last) { return; }
+  let K = params.N * params.OH * params.OW;
+  let chunks = K / 4u;
+
+  var ra = rows_a(m0, last);
+  let cols = offsets16(c0, params.CO - 1u, params.OH * params.OW);
+  let q = vec4<u32>(0u, 1u, 2u, 3u);
+  var acc: Acc;
+  var dbs = Row();
+  for (var c = split; c < chunks; c += S) {
+    let kv = 4u * c + q;
+    let bc = load_b_chunk(cols, k_b(kv));
+    chunk_update(&acc, &ra, k_a(kv), bc);
+    if (HAS_DB) { dbs = add_row(dbs, add_row(add_row(bc.k0, bc.k1), add_row(bc.k2, bc.k3))); }
   }
-
-  var acc: array<array<f32, TN>, TM>;
-  if (k_begin < k_end) {
-    var n = k_begin / ohw;
-    var r = k_begin % ohw;
-    for (var k = k_begin; k < k_end; k++) {
-      let oh = r / params.OW;
-      let ow = r % params.OW;
-      var av: array<f32, TM>;
-      for (var i = 0u; i < TM; i++) { av[i] = dy[(n * params.CO + co_[i]) * ohw + r]; }
-      var bv: array<f32, TN>;
-      let xb = n * params.CI * hw;
-      for (var j = 0u; j < TN; j++) {
-        let h = i32(oh * params.stride) + dh[j];
-        let w_ = i32(ow * params.stride) + dw_[j];
-        bv[j] = select(0.0, x[xb + xoff[j] + clamped_pixel(h, w_)], in_image(h, w_));
-      }
-      for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); }
-      }
-      r++;
-      if (r == ohw) { r = 0u; n++; }
+  // The K % 4 leftover k, one at a time, by the split whose turn it is.
+  if (split == chunks % S) {
+    for (var k = 4u * chunks; k < K; k++) {
+      let kv = vec4<u32>(k);
+      let b = load_b_row(cols, k_b(kv).x);
+      step_update(&acc, &ra, k_a(kv), b);
+      if (HAS_DB) { dbs = add_row(dbs, b); }
     }
   }
-
-  let base = gid.z * params.CO * cols;
-  for (var i = 0u; i < TM; i++) {
-    let co = m0 + i;
-    if (co >= params.CO) { break; }
-    for (var j = 0u; j < TN; j++) {
-      let c = c0 + j;
-      if (c >= cols) { break; }
-      partial[base + co * cols + c] = acc[i][j];
+  store_rows(&acc, &ra, m0, last, c0);
+  if (HAS_DB && m0 == 0u) {
+    store_db(c0, dbs.v0.x); store_db(c0 + 1u, dbs.v0.y); store_db(c0 + 2u, dbs.v0.z); store_db(c0 + 3u, dbs.v0.w);
+    store_db(c0 + 4u, dbs.v1.x); store_db(c0 + 5u, dbs.v1.y); store_db(c0 + 6u, dbs.v1.z); store_db(c0 + 7u, dbs.v1.w);
+    if (TN > 8u) {
+      store_db(c0 + 8u, dbs.v2.x); store_db(c0 + 9u, dbs.v2.y); store_db(c0 + 10u, dbs.v2.z); store_db(c0 + 11u, dbs.v2.w);
+      store_db(c0 + 12u, dbs.v3.x); store_db(c0 + 13u, dbs.v3.y); store_db(c0 + 14u, dbs.v3.z); store_db(c0 + 15u, dbs.v3.w);
     }
   }
 }

@@ -1,12 +1,357 @@
-// Conv2d geometry shared by the three implicit-GEMM conv kernels (NCHW tensors, OIHW weights).
-// No im2col buffer: each operand element is computed from indices as the GEMM loop needs it.
-// Out-of-image taps read a clamped (valid) address and are zeroed with select(), so the inner
-// loops load unconditionally instead of branching per element.
+// The implicit-GEMM core shared by the three conv2d kernels (NCHW tensors, OIHW weights).
+// Same design as shaders/matmul.wgsl, with the operand loaders replaced by conv indexing:
+//
+//   C(m, c) = Σ_k A'(m, k) · B'(k, c)
+//
+// Each invocation owns a TM×TN block of C (TM = 4, 8, …, 32 rows in steps of 4, TN = 8 or 16
+// columns; both pipeline constants) held in named `Row` values, and streams k in chunks of 4: per
+// chunk it loads a 4×TN block of B' (4·TN loads) and, per row, 4 elements of A' (4·TM loads) for
+// TM·TN·4 multiply-adds. No im2col buffer: every A' element's address is a part that depends on
+// the row alone (computed once, before the k loop) plus a part that depends on k alone (computed
+// once per chunk, shared by all rows), and likewise for B' with columns.
+//
+// In all three kernels A' is the operand that reads an image (x, or dy for backward-data) and may
+// fall outside it; B' never does (weights, or dy for backward-weight):
+//   A'(m, k) = a[row.off + kq.ofs],   valid when row.h + kq.h < kq.lh and row.w + kq.w < kq.lw
+//   (u32 arithmetic, so "negative" coordinates wrap to huge values and fail the same test),
+//   B'(k, c) = b[kb(k) + col_c].
+// Invalid taps load element 0 (always a legal address) and are zeroed with select(): no branch
+// around a load anywhere in the k loop. Rows past the edge repeat the last row and columns past
+// the edge the last column; their results are dropped at the store. The K % 4 leftover k are
+// single-k steps after the chunk loop (a masked 4-chunk would cost 4 full steps of loads).
+//
+// Why named values, small inlined functions and no fma(): see shaders/matmul.wgsl (SwiftShader
+// does not unroll loops, so a local array indexed by a loop variable lives in memory and every
+// access is a per-lane gather or scatter; fma() may lower to a slow exact routine there).
+//
+// Each kernel provides: gather_a / gather_b (4 loads from its bindings), row_radix() and
+// row_a(pos) (the row decomposed as (outer, mid, inner) digits), k_a / k_b (the k part of the
+// A' and B' addresses for 4 k), and store_row(row, c0, values).
 
-fn in_image(h: i32, w: i32) -> bool {
-  return h >= 0 && h < i32(params.H) && w >= 0 && w < i32(params.W);
+// TN consecutive columns of one row (of C, or of B'); v2 and v3 are unused when TN = 8.
+struct Row { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32> }
+// Rows k..k+3 of B' over the invocation's columns.
+struct BChunk { k0: Row, k1: Row, k2: Row, k3: Row }
+// 16 column offsets into b, already clamped and scaled.
+struct Offsets { o0: vec4<u32>, o1: vec4<u32>, o2: vec4<u32>, o3: vec4<u32> }
+// The row-dependent part of A' addressing for one row, and where the row's outputs go (`out`,
+// the row's part of the output address). hr, wr: the row's phase modulo the stride (backward
+// data with stride > 1 only; see PHASED).
+struct RowA { off: u32, h: u32, w: u32, hr: u32, wr: u32, out: u32 }
+// The k-dependent part for k..k+3 (or, in the single-k steps, k in .x), and the limits that
+// h and w must stay below.
+struct KA { ofs: vec4<u32>, h: vec4<u32>, w: vec4<u32>, hr: vec4<u32>, wr: vec4<u32>, lh: u32, lw: u32 }
+// The TM rows of the block: their A' addressing, and their accumulators.
+struct RowsA {
+  r0: RowA, r1: RowA, r2: RowA, r3: RowA, r4: RowA, r5: RowA, r6: RowA, r7: RowA,
+  r8: RowA, r9: RowA, r10: RowA, r11: RowA, r12: RowA, r13: RowA, r14: RowA, r15: RowA,
+  r16: RowA, r17: RowA, r18: RowA, r19: RowA, r20: RowA, r21: RowA, r22: RowA, r23: RowA,
+  r24: RowA, r25: RowA, r26: RowA, r27: RowA, r28: RowA, r29: RowA, r30: RowA, r31: RowA,
+}
+struct Acc {
+  c0: Row, c1: Row, c2: Row, c3: Row, c4: Row, c5: Row, c6: Row, c7: Row,
+  c8: Row, c9: Row, c10: Row, c11: Row, c12: Row, c13: Row, c14: Row, c15: Row,
+  c16: Row, c17: Row, c18: Row, c19: Row, c20: Row, c21: Row, c22: Row, c23: Row,
+  c24: Row, c25: Row, c26: Row, c27: Row, c28: Row, c29: Row, c30: Row, c31: Row,
 }
 
-fn clamped_pixel(h: i32, w: i32) -> u32 {
-  return u32(clamp(h, 0, i32(params.H) - 1)) * params.W + u32(clamp(w, 0, i32(params.W) - 1));
+// Offsets of indices i0..i0+15, each clamped to `last`, times `stride`.
+fn offsets16(i0: u32, last: u32, stride: u32) -> Offsets {
+  let q = vec4<u32>(0u, 1u, 2u, 3u);
+  let l = vec4<u32>(last);
+  return Offsets(min(i0 + q, l) * stride, min(i0 + 4u + q, l) * stride,
+                 min(i0 + 8u + q, l) * stride, min(i0 + 12u + q, l) * stride);
+}
+
+// ---- A' ---------------------------------------------------------------------------------------
+
+// A'(m, k..k+3), zero where the tap falls outside the image.
+fn load_a(r: RowA, kq: KA) -> vec4<f32> {
+  var ok = (vec4<u32>(r.h) + kq.h < vec4<u32>(kq.lh)) & (vec4<u32>(r.w) + kq.w < vec4<u32>(kq.lw));
+  if (PHASED) { ok = ok & (vec4<u32>(r.hr) == kq.hr) & (vec4<u32>(r.wr) == kq.wr); }
+  let o = select(vec4<u32>(0u), vec4<u32>(r.off) + kq.ofs, ok);
+  return select(vec4<f32>(0.0), gather_a(o), ok);
+}
+
+// A'(m, k) for the single k in kq's .x components.
+fn load_a1(r: RowA, kq: KA) -> f32 {
+  var ok = (r.h + kq.h.x < kq.lh) && (r.w + kq.w.x < kq.lw);
+  if (PHASED) { ok = ok && (r.hr == kq.hr.x) && (r.wr == kq.wr.x); }
+  return select(0.0, gather_a(vec4<u32>(select(0u, r.off + kq.ofs.x, ok))).x, ok);
+}
+
+// Rows are consecutive m, so after the first their (outer, mid, inner) digits are stepped, not
+// divided out. Rows past `last` repeat the last row.
+fn first_pos(m: u32, radix: vec2<u32>) -> vec3<u32> {
+  let inner = radix.x * radix.y;
+  let o = m / inner;
+  let r = m - o * inner;
+  let mid = r / radix.y;
+  return vec3<u32>(o, mid, r - mid * radix.y);
+}
+
+fn next_pos(p: vec3<u32>, radix: vec2<u32>) -> vec3<u32> {
+  let z = p.z + 1u;
+  let cz = z == radix.y;
+  let y = p.y + select(0u, 1u, cz);
+  let cy = y == radix.x;
+  return vec3<u32>(p.x + select(0u, 1u, cy), select(y, 0u, cy), select(z, 0u, cz));
+}
+
+fn rows_a(m0: u32, last: u32) -> RowsA {
+  let radix = row_radix();
+  var p = first_pos(min(m0, last), radix);
+  var r: RowsA;
+  r.r0 = row_a(p);
+  p = select(p, next_pos(p, radix), m0 + 1u <= last); r.r1 = row_a(p);
+  p = select(p, next_pos(p, radix), m0 + 2u <= last); r.r2 = row_a(p);
+  p = select(p, next_pos(p, radix), m0 + 3u <= last); r.r3 = row_a(p);
+  if (TM > 4u) {
+    p = select(p, next_pos(p, radix), m0 + 4u <= last); r.r4 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 5u <= last); r.r5 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 6u <= last); r.r6 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 7u <= last); r.r7 = row_a(p);
+  }
+  if (TM > 8u) {
+    p = select(p, next_pos(p, radix), m0 + 8u <= last); r.r8 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 9u <= last); r.r9 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 10u <= last); r.r10 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 11u <= last); r.r11 = row_a(p);
+  }
+  if (TM > 12u) {
+    p = select(p, next_pos(p, radix), m0 + 12u <= last); r.r12 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 13u <= last); r.r13 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 14u <= last); r.r14 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 15u <= last); r.r15 = row_a(p);
+  }
+  if (TM > 16u) {
+    p = select(p, next_pos(p, radix), m0 + 16u <= last); r.r16 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 17u <= last); r.r17 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 18u <= last); r.r18 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 19u <= last); r.r19 = row_a(p);
+  }
+  if (TM > 20u) {
+    p = select(p, next_pos(p, radix), m0 + 20u <= last); r.r20 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 21u <= last); r.r21 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 22u <= last); r.r22 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 23u <= last); r.r23 = row_a(p);
+  }
+  if (TM > 24u) {
+    p = select(p, next_pos(p, radix), m0 + 24u <= last); r.r24 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 25u <= last); r.r25 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 26u <= last); r.r26 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 27u <= last); r.r27 = row_a(p);
+  }
+  if (TM > 28u) {
+    p = select(p, next_pos(p, radix), m0 + 28u <= last); r.r28 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 29u <= last); r.r29 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 30u <= last); r.r30 = row_a(p);
+    p = select(p, next_pos(p, radix), m0 + 31u <= last); r.r31 = row_a(p);
+  }
+  return r;
+}
+
+// ---- B' ---------------------------------------------------------------------------------------
+
+// B'(k, c0..c0+TN-1) for one k whose offset is `kb`.
+fn load_b_row(cols: Offsets, kb: u32) -> Row {
+  var r = Row(gather_b(cols.o0 + kb), gather_b(cols.o1 + kb), vec4<f32>(0.0), vec4<f32>(0.0));
+  if (TN > 8u) {
+    r.v2 = gather_b(cols.o2 + kb);
+    r.v3 = gather_b(cols.o3 + kb);
+  }
+  return r;
+}
+
+fn load_b_chunk(cols: Offsets, kb: vec4<u32>) -> BChunk {
+  return BChunk(load_b_row(cols, kb.x), load_b_row(cols, kb.y), load_b_row(cols, kb.z), load_b_row(cols, kb.w));
+}
+
+// ---- the update -------------------------------------------------------------------------------
+
+// One row of C += A'(m, k..k+3) · B'(k..k+3, columns).
+fn fma_row(c: Row, a4: vec4<f32>, bc: BChunk) -> Row {
+  var r = c;
+  r.v0 += a4.x * bc.k0.v0; r.v1 += a4.x * bc.k0.v1;
+  r.v0 += a4.y * bc.k1.v0; r.v1 += a4.y * bc.k1.v1;
+  r.v0 += a4.z * bc.k2.v0; r.v1 += a4.z * bc.k2.v1;
+  r.v0 += a4.w * bc.k3.v0; r.v1 += a4.w * bc.k3.v1;
+  if (TN > 8u) {
+    r.v2 += a4.x * bc.k0.v2; r.v3 += a4.x * bc.k0.v3;
+    r.v2 += a4.y * bc.k1.v2; r.v3 += a4.y * bc.k1.v3;
+    r.v2 += a4.z * bc.k2.v2; r.v3 += a4.z * bc.k2.v3;
+    r.v2 += a4.w * bc.k3.v2; r.v3 += a4.w * bc.k3.v3;
+  }
+  return r;
+}
+
+// One row of C += A'(m, k) · B'(k, columns).
+fn fma_row1(c: Row, a: f32, b: Row) -> Row {
+  var r = c;
+  r.v0 += a * b.v0; r.v1 += a * b.v1;
+  if (TN > 8u) { r.v2 += a * b.v2; r.v3 += a * b.v3; }
+  return r;
+}
+
+// The chunk update for the whole block. Rows past TM are compile-time dead.
+fn chunk_update(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, kq: KA, bc: BChunk) {
+  (*acc).c0 = fma_row((*acc).c0, load_a((*ra).r0, kq), bc);
+  (*acc).c1 = fma_row((*acc).c1, load_a((*ra).r1, kq), bc);
+  (*acc).c2 = fma_row((*acc).c2, load_a((*ra).r2, kq), bc);
+  (*acc).c3 = fma_row((*acc).c3, load_a((*ra).r3, kq), bc);
+  if (TM > 4u) {
+    (*acc).c4 = fma_row((*acc).c4, load_a((*ra).r4, kq), bc);
+    (*acc).c5 = fma_row((*acc).c5, load_a((*ra).r5, kq), bc);
+    (*acc).c6 = fma_row((*acc).c6, load_a((*ra).r6, kq), bc);
+    (*acc).c7 = fma_row((*acc).c7, load_a((*ra).r7, kq), bc);
+  }
+  if (TM > 8u) {
+    (*acc).c8 = fma_row((*acc).c8, load_a((*ra).r8, kq), bc);
+    (*acc).c9 = fma_row((*acc).c9, load_a((*ra).r9, kq), bc);
+    (*acc).c10 = fma_row((*acc).c10, load_a((*ra).r10, kq), bc);
+    (*acc).c11 = fma_row((*acc).c11, load_a((*ra).r11, kq), bc);
+  }
+  if (TM > 12u) {
+    (*acc).c12 = fma_row((*acc).c12, load_a((*ra).r12, kq), bc);
+    (*acc).c13 = fma_row((*acc).c13, load_a((*ra).r13, kq), bc);
+    (*acc).c14 = fma_row((*acc).c14, load_a((*ra).r14, kq), bc);
+    (*acc).c15 = fma_row((*acc).c15, load_a((*ra).r15, kq), bc);
+  }
+  if (TM > 16u) {
+    (*acc).c16 = fma_row((*acc).c16, load_a((*ra).r16, kq), bc);
+    (*acc).c17 = fma_row((*acc).c17, load_a((*ra).r17, kq), bc);
+    (*acc).c18 = fma_row((*acc).c18, load_a((*ra).r18, kq), bc);
+    (*acc).c19 = fma_row((*acc).c19, load_a((*ra).r19, kq), bc);
+  }
+  if (TM > 20u) {
+    (*acc).c20 = fma_row((*acc).c20, load_a((*ra).r20, kq), bc);
+    (*acc).c21 = fma_row((*acc).c21, load_a((*ra).r21, kq), bc);
+    (*acc).c22 = fma_row((*acc).c22, load_a((*ra).r22, kq), bc);
+    (*acc).c23 = fma_row((*acc).c23, load_a((*ra).r23, kq), bc);
+  }
+  if (TM > 24u) {
+    (*acc).c24 = fma_row((*acc).c24, load_a((*ra).r24, kq), bc);
+    (*acc).c25 = fma_row((*acc).c25, load_a((*ra).r25, kq), bc);
+    (*acc).c26 = fma_row((*acc).c26, load_a((*ra).r26, kq), bc);
+    (*acc).c27 = fma_row((*acc).c27, load_a((*ra).r27, kq), bc);
+  }
+  if (TM > 28u) {
+    (*acc).c28 = fma_row((*acc).c28, load_a((*ra).r28, kq), bc);
+    (*acc).c29 = fma_row((*acc).c29, load_a((*ra).r29, kq), bc);
+    (*acc).c30 = fma_row((*acc).c30, load_a((*ra).r30, kq), bc);
+    (*acc).c31 = fma_row((*acc).c31, load_a((*ra).r31, kq), bc);
+  }
+}
+
+// The single-k update (the K % 4 leftover k).
+fn step_update(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, kq: KA, b: Row) {
+  (*acc).c0 = fma_row1((*acc).c0, load_a1((*ra).r0, kq), b);
+  (*acc).c1 = fma_row1((*acc).c1, load_a1((*ra).r1, kq), b);
+  (*acc).c2 = fma_row1((*acc).c2, load_a1((*ra).r2, kq), b);
+  (*acc).c3 = fma_row1((*acc).c3, load_a1((*ra).r3, kq), b);
+  if (TM > 4u) {
+    (*acc).c4 = fma_row1((*acc).c4, load_a1((*ra).r4, kq), b);
+    (*acc).c5 = fma_row1((*acc).c5, load_a1((*ra).r5, kq), b);
+    (*acc).c6 = fma_row1((*acc).c6, load_a1((*ra).r6, kq), b);
+    (*acc).c7 = fma_row1((*acc).c7, load_a1((*ra).r7, kq), b);
+  }
+  if (TM > 8u) {
+    (*acc).c8 = fma_row1((*acc).c8, load_a1((*ra).r8, kq), b);
+    (*acc).c9 = fma_row1((*acc).c9, load_a1((*ra).r9, kq), b);
+    (*acc).c10 = fma_row1((*acc).c10, load_a1((*ra).r10, kq), b);
+    (*acc).c11 = fma_row1((*acc).c11, load_a1((*ra).r11, kq), b);
+  }
+  if (TM > 12u) {
+    (*acc).c12 = fma_row1((*acc).c12, load_a1((*ra).r12, kq), b);
+    (*acc).c13 = fma_row1((*acc).c13, load_a1((*ra).r13, kq), b);
+    (*acc).c14 = fma_row1((*acc).c14, load_a1((*ra).r14, kq), b);
+    (*acc).c15 = fma_row1((*acc).c15, load_a1((*ra).r15, kq), b);
+  }
+  if (TM > 16u) {
+    (*acc).c16 = fma_row1((*acc).c16, load_a1((*ra).r16, kq), b);
+    (*acc).c17 = fma_row1((*acc).c17, load_a1((*ra).r17, kq), b);
+    (*acc).c18 = fma_row1((*acc).c18, load_a1((*ra).r18, kq), b);
+    (*acc).c19 = fma_row1((*acc).c19, load_a1((*ra).r19, kq), b);
+  }
+  if (TM > 20u) {
+    (*acc).c20 = fma_row1((*acc).c20, load_a1((*ra).r20, kq), b);
+    (*acc).c21 = fma_row1((*acc).c21, load_a1((*ra).r21, kq), b);
+    (*acc).c22 = fma_row1((*acc).c22, load_a1((*ra).r22, kq), b);
+    (*acc).c23 = fma_row1((*acc).c23, load_a1((*ra).r23, kq), b);
+  }
+  if (TM > 24u) {
+    (*acc).c24 = fma_row1((*acc).c24, load_a1((*ra).r24, kq), b);
+    (*acc).c25 = fma_row1((*acc).c25, load_a1((*ra).r25, kq), b);
+    (*acc).c26 = fma_row1((*acc).c26, load_a1((*ra).r26, kq), b);
+    (*acc).c27 = fma_row1((*acc).c27, load_a1((*ra).r27, kq), b);
+  }
+  if (TM > 28u) {
+    (*acc).c28 = fma_row1((*acc).c28, load_a1((*ra).r28, kq), b);
+    (*acc).c29 = fma_row1((*acc).c29, load_a1((*ra).r29, kq), b);
+    (*acc).c30 = fma_row1((*acc).c30, load_a1((*ra).r30, kq), b);
+    (*acc).c31 = fma_row1((*acc).c31, load_a1((*ra).r31, kq), b);
+  }
+}
+
+// ---- the epilogue -----------------------------------------------------------------------------
+
+// Hands each row that exists (m0 + i <= last) to the kernel's store_row.
+fn store_rows(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, m0: u32, last: u32, c0: u32) {
+  if (m0 + 0u <= last) { store_row((*ra).r0.out, c0, (*acc).c0); }
+  if (m0 + 1u <= last) { store_row((*ra).r1.out, c0, (*acc).c1); }
+  if (m0 + 2u <= last) { store_row((*ra).r2.out, c0, (*acc).c2); }
+  if (m0 + 3u <= last) { store_row((*ra).r3.out, c0, (*acc).c3); }
+  if (TM > 4u) {
+    if (m0 + 4u <= last) { store_row((*ra).r4.out, c0, (*acc).c4); }
+    if (m0 + 5u <= last) { store_row((*ra).r5.out, c0, (*acc).c5); }
+    if (m0 + 6u <= last) { store_row((*ra).r6.out, c0, (*acc).c6); }
+    if (m0 + 7u <= last) { store_row((*ra).r7.out, c0, (*acc).c7); }
+  }
+  if (TM > 8u) {
+    if (m0 + 8u <= last) { store_row((*ra).r8.out, c0, (*acc).c8); }
+    if (m0 + 9u <= last) { store_row((*ra).r9.out, c0, (*acc).c9); }
+    if (m0 + 10u <= last) { store_row((*ra).r10.out, c0, (*acc).c10); }
+    if (m0 + 11u <= last) { store_row((*ra).r11.out, c0, (*acc).c11); }
+  }
+  if (TM > 12u) {
+    if (m0 + 12u <= last) { store_row((*ra).r12.out, c0, (*acc).c12); }
+    if (m0 + 13u <= last) { store_row((*ra).r13.out, c0, (*acc).c13); }
+    if (m0 + 14u <= last) { store_row((*ra).r14.out, c0, (*acc).c14); }
+    if (m0 + 15u <= last) { store_row((*ra).r15.out, c0, (*acc).c15); }
+  }
+  if (TM > 16u) {
+    if (m0 + 16u <= last) { store_row((*ra).r16.out, c0, (*acc).c16); }
+    if (m0 + 17u <= last) { store_row((*ra).r17.out, c0, (*acc).c17); }
+    if (m0 + 18u <= last) { store_row((*ra).r18.out, c0, (*acc).c18); }
+    if (m0 + 19u <= last) { store_row((*ra).r19.out, c0, (*acc).c19); }
+  }
+  if (TM > 20u) {
+    if (m0 + 20u <= last) { store_row((*ra).r20.out, c0, (*acc).c20); }
+    if (m0 + 21u <= last) { store_row((*ra).r21.out, c0, (*acc).c21); }
+    if (m0 + 22u <= last) { store_row((*ra).r22.out, c0, (*acc).c22); }
+    if (m0 + 23u <= last) { store_row((*ra).r23.out, c0, (*acc).c23); }
+  }
+  if (TM > 24u) {
+    if (m0 + 24u <= last) { store_row((*ra).r24.out, c0, (*acc).c24); }
+    if (m0 + 25u <= last) { store_row((*ra).r25.out, c0, (*acc).c25); }
+    if (m0 + 26u <= last) { store_row((*ra).r26.out, c0, (*acc).c26); }
+    if (m0 + 27u <= last) { store_row((*ra).r27.out, c0, (*acc).c27); }
+  }
+  if (TM > 28u) {
+    if (m0 + 28u <= last) { store_row((*ra).r28.out, c0, (*acc).c28); }
+    if (m0 + 29u <= last) { store_row((*ra).r29.out, c0, (*acc).c29); }
+    if (m0 + 30u <= last) { store_row((*ra).r30.out, c0, (*acc).c30); }
+    if (m0 + 31u <= last) { store_row((*ra).r31.out, c0, (*acc).c31); }
+  }
+}
+
+// Stores a row's TN values through the kernel's store1(base, c, v), `base` being the row's part of
+// the output address; store1 drops the columns past the edge.
+fn store_cols(base: u32, c0: u32, r: Row) {
+  store1(base, c0, r.v0.x); store1(base, c0 + 1u, r.v0.y); store1(base, c0 + 2u, r.v0.z); store1(base, c0 + 3u, r.v0.w);
+  store1(base, c0 + 4u, r.v1.x); store1(base, c0 + 5u, r.v1.y); store1(base, c0 + 6u, r.v1.z); store1(base, c0 + 7u, r.v1.w);
+  if (TN > 8u) {
+    store1(base, c0 + 8u, r.v2.x); store1(base, c0 + 9u, r.v2.y); store1(base, c0 + 10u, r.v2.z); store1(base, c0 + 11u, r.v2.w);
+    store1(base, c0 + 12u, r.v3.x); store1(base, c0 + 13u, r.v3.y); store1(base, c0 + 14u, r.v3.z); store1(base, c0 + 15u, r.v3.w);
+  }
 }

@@ -4,12 +4,14 @@
 // MODE 1, Adam (DECOUPLED = AdamW):
 //   g = grad (+ wd·p unless decoupled);  m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²
 //   p −= lr·( (m/bc1) / (√(v/bc2) + eps) + (decoupled ? wd·p : 0) ),  bc = 1 − βᵗ from the host
-// Each invocation updates 4 consecutive elements.
+// Each invocation updates 4 consecutive elements. Nothing is updated once the numeric guard has
+// recorded a fault (health[0] != 0), so the parameters stay those of the last good step.
 
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let base = (linear_workgroup(wid, nwg) * WG_X + lid) * 4u;
+  if (health[0] != 0u) { return; }
   for (var e = 0u; e < 4u; e++) {
     let i = base + e;
     if (i >= params.n) { return; }

@@ -5,6 +5,9 @@
 
 import type { Engine } from './gpu/engine.js';
 import { reduceAxis } from './kernels/reduce.js';
+import { finiteCheck, HEALTHY } from './kernels/finite.js';
+import type { Binding } from './gpu/engine.js';
+import type { ParameterStore } from './nn/parameters.js';
 import { softmaxCrossEntropyLoss } from './autograd.js';
 import type { Model } from './nn/models.js';
 import type { Optimizer } from './optim/optimizer.js';
@@ -43,6 +46,63 @@ export class GpuMetrics {
   }
 }
 
+/** A loss, gradient or parameter became Inf/NaN. */
+export class NumericalFault extends Error {
+  constructor(
+    readonly step: number,
+    readonly tensor: string,
+  ) {
+    super(`numerical fault at step ${step}: ${tensor} became Inf or NaN`);
+    this.name = 'NumericalFault';
+  }
+}
+
+/**
+ * Inf/NaN detection on the GPU: each step checks the loss, the logits' gradient, the parameter
+ * gradients and the parameters into a 4-u32 record; the optimizer skips its update once the
+ * record holds a fault (so the parameters stay those of the last good step), and the host reads
+ * the record only when it reads its metrics.
+ */
+export class NumericGuard {
+  readonly health: GPUBuffer;
+  private names: string[] = [''];
+
+  constructor(
+    private engine: Engine,
+    private store: ParameterStore,
+  ) {
+    this.health = engine.upload(HEALTHY, 'health');
+  }
+
+  private id(name: string): number {
+    let i = this.names.indexOf(name);
+    if (i < 0) i = this.names.push(name) - 1;
+    return i;
+  }
+
+  check(x: Binding, n: number, step: number, name: string): void {
+    finiteCheck(this.engine, x, n, this.health, step, this.id(name));
+  }
+
+  /** Throw NumericalFault naming the step and the first bad tensor, if one was recorded. */
+  async verify(): Promise<void> {
+    const [flag, step, id, index] = new Uint32Array(await this.engine.read(this.health, 16));
+    if (!flag) return;
+    let tensor = this.names[id] ?? `tensor #${id}`;
+    if (tensor === 'gradients' || tensor === 'parameters') {
+      const e = this.store.entries.find((p) => p.trainable && index >= p.offset && index < p.offset + p.size);
+      tensor = e ? `${tensor === 'gradients' ? 'the gradient of' : 'the parameter'} ${e.name} (element ${index - e.offset})` : `${tensor} (element ${index})`;
+    } else {
+      tensor = `the ${tensor} (element ${index})`;
+    }
+    throw new NumericalFault(step, tensor);
+  }
+
+  destroy(): void {
+    this.engine.release(this.health);
+  }
+}
+
 /** GPU buffers for one batch of inputs, allocated once for the largest batch. */
 export class BatchBuffers {
   readonly images: GPUBuffer;
@@ -73,16 +133,21 @@ export class BatchBuffers {
  * Record one cross-entropy training step on an uploaded batch of `size` examples:
  * forward, loss (fused with its gradient), backward, optimizer update.
  */
-export function trainStep(model: Model, optimizer: Optimizer, batch: BatchBuffers, size: number, metrics: GpuMetrics): void {
+export function trainStep(model: Model, optimizer: Optimizer, batch: BatchBuffers, size: number, metrics: GpuMetrics, guard?: NumericGuard): void {
   const engine = model.store.engine;
   const { channels, height, width } = model.input;
+  const step = optimizer.stepCount + 1;
   const g = new Graph(engine);
   const x = g.input(batch.images, [size, channels, height, width]);
   const logits = model.forward(g, x);
   const { loss, correct } = softmaxCrossEntropyLoss(g, logits, { buffer: batch.labels });
   metrics.add(loss, correct, size);
+  guard?.check(loss.data, size, step, 'loss');
+  guard?.check(logits.grad!, logits.size, step, 'gradient of the logits');
   g.backward();
+  guard?.check(model.store.buffers.grads, model.store.paramFloats, step, 'gradients');
   optimizer.step();
+  guard?.check(model.store.buffers.params, model.store.paramFloats, step, 'parameters');
   g.release();
 }
 

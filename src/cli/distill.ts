@@ -7,7 +7,7 @@ import { TeacherCache } from '../kd/teacher-cache.js';
 import type { SelectionRule, LrScope } from '../kernels/kd.js';
 import { loadDataset } from './datasets.js';
 import { epochBar, type EpochBar } from './progress.js';
-import { loadModel, optimizerRule, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+import { checkpointState, loadModel, optimizerRule, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 
 export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'> {
   teacher: string;
@@ -87,6 +87,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
   );
   let bar: EpochBar | null = null;
   let barEpoch = 0;
+  let lastSaved = 0;
   const result = await distill(
     engine,
     { model: teacher.model, hash: teacher.hash },
@@ -119,11 +120,15 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
             testAccuracy: t.testAccuracy,
             command: { ...o } as never,
           });
+          lastSaved = t.epoch;
         }
       },
     },
     cache,
-  );
+  ).catch((e: Error) => {
+    (bar as EpochBar | null)?.stop();
+    throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
+  });
   out(`${o.method}: best ${(100 * result.best).toFixed(2)}%, last ${(100 * result.last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
   result.student.store.destroy();
   teacher.model.store.destroy();

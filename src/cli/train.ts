@@ -8,7 +8,7 @@ import { Batcher, allIndices, trainSubset } from '../data/batches.js';
 import { exampleSize } from '../data/dataset.js';
 import { createModel, type InputSpec, type Model } from '../nn/models.js';
 import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
-import { BatchBuffers, GpuMetrics, evaluate, trainStep } from '../train.js';
+import { BatchBuffers, GpuMetrics, NumericGuard, evaluate, trainStep } from '../train.js';
 import { encodeCheckpoint } from '../io/checkpoint.js';
 import { loadCheckpoint, saveCheckpointAtomic } from '../io/checkpoint-file.js';
 import { loadDataset, type Normalisation } from './datasets.js';
@@ -88,6 +88,12 @@ export async function loadModel(engine: Engine, path: string, expectName?: strin
   return { model, config, hash: ck.metadata.content_sha256 };
 }
 
+/** What a user needs to hear about their checkpoint when a run stops early. */
+export function checkpointState(path: string | undefined, lastSavedEpoch: number): string {
+  if (!path) return 'No checkpoint was requested (--out).';
+  return lastSavedEpoch > 0 ? `${path} holds the last good checkpoint (epoch ${lastSavedEpoch}), untouched.` : `No checkpoint had been written to ${path} yet.`;
+}
+
 export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
   const data = await loadDataset(o.dataset, o.dataDir);
   const input: InputSpec = { channels: data.train.channels, height: data.train.height, width: data.train.width, classes: data.train.numClasses };
@@ -96,7 +102,8 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
   const batcher = new Batcher(data.train, { batchSize: o.batch, seed: o.seed, indices, augment });
   const steps = batcher.batchesPerEpoch * o.epochs;
-  const optimizer = new Optimizer(model.store, optimizerRule(o), o.lr, schedule(o.schedule, steps));
+  const guard = new NumericGuard(engine, model.store);
+  const optimizer = new Optimizer(model.store, optimizerRule(o), o.lr, schedule(o.schedule, steps), guard.health);
   const bufs = new BatchBuffers(engine, o.batch, exampleSize(data.train));
   const metrics = new GpuMetrics(engine);
   if (o.metrics) writeFileSync(o.metrics, '');
@@ -105,6 +112,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
 
   let best = 0;
   let last = 0;
+  let lastSaved = 0;
   const started = performance.now();
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     model.net.train(true);
@@ -116,10 +124,14 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
     for (let b = 0; b < batcher.batchesPerEpoch; b++) {
       const batch = batcher.fill(b);
       bufs.upload(batch.images, batch.labels, batch.size);
-      trainStep(model, optimizer, bufs, batch.size, metrics);
+      trainStep(model, optimizer, bufs, batch.size, metrics, guard);
       seen += batch.size;
       if (b % 20 === 19 || b === batcher.batchesPerEpoch - 1) {
         running = await metrics.take();
+        await guard.verify().catch((e) => {
+          bar.stop();
+          throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
+        });
         const rate = seen / ((performance.now() - epochStart) / 1000);
         bar.update(b + 1, running.loss, running.accuracy, rate);
         log({ event: 'step', epoch: epoch + 1, step: optimizer.stepCount, loss: running.loss, train_acc: running.accuracy, lr: optimizer.currentLr(), samples_per_s: rate });
@@ -136,10 +148,12 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
     log({ event: 'epoch', epoch: epoch + 1, test_acc: last, best_test_acc: best, test_loss: test.loss, seconds });
     if (o.out) {
       await saveModel(o.out, model, { model: o.model, input, dataset: o.dataset, normalisation: data.normalisation, seed: o.seed, epoch: epoch + 1, testAccuracy: last, command: o });
+      lastSaved = epoch + 1;
     }
   }
   out(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: best ${(100 * best).toFixed(2)}%, last ${(100 * last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
   metrics.destroy();
+  guard.destroy();
   bufs.destroy();
   optimizer.destroy();
   model.store.destroy();

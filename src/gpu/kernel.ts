@@ -3,7 +3,7 @@
 // spec and prepended to the WGSL body, so the layout the engine binds and the layout the shader
 // declares can never disagree.
 
-export type ElemType = 'f32' | 'u32' | 'i32' | 'vec4<f32>';
+export type ElemType = 'f32' | 'u32' | 'i32' | 'vec4<f32>' | 'atomic<u32>';
 export type Access = 'read' | 'read_write';
 
 export interface BindingSpec {

@@ -11,7 +11,7 @@ import { kdLoss, labelRevision, NO_REVISION, type KdLoss, type LrScope, type Rev
 import { createModel, type Model } from '../nn/models.js';
 import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
 import { Graph } from '../tensor.js';
-import { BatchBuffers, GpuMetrics, evaluate } from '../train.js';
+import { BatchBuffers, GpuMetrics, NumericGuard, evaluate } from '../train.js';
 import { Rng } from '../util/rng.js';
 import { TeacherCache } from './teacher-cache.js';
 import { selectDistillSubset } from './selection.js';
@@ -189,7 +189,8 @@ export async function distill(
   const batcher = new Batcher(trainData, { batchSize: o.batchSize, seed: o.seed, indices: trainIdx, augment: o.augment });
   const steps = batcher.batchesPerEpoch * o.epochs;
   const sched: Schedule = o.schedule === 'cosine' ? { kind: 'cosine', totalSteps: steps } : o.schedule === 'step' ? { kind: 'step', milestones: [Math.round(steps / 2), Math.round((3 * steps) / 4)], gamma: 0.1 } : { kind: 'constant' };
-  const optimizer = new Optimizer(student.store, o.optimizer, o.lr, sched);
+  const guard = new NumericGuard(engine, student.store);
+  const optimizer = new Optimizer(student.store, o.optimizer, o.lr, sched, guard.health);
   const bufs = new BatchBuffers(engine, o.batchSize, exampleSize(trainData));
   const idxBuf = engine.alloc(o.batchSize * 4, 'batch-idx');
   const metrics = new GpuMetrics(engine);
@@ -247,12 +248,18 @@ export async function distill(
         );
         g.seed(zs, { buffer: grad });
         metrics.add(loss, correct, B);
+        const step = optimizer.stepCount + 1;
+        guard.check(loss.data, B, step, 'loss');
+        guard.check({ buffer: grad }, B * C, step, 'gradient of the logits');
         g.backward();
+        guard.check(student.store.buffers.grads, student.store.paramFloats, step, 'gradients');
         optimizer.step();
+        guard.check(student.store.buffers.params, student.store.paramFloats, step, 'parameters');
         g.release();
         seen += B;
         if (b % 20 === 19 || b === batcher.batchesPerEpoch - 1) {
           running = await metrics.take();
+          await guard.verify();
           cb.onProgress?.({
             epoch: epoch + 1,
             step: b + 1,
@@ -291,6 +298,7 @@ export async function distill(
   } finally {
     for (const b of [idxBuf, labelsAll, mask]) engine.release(b);
     metrics.destroy();
+    guard.destroy();
     bufs.destroy();
     optimizer.destroy();
   }

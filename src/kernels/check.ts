@@ -11,8 +11,11 @@ export interface VerifyCase {
   /** Human-readable shape, e.g. "M=67 N=129 K=31 transB". */
   shape: string;
   inputs: Record<string, HostArray>;
-  /** Output name → element count (f32). Outputs are poisoned with NaN before the run. */
-  outputs: Record<string, number>;
+  /**
+   * Output name → element count (f32), or { count, type: 'u32' } for integer outputs, which must
+   * match exactly. Outputs are poisoned (NaN, or 0xDEADBEEF) before the run.
+   */
+  outputs: Record<string, number | { count: number; type: 'u32' }>;
   /** Record the kernel's dispatches; `bufs` holds inputs and outputs by name. */
   run(engine: Engine, bufs: Record<string, GPUBuffer>): void;
   /** Float64 reference for every output. */

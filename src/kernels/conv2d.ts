@@ -35,16 +35,42 @@ export function convOutSize(s: ConvShape): { OH: number; OW: number } {
 const GEOMETRY: Array<[string, UniformType]> = ['N', 'CI', 'H', 'W', 'CO', 'OH', 'OW', 'KH', 'KW', 'stride', 'pad'].map(
   (n) => [n, 'u32'] as [string, UniformType],
 );
-const TILE = { TM: 4, TN: 4, WGX: 8, WGY: 8 };
+
+/**
+ * Work per invocation (see shaders/conv_common.wgsl): a TM×TN block of the implicit GEMM's
+ * output, TM rows (4, 8, …, 32) by TN columns (8 or 16), in a 1-D workgroup of WG.
+ * CPU-emulated adapters (SwiftShader) want the biggest block, since every load is a per-lane
+ * gather there; GPUs want fewer registers per invocation and more invocations.
+ */
+export interface ConvTiling {
+  /** A multiple of 4, at most 32. */
+  TM: number;
+  TN: 8 | 16;
+  WG: number;
+}
+
+/** The tiling for a GEMM whose rows and columns number `rows` and `cols`. */
+function pickTiling(engine: Engine, rows: number, cols: number): ConvTiling {
+  // Columns are channel counts: 8-wide blocks when 8 suffice, else 16.
+  const TN = cols <= 8 ? 8 : 16;
+  if (!engine.software) return { TM: 4, TN, WG: 64 };
+  // Fewest padded rows, then the biggest block (for the weight gradient, rows = CI·KH·KW: 9, 72…).
+  let TM = 16;
+  for (const t of [12, 8]) if (Math.ceil(rows / t) * t < Math.ceil(rows / TM) * TM) TM = t;
+  return { TM, TN, WG: 16 };
+}
+
 const f32 = (name: string, access: BindingSpec['access']): BindingSpec => ({ name, type: 'f32', access });
+const TILE_CONSTANTS = { TM: 16, TN: 16, WG: 16, PHASED: false };
+const workgroupSize = (c: Record<string, number | boolean>): [number, number, number] => [c.WG as number, 1, 1];
 
 export const conv2dForwardKernel = defineKernel({
   name: 'conv2d_forward',
   source: common + forwardSource,
   bindings: [f32('x', 'read'), f32('wt', 'read'), f32('bias', 'read'), f32('y', 'read_write')],
   uniforms: GEOMETRY,
-  constants: { HAS_BIAS: false, ACT: 0, TM: TILE.TM, TN: TILE.TN },
-  workgroupSize: () => [TILE.WGX, TILE.WGY, 1],
+  constants: { HAS_BIAS: false, ACT: 0, ...TILE_CONSTANTS },
+  workgroupSize,
 });
 
 export const conv2dBackwardDataKernel = defineKernel({
@@ -52,22 +78,24 @@ export const conv2dBackwardDataKernel = defineKernel({
   source: common + backwardDataSource,
   bindings: [f32('dy', 'read'), f32('wt', 'read'), f32('dx', 'read_write')],
   uniforms: GEOMETRY,
-  constants: { ACCUM: false, TM: TILE.TM, TN: TILE.TN },
-  workgroupSize: () => [TILE.WGX, TILE.WGY, 1],
+  constants: { ACCUM: false, ...TILE_CONSTANTS },
+  workgroupSize,
 });
 
 export const conv2dBackwardWeightKernel = defineKernel({
   name: 'conv2d_backward_weight',
   source: common + backwardWeightSource,
-  bindings: [f32('dy', 'read'), f32('x', 'read'), f32('partial', 'read_write')],
-  uniforms: [...GEOMETRY, ['chunk', 'u32']],
-  constants: { TM: TILE.TM, TN: TILE.TN },
-  workgroupSize: () => [TILE.WGX, TILE.WGY, 1],
+  bindings: [f32('dy', 'read'), f32('x', 'read'), f32('partial', 'read_write'), f32('pdb', 'read_write')],
+  uniforms: [...GEOMETRY, ['splits', 'u32']],
+  constants: { HAS_DB: false, ...TILE_CONSTANTS },
+  workgroupSize,
 });
 
 function geometry(s: ConvShape): Record<string, number> {
   return { ...s, ...convOutSize(s) };
 }
+
+const tileVariant = (t: ConvTiling) => ({ TM: t.TM, TN: t.TN, WG: t.WG });
 
 /** y = act(conv2d(x, w) + bias). x [N, CI, H, W], w [CO, CI, KH, KW], y [N, CO, OH, OW]. */
 export function conv2dForward(
@@ -75,13 +103,17 @@ export function conv2dForward(
   s: ConvShape,
   bufs: { x: Binding; w: Binding; bias?: Binding; y: Binding },
   activation: Activation = 'none',
+  tiling?: ConvTiling,
 ): void {
   const g = geometry(s);
+  const rows = s.N * g.OH * g.OW;
+  const t = tiling ?? pickTiling(engine, rows, s.CO);
+  const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CO / t.TN);
   engine.dispatch(conv2dForwardKernel, {
-    variant: { HAS_BIAS: !!bufs.bias, ACT: activation === 'relu' ? 1 : 0 },
+    variant: { HAS_BIAS: !!bufs.bias, ACT: activation === 'relu' ? 1 : 0, ...tileVariant(t) },
     bind: { x: bufs.x, wt: bufs.w, bias: bufs.bias ?? bufs.w, y: bufs.y },
     uniforms: g,
-    workgroups: [Math.ceil(s.CO / (TILE.TN * TILE.WGX)), Math.ceil((s.N * g.OH * g.OW) / (TILE.TM * TILE.WGY)), 1],
+    workgroups: Math.ceil(tiles / t.WG),
   });
 }
 
@@ -91,54 +123,62 @@ export function conv2dBackwardData(
   s: ConvShape,
   bufs: { dy: Binding; w: Binding; dx: Binding },
   accumulate = false,
+  tiling?: ConvTiling,
 ): void {
+  const rows = s.N * s.H * s.W;
+  const t = tiling ?? pickTiling(engine, rows, s.CI);
+  const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CI / t.TN);
   engine.dispatch(conv2dBackwardDataKernel, {
-    variant: { ACCUM: accumulate },
+    variant: { ACCUM: accumulate, PHASED: s.stride > 1, ...tileVariant(t) },
     bind: { dy: bufs.dy, wt: bufs.w, dx: bufs.dx },
     uniforms: geometry(s),
-    workgroups: [Math.ceil(s.CI / (TILE.TN * TILE.WGX)), Math.ceil((s.N * s.H * s.W) / (TILE.TM * TILE.WGY)), 1],
+    workgroups: Math.ceil(tiles / t.WG),
   });
 }
 
-/** How many k-chunks the weight-gradient reduction is split into. */
-export function weightGradSplits(engine: Engine, s: ConvShape): number {
+function weightGradTiling(engine: Engine, s: ConvShape): ConvTiling {
+  return pickTiling(engine, s.CI * s.KH * s.KW, s.CO);
+}
+
+/** How many ways the weight-gradient reduction (over N·OH·OW) is split. */
+export function weightGradSplits(engine: Engine, s: ConvShape, tiling = weightGradTiling(engine, s)): number {
   const { OH, OW } = convOutSize(s);
-  const total = s.N * OH * OW;
-  const tiles = Math.ceil(s.CO / (TILE.TM * TILE.WGY)) * Math.ceil((s.CI * s.KH * s.KW) / (TILE.TN * TILE.WGX));
-  // Enough workgroups to fill the device, but chunks of at least 256 so partial sums stay few.
-  const target = engine.software ? 16 : 256;
-  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.ceil(total / 256), engine.limits.maxComputeWorkgroupsPerDimension));
+  const chunks = Math.ceil((s.N * OH * OW) / 4);
+  const tiles = Math.ceil((s.CI * s.KH * s.KW) / tiling.TM) * Math.ceil(s.CO / tiling.TN);
+  // Enough invocations to fill the device, but each summing at least a few chunks of 4 k.
+  const target = engine.software ? 128 : 32768;
+  const minChunks = engine.software ? 16 : 8;
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.ceil(chunks / minChunks)));
 }
 
 /**
  * dw (+)= conv2d backward w.r.t. the weights, and db (+)= Σ dy over batch and pixels when given.
- * Uses a scratch of splits·CO·CI·KH·KW floats for the split-k partial sums.
+ * Uses a scratch of splits·(CO·CI·KH·KW + CO) floats for the split-k partial sums.
  */
 export function conv2dBackwardWeight(
   engine: Engine,
   s: ConvShape,
   bufs: { dy: Binding; x: Binding; dw: Binding; db?: Binding },
   accumulate = false,
+  tiling?: ConvTiling,
 ): void {
   const g = geometry(s);
-  const total = s.N * g.OH * g.OW;
-  const splits = weightGradSplits(engine, s);
-  const chunk = Math.ceil(total / splits);
+  const t = tiling ?? weightGradTiling(engine, s);
+  const splits = weightGradSplits(engine, s, t);
   const cols = s.CI * s.KH * s.KW;
+  const tiles = Math.ceil(cols / t.TM) * Math.ceil(s.CO / t.TN);
   const partial = engine.alloc(splits * s.CO * cols * 4, 'conv_dw_partial');
+  const pdb = engine.alloc(bufs.db ? splits * s.CO * 4 : 4, 'conv_db_partial');
   engine.dispatch(conv2dBackwardWeightKernel, {
-    bind: { dy: bufs.dy, x: bufs.x, partial },
-    uniforms: { ...g, chunk },
-    workgroups: [Math.ceil(cols / (TILE.TN * TILE.WGX)), Math.ceil(s.CO / (TILE.TM * TILE.WGY)), splits],
+    variant: { HAS_DB: !!bufs.db, ...tileVariant(t) },
+    bind: { dy: bufs.dy, x: bufs.x, partial, pdb },
+    uniforms: { ...g, splits },
+    workgroups: Math.ceil((tiles * splits) / t.WG),
   });
   reduceAxis(engine, partial, bufs.dw, [splits, s.CO * cols], 0, 'sum', accumulate);
+  if (bufs.db) reduceAxis(engine, pdb, bufs.db, [splits, s.CO], 0, 'sum', accumulate);
   engine.release(partial);
-  if (bufs.db) {
-    const perImage = engine.alloc(s.N * s.CO * 4, 'conv_db_partial');
-    reduceAxis(engine, bufs.dy, perImage, [s.N, s.CO, g.OH * g.OW], 2);
-    reduceAxis(engine, perImage, bufs.db, [s.N, s.CO], 0, 'sum', accumulate);
-    engine.release(perImage);
-  }
+  engine.release(pdb);
 }
 
 // ---- float64 references ----------------------------------------------------------------------

@@ -4,7 +4,7 @@
 import source from '../../shaders/optim.wgsl';
 import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
-import type { KernelCheck, VerifyCase } from './check.js';
+import { toF64, type KernelCheck, type VerifyCase } from './check.js';
 
 const WG = 64;
 
@@ -16,6 +16,7 @@ export const optimizerKernel = defineKernel({
     { name: 'grad', type: 'f32', access: 'read' },
     { name: 'm', type: 'f32', access: 'read_write' },
     { name: 'v', type: 'f32', access: 'read_write' },
+    { name: 'health', type: 'u32', access: 'read' },
   ],
   uniforms: [
     ['n', 'u32'],
@@ -39,11 +40,12 @@ export type OptimizerRule =
 /**
  * One update of n parameters. `m` is the momentum buffer (SGD) or first moment (Adam); `v` the
  * second moment (Adam; for SGD any distinct buffer, it is not touched). `step` counts from 1.
+ * Nothing changes when health[0] != 0 (a numerical fault was recorded; see finite.ts).
  */
 export function optimizerUpdate(
   engine: Engine,
   rule: OptimizerRule,
-  bufs: { param: Binding; grad: Binding; m: Binding; v: Binding },
+  bufs: { param: Binding; grad: Binding; m: Binding; v: Binding; health: Binding },
   n: number,
   lr: number,
   step: number,
@@ -120,12 +122,13 @@ export const optimizerCheck: KernelCheck = {
         const v = rng.fillUniform(n, 0, 0.01);
         const step = 1 + rng.int(50);
         const lr = 0.01;
+        const faulted = n === 7; // a recorded fault: the update must leave everything as it was
         cases.push({
-          shape: `${rule.kind}${'nesterov' in rule && rule.nesterov ? ' nesterov' : ''}${'decoupled' in rule && rule.decoupled ? 'W' : ''} n=${n} step ${step}`,
-          inputs: { param, grad, m, v },
+          shape: `${faulted ? 'after a fault: ' : ''}${rule.kind}${'nesterov' in rule && rule.nesterov ? ' nesterov' : ''}${'decoupled' in rule && rule.decoupled ? 'W' : ''} n=${n} step ${step}`,
+          inputs: { param, grad, m, v, health: Uint32Array.of(faulted ? 1 : 0, 0, 0, 0) },
           outputs: { param: n, m: n, v: n },
-          run: (e, b) => optimizerUpdate(e, rule, { param: b.param, grad: b.grad, m: b.m, v: b.v }, n, lr, step),
-          reference: () => optimizerReference(rule, param, grad, m, v, Math.fround(lr), step),
+          run: (e, b) => optimizerUpdate(e, rule, { param: b.param, grad: b.grad, m: b.m, v: b.v, health: b.health }, n, lr, step),
+          reference: () => (faulted ? { param: toF64(param), m: toF64(m), v: toF64(v) } : optimizerReference(rule, param, grad, m, v, Math.fround(lr), step)),
           tolerance: { abs: 1e-6, rel: 1e-5 },
         });
       }

@@ -12,5 +12,6 @@ import { pool2dCheck } from './pool2d.js';
 import { batchnormCheck } from './batchnorm.js';
 import { optimizerCheck } from './optim.js';
 import { kdCheck } from './kd.js';
+import { finiteKernelCheck } from './finite.js';
 
-export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, ceilingCheck];
+export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, finiteKernelCheck, ceilingCheck];

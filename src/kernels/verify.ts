@@ -37,16 +37,19 @@ export async function verifyKernels(engine: Engine, options: VerifyOptions = {})
     for (const c of check.cases(rng)) {
       const bufs: Record<string, GPUBuffer> = {};
       for (const [name, data] of Object.entries(c.inputs)) bufs[name] = engine.upload(data, name);
-      for (const [name, count] of Object.entries(c.outputs)) {
+      const outputs = Object.entries(c.outputs).map(([name, o]) => ({ name, count: typeof o === 'number' ? o : o.count, u32: typeof o !== 'number' }));
+      for (const { name, count, u32 } of outputs) {
         // An output that is also an input (accumulation) keeps its input contents.
         if (bufs[name]) continue;
-        bufs[name] = engine.upload(new Float32Array(Math.max(1, count)).fill(NaN), name);
+        const poison = u32 ? new Uint32Array(Math.max(1, count)).fill(0xdeadbeef) : new Float32Array(Math.max(1, count)).fill(NaN);
+        bufs[name] = engine.upload(poison, name);
       }
       c.run(engine, bufs);
       const ref = c.reference();
-      for (const [name, count] of Object.entries(c.outputs)) {
-        const got = await engine.readF32(bufs[name], count);
-        const row = compare(check.name, c.shape, name, got, ref[name], c.tolerance);
+      for (const { name, count, u32 } of outputs) {
+        const raw = await engine.read(bufs[name], count * 4);
+        const got = u32 ? new Uint32Array(raw) : new Float32Array(raw);
+        const row = compare(check.name, c.shape, name, got, ref[name], u32 ? { abs: 0, rel: 0 } : c.tolerance);
         rows.push(row);
         options.onRow?.(row);
       }
@@ -60,7 +63,7 @@ function compare(
   kernel: string,
   shape: string,
   output: string,
-  got: Float32Array,
+  got: Float32Array | Uint32Array,
   ref: Float64Array | undefined,
   tol: { abs: number; rel: number },
 ): VerifyRow {
@@ -83,7 +86,7 @@ function compare(
     const bad = !(err <= tol.abs + tol.rel * Math.abs(ref[i])); // NaN (unwritten) fails here
     if (!Number.isNaN(err)) {
       row.maxAbsError = Math.max(row.maxAbsError, err);
-      row.maxRelError = Math.max(row.maxRelError, err / Math.max(Math.abs(ref[i]), tol.abs / Math.max(tol.rel, 1e-30)));
+      row.maxRelError = Math.max(row.maxRelError, err / Math.max(Math.abs(ref[i]), tol.abs / Math.max(tol.rel, 1e-30), 1e-30));
     }
     if (bad && row.pass) {
       row.pass = false;

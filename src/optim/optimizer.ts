@@ -32,17 +32,23 @@ export class Optimizer {
   stepCount = 0;
   private m: GPUBuffer;
   private v: GPUBuffer;
+  /** The numeric guard's record (updates stop once it holds a fault); a zero record if unguarded. */
+  private health: GPUBuffer;
+  private ownsHealth: boolean;
 
   constructor(
     private store: ParameterStore,
     readonly rule: OptimizerRule,
     readonly lr: number,
     readonly schedule: Schedule = { kind: 'constant' },
+    health?: GPUBuffer,
   ) {
     if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`learning rate must be a positive number, got ${lr}`);
     const n = Math.max(1, store.paramFloats);
     this.m = store.engine.upload(new Float32Array(n), 'optimizer-m');
     this.v = store.engine.upload(new Float32Array(rule.kind === 'adam' ? n : 1), 'optimizer-v');
+    this.ownsHealth = !health;
+    this.health = health ?? store.engine.upload(new Uint32Array(4), 'health');
   }
 
   currentLr(): number {
@@ -64,7 +70,7 @@ export class Optimizer {
     optimizerUpdate(
       engine,
       this.rule,
-      { param: params, grad: grads, m: this.m, v: this.v },
+      { param: params, grad: grads, m: this.m, v: this.v, health: this.health },
       this.store.paramFloats,
       learningRate(this.lr, this.schedule, this.stepCount - 1),
       this.stepCount,
@@ -90,5 +96,6 @@ export class Optimizer {
   destroy(): void {
     this.store.engine.release(this.m);
     this.store.engine.release(this.v);
+    if (this.ownsHealth) this.store.engine.release(this.health);
   }
 }
