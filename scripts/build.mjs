@@ -7,5 +7,16 @@ const nodeCommon = { ...common, platform: 'node', packages: 'external' };
 
 await Promise.all([
   build({ ...nodeCommon, entryPoints: { 'kdgpu.node': 'src/index.node.ts', cli: 'src/cli/main.ts' }, outdir: 'dist' }),
+  // `kdgpu bench steps` (bench/steps.ts) and its per-backend child processes; their peers
+  // (@tensorflow/*) are dev dependencies, loaded from node_modules at run time.
+  build({
+    ...nodeCommon,
+    packages: 'external',
+    entryPoints: { 'bench-steps': 'bench/steps.ts', 'bench-peer-kdgpu': 'bench/peers/kdgpu.ts', 'bench-peer-tfjs': 'bench/peers/tfjs.ts' },
+    outdir: 'dist',
+  }),
   build({ ...common, platform: 'browser', entryPoints: { 'kdgpu.browser': 'src/index.browser.ts' }, outdir: 'dist' }),
+  // The browser demo (web/, served by `npm run web`): the page's script (with uPlot and its CSS,
+  // emitted as dist/web/app.css) and the worker that owns the GPU, each a separate ESM bundle.
+  build({ ...common, platform: 'browser', entryPoints: { app: 'web/app.ts', worker: 'web/worker.ts' }, outdir: 'dist/web', splitting: true, chunkNames: 'chunks/[name]-[hash]' }),
 ]);

@@ -7,7 +7,7 @@ import { TeacherCache } from '../kd/teacher-cache.js';
 import type { SelectionRule, LrScope } from '../kernels/kd.js';
 import { loadDataset } from './datasets.js';
 import { epochBar, type EpochBar } from './progress.js';
-import { checkpointState, loadModel, optimizerRule, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+import { checkpointState, loadModel, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 
 export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'> {
   teacher: string;
@@ -79,7 +79,13 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
   if (o.dataset !== tc.dataset) throw new Error(`${o.teacher} was trained on ${tc.dataset}, not --dataset ${o.dataset}`);
   const data = await loadDataset(o.dataset, o.dataDir, tc.normalisation);
   const opts = distillOptions(o, tc.normalisation.mean, tc.normalisation.std, data.train.channels);
-  if (o.metrics) writeFileSync(o.metrics, '');
+  const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>);
+  if (resumed) {
+    opts.resume = resumed.state;
+    out(`resuming from ${o.out} after epoch ${resumed.state!.epoch}`);
+  }
+  opts.stopAfter = o.stopAfter;
+  if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
   out(
     `distilling ${tc.model} (${o.teacher}, test ${tc.testAccuracy !== undefined ? (100 * tc.testAccuracy).toFixed(2) + '%' : '?'}) into ${o.student} with ${o.method}; ` +
@@ -87,7 +93,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
   );
   let bar: EpochBar | null = null;
   let barEpoch = 0;
-  let lastSaved = 0;
+  let lastSaved = resumed?.state?.epoch ?? 0;
   const result = await distill(
     engine,
     { model: teacher.model, hash: teacher.hash },
@@ -103,7 +109,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
         bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
         log({ event: 'step', ...p });
       },
-      onEpoch: async (t, student) => {
+      onEpoch: async (t, student, state) => {
         bar?.stop();
         bar = null;
         barEpoch = 0;
@@ -118,13 +124,14 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
             seed: o.seed,
             epoch: t.epoch,
             testAccuracy: t.testAccuracy,
-            command: { ...o } as never,
-          });
+            command: { ...o },
+          }, await state());
           lastSaved = t.epoch;
         }
       },
     },
     cache,
+    resumed?.model,
   ).catch((e: Error) => {
     (bar as EpochBar | null)?.stop();
     throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);

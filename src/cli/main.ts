@@ -30,6 +30,8 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--augment', 'random crop (pad 4) and, for colour images, horizontal flip', false)
     .option('--metrics <file>', 'write metrics as JSON lines to this file')
     .option('--no-progress', 'no progress bar')
+    .option('--resume', 'continue from the checkpoint at --out (weights, optimizer state, data order, selection) if it exists')
+    .option('--stop-after <n>', 'stop after n epochs in this invocation (continue later with --resume)', int('--stop-after', 1))
     .addOption(adapterOption());
 }
 

@@ -1,7 +1,7 @@
 // `kdgpu train` and `kdgpu eval`: supervised training with a progress bar, per-epoch test accuracy,
 // JSON-lines metrics and atomic safetensors checkpoints.
 
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { epochBar } from './progress.js';
 import type { Engine } from '../gpu/engine.js';
 import { Batcher, allIndices, trainSubset } from '../data/batches.js';
@@ -9,7 +9,7 @@ import { exampleSize } from '../data/dataset.js';
 import { createModel, type InputSpec, type Model } from '../nn/models.js';
 import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
 import { BatchBuffers, GpuMetrics, NumericGuard, evaluate, trainStep } from '../train.js';
-import { encodeCheckpoint } from '../io/checkpoint.js';
+import { encodeModel, restoreModel, type ModelConfig, type RestoredModel, type TrainingState } from '../nn/checkpoint.js';
 import { loadCheckpoint, saveCheckpointAtomic } from '../io/checkpoint-file.js';
 import { loadDataset, type Normalisation } from './datasets.js';
 
@@ -31,18 +31,36 @@ export interface TrainOptions {
   augment: boolean;
   metrics?: string;
   progress: boolean;
+  /** Continue from the checkpoint at --out (weights, optimizer state, epoch), if it exists. */
+  resume?: boolean;
+  /** Stop after this many epochs in this invocation (continue later with --resume). */
+  stopAfter?: number;
 }
 
-/** What a checkpoint's `config` records: enough to rebuild the model and its input pipeline. */
-export interface ModelConfig {
-  model: string;
-  input: InputSpec;
-  dataset: string;
-  normalisation: Normalisation;
-  seed: number;
-  epoch?: number;
-  testAccuracy?: number;
-  command?: Partial<TrainOptions>;
+/** Options that must be the same for --resume to continue a run rather than start another. */
+export const RUN_IDENTITY = ['model', 'student', 'teacher', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsWarmupEpochs', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'];
+
+/**
+ * The checkpoint to resume from, if --resume and it exists; refuses one written by a different run
+ * (naming the option that differs).
+ */
+export async function resumePoint(engine: Engine, o: { out?: string; resume?: boolean } & Record<string, unknown>): Promise<RestoredModel | null> {
+  if (!o.resume) return null;
+  if (!o.out) throw new Error('--resume needs --out: the checkpoint to continue from and to keep writing');
+  if (!existsSync(o.out)) return null;
+  const r = await loadModel(engine, o.out);
+  if (!r.state) {
+    r.model.store.destroy();
+    throw new Error(`${o.out}: has no training state (written by an older kdgpu or not by train/distill): cannot --resume from it`);
+  }
+  const was = (r.config.command ?? {}) as Record<string, unknown>;
+  for (const k of RUN_IDENTITY) {
+    if (JSON.stringify(was[k]) !== JSON.stringify(o[k])) {
+      r.model.store.destroy();
+      throw new Error(`${o.out}: was written by a run with ${k} = ${JSON.stringify(was[k])}, this one has ${JSON.stringify(o[k])}: --resume continues the same run only`);
+    }
+  }
+  return r;
 }
 
 export function optimizerRule(o: Pick<TrainOptions, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): OptimizerRule {
@@ -56,36 +74,15 @@ export function schedule(kind: TrainOptions['schedule'], totalSteps: number): Sc
   return { kind: 'constant' };
 }
 
-export async function saveModel(path: string, model: Model, config: ModelConfig): Promise<void> {
-  const values = await model.store.read();
-  const bytes = encodeCheckpoint({ model: model.name, config, tensors: values, extraMetadata: { format: 'kdgpu-1' } });
-  await saveCheckpointAtomic(path, bytes);
+export type { ModelConfig };
+
+export async function saveModel(path: string, model: Model, config: ModelConfig, state?: TrainingState): Promise<void> {
+  await saveCheckpointAtomic(path, await encodeModel(model, config, state));
 }
 
 /** Load a checkpoint into a freshly built model of the recorded name; refuses mismatched shapes. */
-export async function loadModel(engine: Engine, path: string, expectName?: string): Promise<{ model: Model; config: ModelConfig; hash: string }> {
-  const ck = await loadCheckpoint(path);
-  const config = ck.config as ModelConfig;
-  if (!config || typeof config !== 'object' || !config.input || !config.model) {
-    throw new Error(`${path}: config: expected a kdgpu model config with "model" and "input", found ${JSON.stringify(ck.config).slice(0, 120)}`);
-  }
-  if (expectName && config.model !== expectName) {
-    throw new Error(`${path}: holds a "${config.model}" model, expected "${expectName}"`);
-  }
-  const model = createModel(engine, config.model, config.input, config.seed ?? 0);
-  const expected = new Map(model.store.entries.map((e) => [e.name, e.shape]));
-  for (const [name, shape] of expected) {
-    const t = ck.tensors.get(name);
-    if (!t) throw new Error(`${path}: tensor "${name}" of model "${config.model}" is missing from the checkpoint`);
-    if (t.shape.join(',') !== shape.join(',')) {
-      throw new Error(`${path}: tensor "${name}" has shape [${t.shape.join(', ')}], model "${config.model}" expects [${shape.join(', ')}]`);
-    }
-  }
-  for (const name of ck.tensors.keys()) {
-    if (!expected.has(name)) throw new Error(`${path}: tensor "${name}" is not part of model "${config.model}"`);
-  }
-  model.store.write(new Map([...ck.tensors].map(([k, v]) => [k, v.data])));
-  return { model, config, hash: ck.metadata.content_sha256 };
+export async function loadModel(engine: Engine, path: string, expectName?: string): Promise<RestoredModel> {
+  return restoreModel(engine, await loadCheckpoint(path), path, expectName);
 }
 
 /** What a user needs to hear about their checkpoint when a run stops early. */
@@ -97,7 +94,8 @@ export function checkpointState(path: string | undefined, lastSavedEpoch: number
 export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
   const data = await loadDataset(o.dataset, o.dataDir);
   const input: InputSpec = { channels: data.train.channels, height: data.train.height, width: data.train.width, classes: data.train.numClasses };
-  const model = createModel(engine, o.model, input, o.seed);
+  const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>);
+  const model = resumed?.model ?? createModel(engine, o.model, input, o.seed);
   const indices = o.trainSubset ? trainSubset(allIndices(data.train.n), o.trainSubset, o.seed) : allIndices(data.train.n);
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
   const batcher = new Batcher(data.train, { batchSize: o.batch, seed: o.seed, indices, augment });
@@ -106,15 +104,23 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const optimizer = new Optimizer(model.store, optimizerRule(o), o.lr, schedule(o.schedule, steps), guard.health);
   const bufs = new BatchBuffers(engine, o.batch, exampleSize(data.train));
   const metrics = new GpuMetrics(engine);
-  if (o.metrics) writeFileSync(o.metrics, '');
+  if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
   out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${o.dataset}: ${indices.length} examples, ${o.epochs} epochs of ${batcher.batchesPerEpoch} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
 
   let best = 0;
   let last = 0;
   let lastSaved = 0;
+  let firstEpoch = 0;
+  if (resumed?.state) {
+    optimizer.writeState(resumed.state.optimizer);
+    ({ best, last, epoch: firstEpoch } = resumed.state);
+    lastSaved = firstEpoch;
+    out(`resuming from ${o.out} after epoch ${firstEpoch} (step ${resumed.state.optimizer.step})`);
+  }
+  const lastEpoch = Math.min(o.epochs, o.stopAfter ? firstEpoch + o.stopAfter : o.epochs);
   const started = performance.now();
-  for (let epoch = 0; epoch < o.epochs; epoch++) {
+  for (let epoch = firstEpoch; epoch < lastEpoch; epoch++) {
     model.net.train(true);
     batcher.startEpoch(epoch);
     const bar = epochBar(o.progress, `epoch ${epoch + 1}/${o.epochs}`, batcher.batchesPerEpoch);
@@ -147,7 +153,8 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
     );
     log({ event: 'epoch', epoch: epoch + 1, test_acc: last, best_test_acc: best, test_loss: test.loss, seconds });
     if (o.out) {
-      await saveModel(o.out, model, { model: o.model, input, dataset: o.dataset, normalisation: data.normalisation, seed: o.seed, epoch: epoch + 1, testAccuracy: last, command: o });
+      const state = { epoch: epoch + 1, best, last, optimizer: await optimizer.readState() };
+      await saveModel(o.out, model, { model: o.model, input, dataset: o.dataset, normalisation: data.normalisation, seed: o.seed, epoch: epoch + 1, testAccuracy: last, command: { ...o } }, state);
       lastSaved = epoch + 1;
     }
   }

@@ -209,8 +209,9 @@ export function decodeSafetensors(bytes: Uint8Array, fileName: string, options: 
     if (!accepted.includes(e.dtype)) {
       fail(`tensor '${e.name}' dtype`, `expected ${accepted.length === 1 ? accepted[0] : `one of ${accepted.join(', ')}`}, found ${e.dtype}`);
     }
-    // A copy: aligned for the typed array, and independent of the file's buffer.
-    const raw = bytes.slice(dataStart + e.begin, dataStart + e.end);
+    // A copy: aligned for the typed array, and independent of the file's buffer. (Through
+    // Uint8Array.prototype.slice: a Node Buffer's own slice() returns a view, not a copy.)
+    const raw = Uint8Array.prototype.slice.call(bytes, dataStart + e.begin, dataStart + e.end);
     tensors.set(e.name, typedTensor(e.dtype, e.shape, raw));
   }
   return { tensors, metadata };

@@ -15,6 +15,7 @@ import { BatchBuffers, GpuMetrics, NumericGuard, evaluate } from '../train.js';
 import { Rng } from '../util/rng.js';
 import { TeacherCache } from './teacher-cache.js';
 import { selectDistillSubset } from './selection.js';
+import type { TrainingState } from '../nn/checkpoint.js';
 
 export const METHODS = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'dkd', 'dkd+lr+ds', 'kd+ds-random', 'kd+ds-correct'] as const;
 export type Method = (typeof METHODS)[number];
@@ -49,6 +50,10 @@ export interface DistillOptions {
   dkdAlpha: number;
   dkdBeta: number;
   dkdWarmupEpochs: number;
+  /** Continue an interrupted run from this state (weights are restored by the caller via `initial`). */
+  resume?: TrainingState;
+  /** Stop after this many epochs in this call. */
+  stopAfter?: number;
 }
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epochs'> = {
@@ -106,7 +111,8 @@ export interface DistillResult {
 export interface DistillCallbacks {
   /** Called every few steps with the running training loss/accuracy (one host sync each). */
   onProgress?: (p: { epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; samplesPerSecond: number }) => void;
-  onEpoch?: (t: EpochTelemetry, student: Model) => void | Promise<void>;
+  /** After each epoch; `state()` reads what a checkpoint needs for --resume (a few readbacks). */
+  onEpoch?: (t: EpochTelemetry, student: Model, state: () => Promise<TrainingState>) => void | Promise<void>;
   /** Return true to stop after the current step. */
   shouldStop?: () => boolean;
 }
@@ -174,6 +180,8 @@ export async function distill(
   o: DistillOptions,
   cb: DistillCallbacks = {},
   cache = new TeacherCache(engine),
+  /** A student to continue (with o.resume); by default a fresh one from o.seed. */
+  initial?: Model,
 ): Promise<DistillResult> {
   validateDistillOptions(o);
   const parts = methodParts(o.method);
@@ -181,7 +189,7 @@ export async function distill(
   const C = trainData.numClasses;
   if (teacher.model.input.classes !== C) throw new Error(`the teacher predicts ${teacher.model.input.classes} classes, the dataset has ${C}`);
   const input = { channels: trainData.channels, height: trainData.height, width: trainData.width, classes: C };
-  const student = createModel(engine, o.student, input, o.seed);
+  const student = initial ?? createModel(engine, o.student, input, o.seed);
 
   // Same split, subset and order for every method of a seed: differences are the method's.
   const split = validationSplit(allIndices(trainData.n), o.valSplit, o.seed);
@@ -206,16 +214,37 @@ export async function distill(
   let distilled = parts.select === 'none' && parts.loss !== 'ce' ? trainIdx.length : 0;
   let best = 0;
   let last = 0;
+  let firstEpoch = 0;
+  let selected = false;
+  if (o.resume) {
+    optimizer.writeState(o.resume.optimizer);
+    ({ best, last, epoch: firstEpoch } = o.resume);
+    if (o.resume.mask) {
+      engine.write(mask, o.resume.mask);
+      distilled = o.resume.extra?.distilled ?? distilled;
+      selected = true;
+    }
+  }
   const epochs: EpochTelemetry[] = [];
   const dkdWarmSteps = Math.max(1, o.dkdWarmupEpochs * batcher.batchesPerEpoch);
+  const lastEpoch = Math.min(o.epochs, o.stopAfter ? firstEpoch + o.stopAfter : o.epochs);
+  const state = async (epoch: number): Promise<TrainingState> => ({
+    epoch,
+    best,
+    last,
+    optimizer: await optimizer.readState(),
+    mask: selected ? await engine.readF32(mask, trainData.n) : undefined,
+    extra: { distilled },
+  });
 
   try {
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
+    for (let epoch = firstEpoch; epoch < lastEpoch; epoch++) {
       if (o.augment && epoch > 0) teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { augment: o.augment, seed: o.seed, epoch });
       const selecting = parts.select !== 'none';
       const warming = selecting && epoch < o.dsWarmupEpochs;
       const rescore = o.dsEvery > 0 && (epoch - o.dsWarmupEpochs) % o.dsEvery === 0;
-      if (selecting && !warming && (epoch === o.dsWarmupEpochs || rescore)) {
+      if (selecting && !warming && (!selected || rescore)) {
+        selected = true;
         distilled = await makeSelection(engine, parts.select, student, trainData, split, trainIdx, { teacherLogits: teacherLogits.logits, labels: labelsAll, mask }, o, revision, tele.wrong);
       }
       student.net.train(true);
@@ -292,7 +321,7 @@ export async function distill(
         samplesPerSecond: seen / seconds,
       };
       epochs.push(t);
-      await cb.onEpoch?.(t, student);
+      await cb.onEpoch?.(t, student, () => state(epoch + 1));
       if (cb.shouldStop?.()) break;
     }
   } finally {
