@@ -11,8 +11,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= params.rows) { return; }
   let k = idx[i];
   let y = min(labels[k], params.C - 1u);
-  let beta = revision_beta(k, y, teacher_argmax(k) != y);
-  let st = teacher_stats(k, params.inv_t);
+  let t = teacher_target(k, y);
   var m = -3.0e38;
   for (var c = 0u; c < params.C; c++) { m = max(m, zs[i * params.C + c] * params.inv_t); }
   var sum = 0.0;
@@ -20,7 +19,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var s = 0.0;
   for (var c = 0u; c < params.C; c++) {
     let q = exp(zs[i * params.C + c] * params.inv_t - m) / sum;
-    let p = revised(teacher_prob(k, c, params.inv_t, st), c, y, beta);
+    let p = revised(teacher_prob(k, c, params.inv_t, t.st), c, y, t.beta);
     s += (q - p) * u[i * params.C + c];
   }
   score[i] = -s;

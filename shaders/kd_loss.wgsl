@@ -11,14 +11,6 @@
 //   ∂TCKD/∂(zs/T): q_y − p_y at y;  q̂_c·(p_y − q_y) elsewhere.   ∂NCKD/∂(zs/T): q̂_c − p̂_c off y, 0 at y.
 // The stored gradient is scaled by grad_scale (1/B: the batch mean).
 
-fn lse(row: u32, inv_t: f32, skip: u32) -> f32 {   // log Σ_{c ≠ skip} exp(zs[c]·inv_t)
-  var m = -3.0e38;
-  for (var c = 0u; c < params.C; c++) { if (c != skip) { m = max(m, zs[row * params.C + c] * inv_t); } }
-  var s = 0.0;
-  for (var c = 0u; c < params.C; c++) { if (c != skip) { s += exp(zs[row * params.C + c] * inv_t - m); } }
-  return m + log(s);
-}
-
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -26,42 +18,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= params.B) { return; }
   let k = idx[i];
   let y = min(labels[i], params.C - 1u);
-  let none = 0xffffffffu;
   let t = 1.0 / params.inv_t;
   let m_k = select(1.0, mask[k], USE_MASK);
   let kd_w = params.lambda2 * m_k * params.warm;
+  let row = i * params.C;
 
-  // Student: log-partition at T = 1 (CE) and at T, and the argmax.
-  let lse1 = lse(i, 1.0, none);
-  let lse_t = lse(i, params.inv_t, none);
-  var best = zs[i * params.C];
+  // Student, pass 1: max (and argmax) of z, and of z over the non-target classes.
+  var m1 = zs[row];
   var arg = 0u;
-  for (var c = 1u; c < params.C; c++) { let v = zs[i * params.C + c]; if (v > best) { best = v; arg = c; } }
+  var m_nt = -3.0e38;
+  for (var c = 0u; c < params.C; c++) {
+    let z = zs[row + c];
+    if (z > m1) { m1 = z; arg = c; }
+    if (c != y) { m_nt = max(m_nt, z); }
+  }
+  // Pass 2: the partition sums at T = 1 (CE) and at T; max(z/T) = max(z)/T for T > 0.
+  var s1 = 0.0;
+  var st_ = 0.0;
+  var snt = 0.0;
+  for (var c = 0u; c < params.C; c++) {
+    let z = zs[row + c];
+    s1 += exp(z - m1);
+    st_ += exp((z - m1) * params.inv_t);
+    if (METHOD == 1u && c != y) { snt += exp((z - m_nt) * params.inv_t); }
+  }
+  let lse1 = m1 + log(s1);
+  let lse_t = m1 * params.inv_t + log(st_);
+  let lse_nt = m_nt * params.inv_t + log(snt);   // DKD: log Σ_{c≠y} exp(z_c/T)
 
-  // Teacher target at T, label-revised.
-  let is_wrong = teacher_argmax(k) != y;
-  let beta = revision_beta(k, y, is_wrong);
-  let st = teacher_stats(k, params.inv_t);
+  // Teacher target at T, label-revised (one pass for the stats, two with β at T = 1).
+  let tg = teacher_target(k, y);
 
-  var loss = params.lambda1 * (lse1 - zs[i * params.C + y]);
+  var loss = params.lambda1 * (lse1 - zs[row + y]);
   if (METHOD == 0u) {
     var kl = 0.0;
     for (var c = 0u; c < params.C; c++) {
-      let p = revised(teacher_prob(k, c, params.inv_t, st), c, y, beta);
-      let log_q = zs[i * params.C + c] * params.inv_t - lse_t;
+      let z = zs[row + c];
+      let p = revised(teacher_prob(k, c, params.inv_t, tg.st), c, y, tg.beta);
+      let log_q = z * params.inv_t - lse_t;
       if (p > 0.0) { kl += p * (log(p) - log_q); }
-      let g = params.lambda1 * (exp(zs[i * params.C + c] - lse1) - select(0.0, 1.0, c == y)) + kd_w * t * (exp(log_q) - p);
-      grad[i * params.C + c] = params.grad_scale * g;
+      let g = params.lambda1 * (exp(z - lse1) - select(0.0, 1.0, c == y)) + kd_w * t * (exp(log_q) - p);
+      grad[row + c] = params.grad_scale * g;
     }
     loss += kd_w * t * t * kl;
   } else {
-    // Binary (target / rest) distributions. The rest is summed directly, never as 1 − p_y.
+    // Binary (target / rest) distributions. The teacher's rest is summed directly, never 1 − p_y.
     var pt_rest = 0.0;
-    for (var c = 0u; c < params.C; c++) { if (c != y) { pt_rest += teacher_prob(k, c, params.inv_t, st); } }
-    let p_rest = beta * pt_rest;
+    for (var c = 0u; c < params.C; c++) { if (c != y) { pt_rest += teacher_prob(k, c, params.inv_t, tg.st); } }
+    let p_rest = tg.beta * pt_rest;
     let p_y = 1.0 - p_rest;
-    let log_qy = zs[i * params.C + y] * params.inv_t - lse_t;
-    let lse_nt = lse(i, params.inv_t, y);
+    let log_qy = zs[row + y] * params.inv_t - lse_t;
     let log_qrest = lse_nt - lse_t;
     let q_y = exp(log_qy);
     var tckd = 0.0;
@@ -70,18 +76,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Non-target teacher distribution p̂ = pt / pt_rest over c ≠ y (unchanged by LR).
     var nckd = 0.0;
     for (var c = 0u; c < params.C; c++) {
-      let z = zs[i * params.C + c];
+      let z = zs[row + c];
       var g = params.lambda1 * (exp(z - lse1) - select(0.0, 1.0, c == y));
       if (c == y) {
         g += kd_w * t * params.alpha * (q_y - p_y);
       } else {
-        let ph = select(0.0, teacher_prob(k, c, params.inv_t, st) / pt_rest, pt_rest > 0.0);
+        let ph = select(0.0, teacher_prob(k, c, params.inv_t, tg.st) / pt_rest, pt_rest > 0.0);
         let log_qh = z * params.inv_t - lse_nt;
         let qh = exp(log_qh);
         if (ph > 0.0) { nckd += ph * (log(ph) - log_qh); }
         g += kd_w * t * (params.alpha * qh * (p_y - q_y) + params.beta_dkd * (qh - ph));
       }
-      grad[i * params.C + c] = params.grad_scale * g;
+      grad[row + c] = params.grad_scale * g;
     }
     loss += kd_w * t * t * (params.alpha * tckd + params.beta_dkd * nckd);
   }

@@ -9,12 +9,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row = linear_workgroup(wid, nwg) * WG_X + lid;
   if (row >= params.rows) { return; }
   let y = min(labels[row], params.C - 1u);
-  let is_wrong = teacher_argmax(row) != y;
-  let beta = revision_beta(row, y, is_wrong);
-  let st = teacher_stats(row, params.inv_t);
+  let t = teacher_target(row, y);
   for (var c = 0u; c < params.C; c++) {
-    p[row * params.C + c] = revised(teacher_prob(row, c, params.inv_t, st), c, y, beta);
+    p[row * params.C + c] = revised(teacher_prob(row, c, params.inv_t, t.st), c, y, t.beta);
   }
-  beta_out[row] = beta;
-  wrong[row] = select(0.0, 1.0, is_wrong);
+  beta_out[row] = t.beta;
+  wrong[row] = select(0.0, 1.0, t.wrong);
 }

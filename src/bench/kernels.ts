@@ -8,6 +8,7 @@ import { elementwise } from '../kernels/elementwise.js';
 import { matmul } from '../kernels/matmul.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import { softmax, softmaxCrossEntropy } from '../kernels/softmax.js';
+import { kdLoss, labelRevision } from '../kernels/kd.js';
 import { Rng } from '../util/rng.js';
 
 export interface BenchRow {
@@ -143,6 +144,41 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
       const y = buf(shape[axis === 1 ? 0 : 1]);
       const ms = await timeDispatches(engine, () => reduceAxis(engine, x, y, shape, axis), { reps: 4, samples });
       add('reduce_axis', `sum [${shape.join('x')}] axis ${axis}`, ms, n * 4, 'GB/s');
+    }
+  }
+  if (want('kd_loss')) {
+    // The fused distillation kernel against the same gradient computed by separate kernels:
+    // label_revision → p, softmax(zs/T) → q_T, softmax_xent → CE gradient, then two axpys:
+    // d = q_T − p, grad = grad_CE + (λ2·T/B)·d. (The separate path gets the teacher rows already
+    // gathered and skips the mask and the KL value, so it is the cheaper of the two on paper.)
+    const lr = { revise: true, eta: 0.9, scope: 'all' as const, betaAtT1: false };
+    for (const [B, C] of [[128, 10], [4096, 100]] as const) {
+      const zs = buf(B * C, -4, 4);
+      const zt = buf(B * C, -6, 6);
+      const labels = engine.upload(new Uint32Array(B).map(() => rng.int(C)));
+      const idx = engine.upload(Uint32Array.from({ length: B }, (_, i) => i));
+      const mask = engine.upload(new Float32Array(B).fill(1));
+      temps.push(labels, idx, mask);
+      const [loss, correct, grad, p, beta, wrong, qt, gce, d] = [B, B, B * C, B * C, B, B, B * C, B * C, B * C].map((n) => buf(n));
+      const bytes = B * C * 4 * 3 + B * 4 * 5;
+      const fusedMs = await timeDispatches(
+        engine,
+        () => kdLoss(engine, { zs, zt, labels, idx, mask, loss, grad, correct }, B, C, { loss: { kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, temperature: 4, revision: lr, useMask: true }),
+        { reps: 4, samples },
+      );
+      add('kd_loss', `fused LR+KD+mask+grad ${B}x${C}`, fusedMs, bytes, 'GB/s');
+      const separateMs = await timeDispatches(
+        engine,
+        () => {
+          labelRevision(engine, { zt, labels, p, beta, wrong }, B, C, 4, lr);
+          softmax(engine, zs, qt, B, C, { temperature: 4 });
+          softmaxCrossEntropy(engine, { logits: zs, labels, loss, grad: gce, correct }, B, C, 0.1 / B);
+          elementwise(engine, 'axpy', qt, p, d, B * C, -1);
+          elementwise(engine, 'axpy', gce, d, grad, B * C, (0.9 * 4) / B);
+        },
+        { reps: 4, samples },
+      );
+      add('kd_loss', `separate, 5 kernels ${B}x${C} (fused is ${(separateMs / fusedMs).toFixed(1)}x faster)`, separateMs, bytes, 'GB/s');
     }
   }
   for (const t of temps) engine.release(t);

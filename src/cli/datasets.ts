@@ -1,6 +1,6 @@
 // Datasets by name for the command line, normalised with the training split's statistics.
 
-import { channelStats, normalize, type Dataset } from '../data/dataset.js';
+import { channelStats, normalize, takeExamples, type Dataset } from '../data/dataset.js';
 import { FASHION_MNIST_DIR, loadCifar10, loadCifar100, loadFashionMnist } from '../data/node-files.js';
 
 export const DATASET_NAMES = ['fashion-mnist', 'cifar10', 'cifar100'] as const;
@@ -17,7 +17,8 @@ export interface LoadedData {
   normalisation: Normalisation;
 }
 
-export async function loadDataset(name: string, dir?: string, normalisation?: Normalisation): Promise<LoadedData> {
+/** testSubset: evaluate on the first n test examples only (quick runs). */
+export async function loadDataset(name: string, dir?: string, normalisation?: Normalisation, testSubset?: number): Promise<LoadedData> {
   let train: Dataset;
   let test: Dataset;
   switch (name) {
@@ -35,5 +36,9 @@ export async function loadDataset(name: string, dir?: string, normalisation?: No
       throw new Error(`unknown dataset "${name}" (known: ${DATASET_NAMES.join(', ')})`);
   }
   const norm = normalisation ?? channelStats(train);
+  if (testSubset !== undefined) {
+    if (testSubset > test.n) throw new Error(`--test-subset ${testSubset} is larger than the ${test.n} test examples`);
+    test = takeExamples(test, Array.from({ length: testSubset }, (_, i) => i), `${test.name}[0:${testSubset}]`);
+  }
   return { train: normalize(train, norm.mean, norm.std), test: normalize(test, norm.mean, norm.std), normalisation: norm };
 }

@@ -77,7 +77,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
   const teacher = await loadModel(engine, o.teacher);
   const tc = teacher.config as ModelConfig;
   if (o.dataset !== tc.dataset) throw new Error(`${o.teacher} was trained on ${tc.dataset}, not --dataset ${o.dataset}`);
-  const data = await loadDataset(o.dataset, o.dataDir, tc.normalisation);
+  const data = await loadDataset(o.dataset, o.dataDir, tc.normalisation, o.testSubset);
   const opts = distillOptions(o, tc.normalisation.mean, tc.normalisation.std, data.train.channels);
   const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>);
   if (resumed) {

@@ -27,6 +27,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['constant', 'cosine', 'step']).default('cosine'))
     .option('--seed <n>', 'seed for initialisation, data order and augmentation', int('--seed', 0), 1)
     .option('--train-subset <n>', 'train on this many examples (a seeded subset) for quick runs', int('--train-subset', 1))
+    .option('--test-subset <n>', 'evaluate on the first n test examples only (quick runs)', int('--test-subset', 1))
     .option('--augment', 'random crop (pad 4) and, for colour images, horizontal flip', false)
     .option('--metrics <file>', 'write metrics as JSON lines to this file')
     .option('--no-progress', 'no progress bar')

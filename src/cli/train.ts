@@ -28,6 +28,7 @@ export interface TrainOptions {
   seed: number;
   out?: string;
   trainSubset?: number;
+  testSubset?: number;
   augment: boolean;
   metrics?: string;
   progress: boolean;
@@ -92,7 +93,7 @@ export function checkpointState(path: string | undefined, lastSavedEpoch: number
 }
 
 export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
-  const data = await loadDataset(o.dataset, o.dataDir);
+  const data = await loadDataset(o.dataset, o.dataDir, undefined, o.testSubset);
   const input: InputSpec = { channels: data.train.channels, height: data.train.height, width: data.train.width, classes: data.train.numClasses };
   const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>);
   const model = resumed?.model ?? createModel(engine, o.model, input, o.seed);

@@ -71,7 +71,8 @@ export class Engine {
       this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
     });
     device.lost.then((info) => {
-      if (info.reason !== 'destroyed') this.lostReason = `GPU device lost (${info.reason}): ${info.message}`;
+      // Our own destroy() is not a loss; anything else is (a driver reset, or another owner's destroy()).
+      if (!this.destroyed) this.lostReason = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
     });
   }
 
@@ -355,7 +356,7 @@ export class Engine {
     try {
       await staging.mapAsync(MapMode.READ, 0, size);
     } catch (e) {
-      await this.settle();
+      this.throwErrors(); // a device loss explains the failure better than the map error
       throw new Error(`readback of "${buf.label}" failed: ${(e as Error).message}`);
     }
     const out = staging.getMappedRange(0, size).slice(0, bytes);
@@ -387,7 +388,10 @@ export class Engine {
     }
   }
 
+  private destroyed = false;
+
   destroy(): void {
+    this.destroyed = true;
     this.pool.trim();
     this.device.destroy();
   }
