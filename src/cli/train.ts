@@ -9,8 +9,8 @@ import { exampleSize } from '../data/dataset.js';
 import { createModel, type InputSpec, type Model } from '../nn/models.js';
 import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
 import { BatchBuffers, GpuMetrics, NumericGuard, evaluate, trainStep } from '../train.js';
-import { encodeModel, restoreModel, type ModelConfig, type RestoredModel, type TrainingState } from '../nn/checkpoint.js';
-import { loadCheckpoint, saveCheckpointAtomic } from '../io/checkpoint-file.js';
+import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
+import { loadModel, saveModel } from '../nn/checkpoint-file.js';
 import { loadDataset, type Normalisation } from './datasets.js';
 
 export interface TrainOptions {
@@ -77,14 +77,7 @@ export function schedule(kind: TrainOptions['schedule'], totalSteps: number): Sc
 
 export type { ModelConfig };
 
-export async function saveModel(path: string, model: Model, config: ModelConfig, state?: TrainingState): Promise<void> {
-  await saveCheckpointAtomic(path, await encodeModel(model, config, state));
-}
-
-/** Load a checkpoint into a freshly built model of the recorded name; refuses mismatched shapes. */
-export async function loadModel(engine: Engine, path: string, expectName?: string): Promise<RestoredModel> {
-  return restoreModel(engine, await loadCheckpoint(path), path, expectName);
-}
+export { saveModel, loadModel };
 
 /** What a user needs to hear about their checkpoint when a run stops early. */
 export function checkpointState(path: string | undefined, lastSavedEpoch: number): string {
