@@ -3,25 +3,13 @@
 // PER_THREAD: one invocation per row, no barriers (short rows, and CPU devices where barriers are
 // costly); otherwise one workgroup per row with tree reductions in workgroup memory (long rows).
 
-var<workgroup> red: array<f32, WG_X>;
+// `red` and wg_sum come from wg_sum.wgsl.
 
 fn wg_max(v: f32, lid: u32) -> f32 {
   red[lid] = v;
   workgroupBarrier();
   for (var s = WG_X / 2u; s > 0u; s >>= 1u) {
     if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn wg_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG_X / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
     workgroupBarrier();
   }
   let r = red[0];

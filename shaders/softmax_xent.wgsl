@@ -5,20 +5,8 @@
 // PER_THREAD: one invocation per row (short rows: the usual [batch, classes] case); otherwise one
 // workgroup per row with reductions in workgroup memory.
 
-var<workgroup> red: array<f32, WG_X>;
+// `red` and wg_sum come from wg_sum.wgsl.
 var<workgroup> red_idx: array<u32, WG_X>;
-
-fn wg_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG_X / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
 
 fn xent_row(row: u32) {
   let base = row * params.cols;

@@ -1,5 +1,6 @@
 // Row-wise softmax and log-softmax with a temperature; fused softmax cross-entropy + gradient.
 
+import wgSum from '../../shaders/wg_sum.wgsl';
 import softmaxSource from '../../shaders/softmax.wgsl';
 import xentSource from '../../shaders/softmax_xent.wgsl';
 import type { Binding, Engine } from '../gpu/engine.js';
@@ -10,7 +11,7 @@ const WG = 64;
 
 export const softmaxKernel = defineKernel({
   name: 'softmax',
-  source: softmaxSource,
+  source: wgSum + softmaxSource,
   bindings: [
     { name: 'x', type: 'f32', access: 'read' },
     { name: 'out', type: 'f32', access: 'read_write' },
@@ -69,7 +70,7 @@ export function softmaxReference(x: ArrayLike<number>, rows: number, cols: numbe
 
 export const softmaxXentKernel = defineKernel({
   name: 'softmax_xent',
-  source: xentSource,
+  source: wgSum + xentSource,
   bindings: [
     { name: 'logits', type: 'f32', access: 'read' },
     { name: 'labels', type: 'u32', access: 'read' },
