@@ -12,7 +12,7 @@ await Promise.all([
   build({
     ...nodeCommon,
     packages: 'external',
-    entryPoints: { 'bench-steps': 'bench/steps.ts', 'bench-peer-kdgpu': 'bench/peers/kdgpu.ts', 'bench-peer-tfjs': 'bench/peers/tfjs.ts' },
+    entryPoints: { 'bench-soak': 'bench/soak.ts', 'bench-steps': 'bench/steps.ts', 'bench-peer-kdgpu': 'bench/peers/kdgpu.ts', 'bench-peer-tfjs': 'bench/peers/tfjs.ts' },
     outdir: 'dist',
   }),
   build({ ...common, platform: 'browser', entryPoints: { 'kdgpu.browser': 'src/index.browser.ts' }, outdir: 'dist' }),
