@@ -8,6 +8,7 @@
 // dy[row.off + kq.ofs]: row.off = n·CO·OH·OW + hq·OW + wq, kq.ofs = co·OH·OW − khq·OW − kwq.
 
 fn gather_a(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(dy[o.x], dy[o.y], dy[o.z], dy[o.w]); }
+fn fetch_a(i: u32) -> f32 { return dy[i]; }
 fn gather_b(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(wt[o.x], wt[o.y], wt[o.z], wt[o.w]); }
 
 fn row_radix() -> vec2<u32> { return vec2<u32>(params.H, params.W); }
@@ -58,15 +59,23 @@ fn k_b(k: vec4<u32>) -> vec4<u32> {
   return co * (params.CI * kk) + (k - co * kk);
 }
 
-fn store1(base: u32, ci: u32, v: f32) {
-  if (ci >= params.CI) { return; }
-  let i = base + ci * params.H * params.W;
-  var r = v;
-  if (ACCUM) { r += dx[i]; }
-  dx[i] = r;
+// With ACCUM a store reads what it overwrites, so the rows and columns past the edge (clamped
+// duplicates, see conv_common.wgsl) must be skipped rather than stored twice.
+fn store1(i: u32, ci: u32, v: f32) {
+  if (ACCUM) {
+    if (ci < params.CI) { dx[i] = v + dx[i]; }
+  } else {
+    dx[i] = v;
+  }
 }
 
-fn store_row(out: u32, c0: u32, r: Row) { store_cols(out, c0, r); }
+fn store_row(out: u32, row_ok: bool, c0: u32, oc: Offsets, r: Row) {
+  if (ACCUM) {
+    if (row_ok) { store_cols(out, c0, oc, r); }
+  } else {
+    store_cols(out, c0, oc, r);
+  }
+}
 
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -92,5 +101,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let kv = vec4<u32>(k);
     step_update(&acc, &ra, k_a(kv), load_b_row(cols, k_b(kv).x));
   }
-  store_rows(&acc, &ra, m0, last, c0);
+  store_rows(&acc, &ra, m0, last, c0, offsets16(c0, params.CI - 1u, params.H * params.W));
 }

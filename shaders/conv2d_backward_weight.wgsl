@@ -12,6 +12,7 @@
 // pdb[s, co]; a deterministic reduce over s follows (no atomics).
 
 fn gather_a(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(x[o.x], x[o.y], x[o.z], x[o.w]); }
+fn fetch_a(i: u32) -> f32 { return x[i]; }
 fn gather_b(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(dy[o.x], dy[o.y], dy[o.z], dy[o.w]); }
 
 var<private> split: u32;
@@ -46,16 +47,19 @@ fn k_b(k: vec4<u32>) -> vec4<u32> {
   return n * (params.CO * ohw) + (k - n * ohw);
 }
 
-fn store1(base: u32, co: u32, v: f32) {
-  if (co >= params.CO) { return; }
-  partial[base + co * params.CI * params.KH * params.KW] = v;
+fn store1(i: u32, co: u32, v: f32) { partial[i] = v; }
+
+// pdb[base + oc] = r (columns past the edge rewrite the last column's identical value).
+fn store_db(base: u32, oc: Offsets, r: Row) {
+  pdb[base + oc.o0.x] = r.v0.x; pdb[base + oc.o0.y] = r.v0.y; pdb[base + oc.o0.z] = r.v0.z; pdb[base + oc.o0.w] = r.v0.w;
+  pdb[base + oc.o1.x] = r.v1.x; pdb[base + oc.o1.y] = r.v1.y; pdb[base + oc.o1.z] = r.v1.z; pdb[base + oc.o1.w] = r.v1.w;
+  if (TN > 8u) {
+    pdb[base + oc.o2.x] = r.v2.x; pdb[base + oc.o2.y] = r.v2.y; pdb[base + oc.o2.z] = r.v2.z; pdb[base + oc.o2.w] = r.v2.w;
+    pdb[base + oc.o3.x] = r.v3.x; pdb[base + oc.o3.y] = r.v3.y; pdb[base + oc.o3.z] = r.v3.z; pdb[base + oc.o3.w] = r.v3.w;
+  }
 }
 
-fn store_row(out: u32, c0: u32, r: Row) { store_cols(out, c0, r); }
-
-fn store_db(co: u32, v: f32) {
-  if (co < params.CO) { pdb[split * params.CO + co] = v; }
-}
+fn store_row(out: u32, row_ok: bool, c0: u32, oc: Offsets, r: Row) { store_cols(out, c0, oc, r); }
 
 fn add_row(a: Row, b: Row) -> Row { return Row(a.v0 + b.v0, a.v1 + b.v1, a.v2 + b.v2, a.v3 + b.v3); }
 
@@ -94,13 +98,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (HAS_DB) { dbs = add_row(dbs, b); }
     }
   }
-  store_rows(&acc, &ra, m0, last, c0);
-  if (HAS_DB && m0 == 0u) {
-    store_db(c0, dbs.v0.x); store_db(c0 + 1u, dbs.v0.y); store_db(c0 + 2u, dbs.v0.z); store_db(c0 + 3u, dbs.v0.w);
-    store_db(c0 + 4u, dbs.v1.x); store_db(c0 + 5u, dbs.v1.y); store_db(c0 + 6u, dbs.v1.z); store_db(c0 + 7u, dbs.v1.w);
-    if (TN > 8u) {
-      store_db(c0 + 8u, dbs.v2.x); store_db(c0 + 9u, dbs.v2.y); store_db(c0 + 10u, dbs.v2.z); store_db(c0 + 11u, dbs.v2.w);
-      store_db(c0 + 12u, dbs.v3.x); store_db(c0 + 13u, dbs.v3.y); store_db(c0 + 14u, dbs.v3.z); store_db(c0 + 15u, dbs.v3.w);
-    }
+  store_rows(&acc, &ra, m0, last, c0, offsets16(c0, params.CO - 1u, last + 1u));
+  // The bias gradient (the column sums of B'), by the first row block of each column block.
+  if (HAS_DB) {
+    if (m0 == 0u) { store_db(split * params.CO, offsets16(c0, params.CO - 1u, 1u), dbs); }
   }
 }

@@ -6,6 +6,7 @@
 // kq.ofs = ci·H·W + kh·W + kw; the tap is inside when (oh·s − p) + kh < H and likewise for w.
 
 fn gather_a(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(x[o.x], x[o.y], x[o.z], x[o.w]); }
+fn fetch_a(i: u32) -> f32 { return x[i]; }
 fn gather_b(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(wt[o.x], wt[o.y], wt[o.z], wt[o.w]); }
 
 fn row_radix() -> vec2<u32> { return vec2<u32>(params.OH, params.OW); }
@@ -31,17 +32,24 @@ fn k_a(k: vec4<u32>) -> KA {
 
 var<private> bias_row: Row;
 
-fn store1(base: u32, co: u32, v: f32) {
-  if (co >= params.CO) { return; }
+fn store1(i: u32, co: u32, v: f32) {
   var r = v;
   if (ACT == 1u) { r = max(r, 0.0); }
-  y[base + co * params.OH * params.OW] = r;
+  y[i] = r;
 }
 
-fn store_row(out: u32, c0: u32, r: Row) {
+fn store_row(out: u32, row_ok: bool, c0: u32, oc: Offsets, r: Row) {
   var v = r;
   if (HAS_BIAS) { v.v0 += bias_row.v0; v.v1 += bias_row.v1; v.v2 += bias_row.v2; v.v3 += bias_row.v3; }
-  store_cols(out, c0, v);
+  store_cols(out, c0, oc, v);
+}
+
+fn load_bias(c0: u32) {
+  let bo = offsets16(c0, params.CO - 1u, 1u);
+  bias_row = Row(vec4<f32>(bias[bo.o0.x], bias[bo.o0.y], bias[bo.o0.z], bias[bo.o0.w]),
+                 vec4<f32>(bias[bo.o1.x], bias[bo.o1.y], bias[bo.o1.z], bias[bo.o1.w]),
+                 vec4<f32>(bias[bo.o2.x], bias[bo.o2.y], bias[bo.o2.z], bias[bo.o2.w]),
+                 vec4<f32>(bias[bo.o3.x], bias[bo.o3.y], bias[bo.o3.z], bias[bo.o3.w]));
 }
 
 @compute @workgroup_size(WG_X)
@@ -67,12 +75,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (; k < K; k++) {
     step_update(&acc, &ra, k_a(vec4<u32>(k)), load_b_row(cols, k));
   }
-  if (HAS_BIAS) {
-    let bo = offsets16(c0, params.CO - 1u, 1u);
-    bias_row = Row(vec4<f32>(bias[bo.o0.x], bias[bo.o0.y], bias[bo.o0.z], bias[bo.o0.w]),
-                   vec4<f32>(bias[bo.o1.x], bias[bo.o1.y], bias[bo.o1.z], bias[bo.o1.w]),
-                   vec4<f32>(bias[bo.o2.x], bias[bo.o2.y], bias[bo.o2.z], bias[bo.o2.w]),
-                   vec4<f32>(bias[bo.o3.x], bias[bo.o3.y], bias[bo.o3.z], bias[bo.o3.w]));
-  }
-  store_rows(&acc, &ra, m0, last, c0);
+  if (HAS_BIAS) { load_bias(c0); }
+  store_rows(&acc, &ra, m0, last, c0, offsets16(c0, params.CO - 1u, params.OH * params.OW));
 }

@@ -3,8 +3,8 @@
 //
 //   C(m, c) = Σ_k A'(m, k) · B'(k, c)
 //
-// Each invocation owns a TM×TN block of C (TM = 4, 8, …, 32 rows in steps of 4, TN = 8 or 16
-// columns; both pipeline constants) held in named `Row` values, and streams k in chunks of 4: per
+// Each invocation owns a TM×TN block of C (TM = 4 to 32 rows, TN = 8 or 16 columns; both
+// pipeline constants) held in named `Row` values, and streams k in chunks of 4: per
 // chunk it loads a 4×TN block of B' (4·TN loads) and, per row, 4 elements of A' (4·TM loads) for
 // TM·TN·4 multiply-adds. No im2col buffer: every A' element's address is a part that depends on
 // the row alone (computed once, before the k loop) plus a part that depends on k alone (computed
@@ -17,16 +17,18 @@
 //   B'(k, c) = b[kb(k) + col_c].
 // Invalid taps load element 0 (always a legal address) and are zeroed with select(): no branch
 // around a load anywhere in the k loop. Rows past the edge repeat the last row and columns past
-// the edge the last column; their results are dropped at the store. The K % 4 leftover k are
-// single-k steps after the chunk loop (a masked 4-chunk would cost 4 full steps of loads).
+// the edge the last column (so the stores need no branch either; see the epilogue). The K % 4
+// leftover k are single-k steps after the chunk loop (a masked chunk would cost a full chunk of
+// loads). Avoid && and || here: they are branches, and SwiftShader's compile time explodes on
+// them once inlined into every row (& and | on bools are not short-circuit).
 //
 // Why named values, small inlined functions and no fma(): see shaders/matmul.wgsl (SwiftShader
 // does not unroll loops, so a local array indexed by a loop variable lives in memory and every
 // access is a per-lane gather or scatter; fma() may lower to a slow exact routine there).
 //
-// Each kernel provides: gather_a / gather_b (4 loads from its bindings), row_radix() and
+// Each kernel provides: gather_a / gather_b / fetch_a (loads from its bindings), row_radix() and
 // row_a(pos) (the row decomposed as (outer, mid, inner) digits), k_a / k_b (the k part of the
-// A' and B' addresses for 4 k), and store_row(row, c0, values).
+// A' and B' addresses for 4 k), and store_row / store1 (the epilogue).
 
 // TN consecutive columns of one row (of C, or of B'); v2 and v3 are unused when TN = 8.
 struct Row { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32> }
@@ -68,16 +70,16 @@ fn offsets16(i0: u32, last: u32, stride: u32) -> Offsets {
 // A'(m, k..k+3), zero where the tap falls outside the image.
 fn load_a(r: RowA, kq: KA) -> vec4<f32> {
   var ok = (vec4<u32>(r.h) + kq.h < vec4<u32>(kq.lh)) & (vec4<u32>(r.w) + kq.w < vec4<u32>(kq.lw));
-  if (PHASED) { ok = ok & (vec4<u32>(r.hr) == kq.hr) & (vec4<u32>(r.wr) == kq.wr); }
+  if (PHASED) { ok = ok & (((vec4<u32>(r.hr) ^ kq.hr) | (vec4<u32>(r.wr) ^ kq.wr)) == vec4<u32>(0u)); }
   let o = select(vec4<u32>(0u), vec4<u32>(r.off) + kq.ofs, ok);
   return select(vec4<f32>(0.0), gather_a(o), ok);
 }
 
 // A'(m, k) for the single k in kq's .x components.
 fn load_a1(r: RowA, kq: KA) -> f32 {
-  var ok = (r.h + kq.h.x < kq.lh) && (r.w + kq.w.x < kq.lw);
-  if (PHASED) { ok = ok && (r.hr == kq.hr.x) && (r.wr == kq.wr.x); }
-  return select(0.0, gather_a(vec4<u32>(select(0u, r.off + kq.ofs.x, ok))).x, ok);
+  var ok = (r.h + kq.h.x < kq.lh) & (r.w + kq.w.x < kq.lw);
+  if (PHASED) { ok = ok & (((r.hr ^ kq.hr.x) | (r.wr ^ kq.wr.x)) == 0u); }
+  return select(0.0, fetch_a(select(0u, r.off + kq.ofs.x, ok)), ok);
 }
 
 // Rows are consecutive m, so after the first their (outer, mid, inner) digits are stepped, not
@@ -106,48 +108,34 @@ fn rows_a(m0: u32, last: u32) -> RowsA {
   p = select(p, next_pos(p, radix), m0 + 1u <= last); r.r1 = row_a(p);
   p = select(p, next_pos(p, radix), m0 + 2u <= last); r.r2 = row_a(p);
   p = select(p, next_pos(p, radix), m0 + 3u <= last); r.r3 = row_a(p);
-  if (TM > 4u) {
-    p = select(p, next_pos(p, radix), m0 + 4u <= last); r.r4 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 5u <= last); r.r5 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 6u <= last); r.r6 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 7u <= last); r.r7 = row_a(p);
-  }
-  if (TM > 8u) {
-    p = select(p, next_pos(p, radix), m0 + 8u <= last); r.r8 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 9u <= last); r.r9 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 10u <= last); r.r10 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 11u <= last); r.r11 = row_a(p);
-  }
-  if (TM > 12u) {
-    p = select(p, next_pos(p, radix), m0 + 12u <= last); r.r12 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 13u <= last); r.r13 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 14u <= last); r.r14 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 15u <= last); r.r15 = row_a(p);
-  }
-  if (TM > 16u) {
-    p = select(p, next_pos(p, radix), m0 + 16u <= last); r.r16 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 17u <= last); r.r17 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 18u <= last); r.r18 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 19u <= last); r.r19 = row_a(p);
-  }
-  if (TM > 20u) {
-    p = select(p, next_pos(p, radix), m0 + 20u <= last); r.r20 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 21u <= last); r.r21 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 22u <= last); r.r22 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 23u <= last); r.r23 = row_a(p);
-  }
-  if (TM > 24u) {
-    p = select(p, next_pos(p, radix), m0 + 24u <= last); r.r24 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 25u <= last); r.r25 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 26u <= last); r.r26 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 27u <= last); r.r27 = row_a(p);
-  }
-  if (TM > 28u) {
-    p = select(p, next_pos(p, radix), m0 + 28u <= last); r.r28 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 29u <= last); r.r29 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 30u <= last); r.r30 = row_a(p);
-    p = select(p, next_pos(p, radix), m0 + 31u <= last); r.r31 = row_a(p);
-  }
+  if (TM > 4u) { p = select(p, next_pos(p, radix), m0 + 4u <= last); r.r4 = row_a(p); }
+  if (TM > 5u) { p = select(p, next_pos(p, radix), m0 + 5u <= last); r.r5 = row_a(p); }
+  if (TM > 6u) { p = select(p, next_pos(p, radix), m0 + 6u <= last); r.r6 = row_a(p); }
+  if (TM > 7u) { p = select(p, next_pos(p, radix), m0 + 7u <= last); r.r7 = row_a(p); }
+  if (TM > 8u) { p = select(p, next_pos(p, radix), m0 + 8u <= last); r.r8 = row_a(p); }
+  if (TM > 9u) { p = select(p, next_pos(p, radix), m0 + 9u <= last); r.r9 = row_a(p); }
+  if (TM > 10u) { p = select(p, next_pos(p, radix), m0 + 10u <= last); r.r10 = row_a(p); }
+  if (TM > 11u) { p = select(p, next_pos(p, radix), m0 + 11u <= last); r.r11 = row_a(p); }
+  if (TM > 12u) { p = select(p, next_pos(p, radix), m0 + 12u <= last); r.r12 = row_a(p); }
+  if (TM > 13u) { p = select(p, next_pos(p, radix), m0 + 13u <= last); r.r13 = row_a(p); }
+  if (TM > 14u) { p = select(p, next_pos(p, radix), m0 + 14u <= last); r.r14 = row_a(p); }
+  if (TM > 15u) { p = select(p, next_pos(p, radix), m0 + 15u <= last); r.r15 = row_a(p); }
+  if (TM > 16u) { p = select(p, next_pos(p, radix), m0 + 16u <= last); r.r16 = row_a(p); }
+  if (TM > 17u) { p = select(p, next_pos(p, radix), m0 + 17u <= last); r.r17 = row_a(p); }
+  if (TM > 18u) { p = select(p, next_pos(p, radix), m0 + 18u <= last); r.r18 = row_a(p); }
+  if (TM > 19u) { p = select(p, next_pos(p, radix), m0 + 19u <= last); r.r19 = row_a(p); }
+  if (TM > 20u) { p = select(p, next_pos(p, radix), m0 + 20u <= last); r.r20 = row_a(p); }
+  if (TM > 21u) { p = select(p, next_pos(p, radix), m0 + 21u <= last); r.r21 = row_a(p); }
+  if (TM > 22u) { p = select(p, next_pos(p, radix), m0 + 22u <= last); r.r22 = row_a(p); }
+  if (TM > 23u) { p = select(p, next_pos(p, radix), m0 + 23u <= last); r.r23 = row_a(p); }
+  if (TM > 24u) { p = select(p, next_pos(p, radix), m0 + 24u <= last); r.r24 = row_a(p); }
+  if (TM > 25u) { p = select(p, next_pos(p, radix), m0 + 25u <= last); r.r25 = row_a(p); }
+  if (TM > 26u) { p = select(p, next_pos(p, radix), m0 + 26u <= last); r.r26 = row_a(p); }
+  if (TM > 27u) { p = select(p, next_pos(p, radix), m0 + 27u <= last); r.r27 = row_a(p); }
+  if (TM > 28u) { p = select(p, next_pos(p, radix), m0 + 28u <= last); r.r28 = row_a(p); }
+  if (TM > 29u) { p = select(p, next_pos(p, radix), m0 + 29u <= last); r.r29 = row_a(p); }
+  if (TM > 30u) { p = select(p, next_pos(p, radix), m0 + 30u <= last); r.r30 = row_a(p); }
+  if (TM > 31u) { p = select(p, next_pos(p, radix), m0 + 31u <= last); r.r31 = row_a(p); }
   return r;
 }
 
@@ -193,54 +181,41 @@ fn fma_row1(c: Row, a: f32, b: Row) -> Row {
   return r;
 }
 
-// The chunk update for the whole block. Rows past TM are compile-time dead.
+// The chunk update for the whole block. Rows past TM are compile-time dead (TM is a pipeline
+// constant), so one source serves every block height.
 fn chunk_update(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, kq: KA, bc: BChunk) {
   (*acc).c0 = fma_row((*acc).c0, load_a((*ra).r0, kq), bc);
   (*acc).c1 = fma_row((*acc).c1, load_a((*ra).r1, kq), bc);
   (*acc).c2 = fma_row((*acc).c2, load_a((*ra).r2, kq), bc);
   (*acc).c3 = fma_row((*acc).c3, load_a((*ra).r3, kq), bc);
-  if (TM > 4u) {
-    (*acc).c4 = fma_row((*acc).c4, load_a((*ra).r4, kq), bc);
-    (*acc).c5 = fma_row((*acc).c5, load_a((*ra).r5, kq), bc);
-    (*acc).c6 = fma_row((*acc).c6, load_a((*ra).r6, kq), bc);
-    (*acc).c7 = fma_row((*acc).c7, load_a((*ra).r7, kq), bc);
-  }
-  if (TM > 8u) {
-    (*acc).c8 = fma_row((*acc).c8, load_a((*ra).r8, kq), bc);
-    (*acc).c9 = fma_row((*acc).c9, load_a((*ra).r9, kq), bc);
-    (*acc).c10 = fma_row((*acc).c10, load_a((*ra).r10, kq), bc);
-    (*acc).c11 = fma_row((*acc).c11, load_a((*ra).r11, kq), bc);
-  }
-  if (TM > 12u) {
-    (*acc).c12 = fma_row((*acc).c12, load_a((*ra).r12, kq), bc);
-    (*acc).c13 = fma_row((*acc).c13, load_a((*ra).r13, kq), bc);
-    (*acc).c14 = fma_row((*acc).c14, load_a((*ra).r14, kq), bc);
-    (*acc).c15 = fma_row((*acc).c15, load_a((*ra).r15, kq), bc);
-  }
-  if (TM > 16u) {
-    (*acc).c16 = fma_row((*acc).c16, load_a((*ra).r16, kq), bc);
-    (*acc).c17 = fma_row((*acc).c17, load_a((*ra).r17, kq), bc);
-    (*acc).c18 = fma_row((*acc).c18, load_a((*ra).r18, kq), bc);
-    (*acc).c19 = fma_row((*acc).c19, load_a((*ra).r19, kq), bc);
-  }
-  if (TM > 20u) {
-    (*acc).c20 = fma_row((*acc).c20, load_a((*ra).r20, kq), bc);
-    (*acc).c21 = fma_row((*acc).c21, load_a((*ra).r21, kq), bc);
-    (*acc).c22 = fma_row((*acc).c22, load_a((*ra).r22, kq), bc);
-    (*acc).c23 = fma_row((*acc).c23, load_a((*ra).r23, kq), bc);
-  }
-  if (TM > 24u) {
-    (*acc).c24 = fma_row((*acc).c24, load_a((*ra).r24, kq), bc);
-    (*acc).c25 = fma_row((*acc).c25, load_a((*ra).r25, kq), bc);
-    (*acc).c26 = fma_row((*acc).c26, load_a((*ra).r26, kq), bc);
-    (*acc).c27 = fma_row((*acc).c27, load_a((*ra).r27, kq), bc);
-  }
-  if (TM > 28u) {
-    (*acc).c28 = fma_row((*acc).c28, load_a((*ra).r28, kq), bc);
-    (*acc).c29 = fma_row((*acc).c29, load_a((*ra).r29, kq), bc);
-    (*acc).c30 = fma_row((*acc).c30, load_a((*ra).r30, kq), bc);
-    (*acc).c31 = fma_row((*acc).c31, load_a((*ra).r31, kq), bc);
-  }
+  if (TM > 4u) { (*acc).c4 = fma_row((*acc).c4, load_a((*ra).r4, kq), bc); }
+  if (TM > 5u) { (*acc).c5 = fma_row((*acc).c5, load_a((*ra).r5, kq), bc); }
+  if (TM > 6u) { (*acc).c6 = fma_row((*acc).c6, load_a((*ra).r6, kq), bc); }
+  if (TM > 7u) { (*acc).c7 = fma_row((*acc).c7, load_a((*ra).r7, kq), bc); }
+  if (TM > 8u) { (*acc).c8 = fma_row((*acc).c8, load_a((*ra).r8, kq), bc); }
+  if (TM > 9u) { (*acc).c9 = fma_row((*acc).c9, load_a((*ra).r9, kq), bc); }
+  if (TM > 10u) { (*acc).c10 = fma_row((*acc).c10, load_a((*ra).r10, kq), bc); }
+  if (TM > 11u) { (*acc).c11 = fma_row((*acc).c11, load_a((*ra).r11, kq), bc); }
+  if (TM > 12u) { (*acc).c12 = fma_row((*acc).c12, load_a((*ra).r12, kq), bc); }
+  if (TM > 13u) { (*acc).c13 = fma_row((*acc).c13, load_a((*ra).r13, kq), bc); }
+  if (TM > 14u) { (*acc).c14 = fma_row((*acc).c14, load_a((*ra).r14, kq), bc); }
+  if (TM > 15u) { (*acc).c15 = fma_row((*acc).c15, load_a((*ra).r15, kq), bc); }
+  if (TM > 16u) { (*acc).c16 = fma_row((*acc).c16, load_a((*ra).r16, kq), bc); }
+  if (TM > 17u) { (*acc).c17 = fma_row((*acc).c17, load_a((*ra).r17, kq), bc); }
+  if (TM > 18u) { (*acc).c18 = fma_row((*acc).c18, load_a((*ra).r18, kq), bc); }
+  if (TM > 19u) { (*acc).c19 = fma_row((*acc).c19, load_a((*ra).r19, kq), bc); }
+  if (TM > 20u) { (*acc).c20 = fma_row((*acc).c20, load_a((*ra).r20, kq), bc); }
+  if (TM > 21u) { (*acc).c21 = fma_row((*acc).c21, load_a((*ra).r21, kq), bc); }
+  if (TM > 22u) { (*acc).c22 = fma_row((*acc).c22, load_a((*ra).r22, kq), bc); }
+  if (TM > 23u) { (*acc).c23 = fma_row((*acc).c23, load_a((*ra).r23, kq), bc); }
+  if (TM > 24u) { (*acc).c24 = fma_row((*acc).c24, load_a((*ra).r24, kq), bc); }
+  if (TM > 25u) { (*acc).c25 = fma_row((*acc).c25, load_a((*ra).r25, kq), bc); }
+  if (TM > 26u) { (*acc).c26 = fma_row((*acc).c26, load_a((*ra).r26, kq), bc); }
+  if (TM > 27u) { (*acc).c27 = fma_row((*acc).c27, load_a((*ra).r27, kq), bc); }
+  if (TM > 28u) { (*acc).c28 = fma_row((*acc).c28, load_a((*ra).r28, kq), bc); }
+  if (TM > 29u) { (*acc).c29 = fma_row((*acc).c29, load_a((*ra).r29, kq), bc); }
+  if (TM > 30u) { (*acc).c30 = fma_row((*acc).c30, load_a((*ra).r30, kq), bc); }
+  if (TM > 31u) { (*acc).c31 = fma_row((*acc).c31, load_a((*ra).r31, kq), bc); }
 }
 
 // The single-k update (the K % 4 leftover k).
@@ -249,109 +224,89 @@ fn step_update(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, kq: KA, b: Row
   (*acc).c1 = fma_row1((*acc).c1, load_a1((*ra).r1, kq), b);
   (*acc).c2 = fma_row1((*acc).c2, load_a1((*ra).r2, kq), b);
   (*acc).c3 = fma_row1((*acc).c3, load_a1((*ra).r3, kq), b);
-  if (TM > 4u) {
-    (*acc).c4 = fma_row1((*acc).c4, load_a1((*ra).r4, kq), b);
-    (*acc).c5 = fma_row1((*acc).c5, load_a1((*ra).r5, kq), b);
-    (*acc).c6 = fma_row1((*acc).c6, load_a1((*ra).r6, kq), b);
-    (*acc).c7 = fma_row1((*acc).c7, load_a1((*ra).r7, kq), b);
-  }
-  if (TM > 8u) {
-    (*acc).c8 = fma_row1((*acc).c8, load_a1((*ra).r8, kq), b);
-    (*acc).c9 = fma_row1((*acc).c9, load_a1((*ra).r9, kq), b);
-    (*acc).c10 = fma_row1((*acc).c10, load_a1((*ra).r10, kq), b);
-    (*acc).c11 = fma_row1((*acc).c11, load_a1((*ra).r11, kq), b);
-  }
-  if (TM > 12u) {
-    (*acc).c12 = fma_row1((*acc).c12, load_a1((*ra).r12, kq), b);
-    (*acc).c13 = fma_row1((*acc).c13, load_a1((*ra).r13, kq), b);
-    (*acc).c14 = fma_row1((*acc).c14, load_a1((*ra).r14, kq), b);
-    (*acc).c15 = fma_row1((*acc).c15, load_a1((*ra).r15, kq), b);
-  }
-  if (TM > 16u) {
-    (*acc).c16 = fma_row1((*acc).c16, load_a1((*ra).r16, kq), b);
-    (*acc).c17 = fma_row1((*acc).c17, load_a1((*ra).r17, kq), b);
-    (*acc).c18 = fma_row1((*acc).c18, load_a1((*ra).r18, kq), b);
-    (*acc).c19 = fma_row1((*acc).c19, load_a1((*ra).r19, kq), b);
-  }
-  if (TM > 20u) {
-    (*acc).c20 = fma_row1((*acc).c20, load_a1((*ra).r20, kq), b);
-    (*acc).c21 = fma_row1((*acc).c21, load_a1((*ra).r21, kq), b);
-    (*acc).c22 = fma_row1((*acc).c22, load_a1((*ra).r22, kq), b);
-    (*acc).c23 = fma_row1((*acc).c23, load_a1((*ra).r23, kq), b);
-  }
-  if (TM > 24u) {
-    (*acc).c24 = fma_row1((*acc).c24, load_a1((*ra).r24, kq), b);
-    (*acc).c25 = fma_row1((*acc).c25, load_a1((*ra).r25, kq), b);
-    (*acc).c26 = fma_row1((*acc).c26, load_a1((*ra).r26, kq), b);
-    (*acc).c27 = fma_row1((*acc).c27, load_a1((*ra).r27, kq), b);
-  }
-  if (TM > 28u) {
-    (*acc).c28 = fma_row1((*acc).c28, load_a1((*ra).r28, kq), b);
-    (*acc).c29 = fma_row1((*acc).c29, load_a1((*ra).r29, kq), b);
-    (*acc).c30 = fma_row1((*acc).c30, load_a1((*ra).r30, kq), b);
-    (*acc).c31 = fma_row1((*acc).c31, load_a1((*ra).r31, kq), b);
-  }
+  if (TM > 4u) { (*acc).c4 = fma_row1((*acc).c4, load_a1((*ra).r4, kq), b); }
+  if (TM > 5u) { (*acc).c5 = fma_row1((*acc).c5, load_a1((*ra).r5, kq), b); }
+  if (TM > 6u) { (*acc).c6 = fma_row1((*acc).c6, load_a1((*ra).r6, kq), b); }
+  if (TM > 7u) { (*acc).c7 = fma_row1((*acc).c7, load_a1((*ra).r7, kq), b); }
+  if (TM > 8u) { (*acc).c8 = fma_row1((*acc).c8, load_a1((*ra).r8, kq), b); }
+  if (TM > 9u) { (*acc).c9 = fma_row1((*acc).c9, load_a1((*ra).r9, kq), b); }
+  if (TM > 10u) { (*acc).c10 = fma_row1((*acc).c10, load_a1((*ra).r10, kq), b); }
+  if (TM > 11u) { (*acc).c11 = fma_row1((*acc).c11, load_a1((*ra).r11, kq), b); }
+  if (TM > 12u) { (*acc).c12 = fma_row1((*acc).c12, load_a1((*ra).r12, kq), b); }
+  if (TM > 13u) { (*acc).c13 = fma_row1((*acc).c13, load_a1((*ra).r13, kq), b); }
+  if (TM > 14u) { (*acc).c14 = fma_row1((*acc).c14, load_a1((*ra).r14, kq), b); }
+  if (TM > 15u) { (*acc).c15 = fma_row1((*acc).c15, load_a1((*ra).r15, kq), b); }
+  if (TM > 16u) { (*acc).c16 = fma_row1((*acc).c16, load_a1((*ra).r16, kq), b); }
+  if (TM > 17u) { (*acc).c17 = fma_row1((*acc).c17, load_a1((*ra).r17, kq), b); }
+  if (TM > 18u) { (*acc).c18 = fma_row1((*acc).c18, load_a1((*ra).r18, kq), b); }
+  if (TM > 19u) { (*acc).c19 = fma_row1((*acc).c19, load_a1((*ra).r19, kq), b); }
+  if (TM > 20u) { (*acc).c20 = fma_row1((*acc).c20, load_a1((*ra).r20, kq), b); }
+  if (TM > 21u) { (*acc).c21 = fma_row1((*acc).c21, load_a1((*ra).r21, kq), b); }
+  if (TM > 22u) { (*acc).c22 = fma_row1((*acc).c22, load_a1((*ra).r22, kq), b); }
+  if (TM > 23u) { (*acc).c23 = fma_row1((*acc).c23, load_a1((*ra).r23, kq), b); }
+  if (TM > 24u) { (*acc).c24 = fma_row1((*acc).c24, load_a1((*ra).r24, kq), b); }
+  if (TM > 25u) { (*acc).c25 = fma_row1((*acc).c25, load_a1((*ra).r25, kq), b); }
+  if (TM > 26u) { (*acc).c26 = fma_row1((*acc).c26, load_a1((*ra).r26, kq), b); }
+  if (TM > 27u) { (*acc).c27 = fma_row1((*acc).c27, load_a1((*ra).r27, kq), b); }
+  if (TM > 28u) { (*acc).c28 = fma_row1((*acc).c28, load_a1((*ra).r28, kq), b); }
+  if (TM > 29u) { (*acc).c29 = fma_row1((*acc).c29, load_a1((*ra).r29, kq), b); }
+  if (TM > 30u) { (*acc).c30 = fma_row1((*acc).c30, load_a1((*ra).r30, kq), b); }
+  if (TM > 31u) { (*acc).c31 = fma_row1((*acc).c31, load_a1((*ra).r31, kq), b); }
 }
 
 // ---- the epilogue -----------------------------------------------------------------------------
+// Rows past the edge repeat the last row and columns past the edge the last column, bit for bit
+// (same loads, same order of operations), so storing them to their clamped addresses rewrites
+// the same value: no branch is needed unless the store reads what it overwrites (ACCUM), where
+// the kernel's store_row checks `row_ok` and `c < ncols` itself.
 
-// Hands each row that exists (m0 + i <= last) to the kernel's store_row.
-fn store_rows(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, m0: u32, last: u32, c0: u32) {
-  if (m0 + 0u <= last) { store_row((*ra).r0.out, c0, (*acc).c0); }
-  if (m0 + 1u <= last) { store_row((*ra).r1.out, c0, (*acc).c1); }
-  if (m0 + 2u <= last) { store_row((*ra).r2.out, c0, (*acc).c2); }
-  if (m0 + 3u <= last) { store_row((*ra).r3.out, c0, (*acc).c3); }
-  if (TM > 4u) {
-    if (m0 + 4u <= last) { store_row((*ra).r4.out, c0, (*acc).c4); }
-    if (m0 + 5u <= last) { store_row((*ra).r5.out, c0, (*acc).c5); }
-    if (m0 + 6u <= last) { store_row((*ra).r6.out, c0, (*acc).c6); }
-    if (m0 + 7u <= last) { store_row((*ra).r7.out, c0, (*acc).c7); }
-  }
-  if (TM > 8u) {
-    if (m0 + 8u <= last) { store_row((*ra).r8.out, c0, (*acc).c8); }
-    if (m0 + 9u <= last) { store_row((*ra).r9.out, c0, (*acc).c9); }
-    if (m0 + 10u <= last) { store_row((*ra).r10.out, c0, (*acc).c10); }
-    if (m0 + 11u <= last) { store_row((*ra).r11.out, c0, (*acc).c11); }
-  }
-  if (TM > 12u) {
-    if (m0 + 12u <= last) { store_row((*ra).r12.out, c0, (*acc).c12); }
-    if (m0 + 13u <= last) { store_row((*ra).r13.out, c0, (*acc).c13); }
-    if (m0 + 14u <= last) { store_row((*ra).r14.out, c0, (*acc).c14); }
-    if (m0 + 15u <= last) { store_row((*ra).r15.out, c0, (*acc).c15); }
-  }
-  if (TM > 16u) {
-    if (m0 + 16u <= last) { store_row((*ra).r16.out, c0, (*acc).c16); }
-    if (m0 + 17u <= last) { store_row((*ra).r17.out, c0, (*acc).c17); }
-    if (m0 + 18u <= last) { store_row((*ra).r18.out, c0, (*acc).c18); }
-    if (m0 + 19u <= last) { store_row((*ra).r19.out, c0, (*acc).c19); }
-  }
-  if (TM > 20u) {
-    if (m0 + 20u <= last) { store_row((*ra).r20.out, c0, (*acc).c20); }
-    if (m0 + 21u <= last) { store_row((*ra).r21.out, c0, (*acc).c21); }
-    if (m0 + 22u <= last) { store_row((*ra).r22.out, c0, (*acc).c22); }
-    if (m0 + 23u <= last) { store_row((*ra).r23.out, c0, (*acc).c23); }
-  }
-  if (TM > 24u) {
-    if (m0 + 24u <= last) { store_row((*ra).r24.out, c0, (*acc).c24); }
-    if (m0 + 25u <= last) { store_row((*ra).r25.out, c0, (*acc).c25); }
-    if (m0 + 26u <= last) { store_row((*ra).r26.out, c0, (*acc).c26); }
-    if (m0 + 27u <= last) { store_row((*ra).r27.out, c0, (*acc).c27); }
-  }
-  if (TM > 28u) {
-    if (m0 + 28u <= last) { store_row((*ra).r28.out, c0, (*acc).c28); }
-    if (m0 + 29u <= last) { store_row((*ra).r29.out, c0, (*acc).c29); }
-    if (m0 + 30u <= last) { store_row((*ra).r30.out, c0, (*acc).c30); }
-    if (m0 + 31u <= last) { store_row((*ra).r31.out, c0, (*acc).c31); }
-  }
+// Each row goes to the kernel's store_row(out, row_ok, c0, oc, values), `out` being the row's
+// part of the output address and `oc` the columns' (clamped) parts.
+fn store_rows(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, m0: u32, last: u32, c0: u32, oc: Offsets) {
+  store_row((*ra).r0.out, m0 + 0u <= last, c0, oc, (*acc).c0);
+  store_row((*ra).r1.out, m0 + 1u <= last, c0, oc, (*acc).c1);
+  store_row((*ra).r2.out, m0 + 2u <= last, c0, oc, (*acc).c2);
+  store_row((*ra).r3.out, m0 + 3u <= last, c0, oc, (*acc).c3);
+  if (TM > 4u) { store_row((*ra).r4.out, m0 + 4u <= last, c0, oc, (*acc).c4); }
+  if (TM > 5u) { store_row((*ra).r5.out, m0 + 5u <= last, c0, oc, (*acc).c5); }
+  if (TM > 6u) { store_row((*ra).r6.out, m0 + 6u <= last, c0, oc, (*acc).c6); }
+  if (TM > 7u) { store_row((*ra).r7.out, m0 + 7u <= last, c0, oc, (*acc).c7); }
+  if (TM > 8u) { store_row((*ra).r8.out, m0 + 8u <= last, c0, oc, (*acc).c8); }
+  if (TM > 9u) { store_row((*ra).r9.out, m0 + 9u <= last, c0, oc, (*acc).c9); }
+  if (TM > 10u) { store_row((*ra).r10.out, m0 + 10u <= last, c0, oc, (*acc).c10); }
+  if (TM > 11u) { store_row((*ra).r11.out, m0 + 11u <= last, c0, oc, (*acc).c11); }
+  if (TM > 12u) { store_row((*ra).r12.out, m0 + 12u <= last, c0, oc, (*acc).c12); }
+  if (TM > 13u) { store_row((*ra).r13.out, m0 + 13u <= last, c0, oc, (*acc).c13); }
+  if (TM > 14u) { store_row((*ra).r14.out, m0 + 14u <= last, c0, oc, (*acc).c14); }
+  if (TM > 15u) { store_row((*ra).r15.out, m0 + 15u <= last, c0, oc, (*acc).c15); }
+  if (TM > 16u) { store_row((*ra).r16.out, m0 + 16u <= last, c0, oc, (*acc).c16); }
+  if (TM > 17u) { store_row((*ra).r17.out, m0 + 17u <= last, c0, oc, (*acc).c17); }
+  if (TM > 18u) { store_row((*ra).r18.out, m0 + 18u <= last, c0, oc, (*acc).c18); }
+  if (TM > 19u) { store_row((*ra).r19.out, m0 + 19u <= last, c0, oc, (*acc).c19); }
+  if (TM > 20u) { store_row((*ra).r20.out, m0 + 20u <= last, c0, oc, (*acc).c20); }
+  if (TM > 21u) { store_row((*ra).r21.out, m0 + 21u <= last, c0, oc, (*acc).c21); }
+  if (TM > 22u) { store_row((*ra).r22.out, m0 + 22u <= last, c0, oc, (*acc).c22); }
+  if (TM > 23u) { store_row((*ra).r23.out, m0 + 23u <= last, c0, oc, (*acc).c23); }
+  if (TM > 24u) { store_row((*ra).r24.out, m0 + 24u <= last, c0, oc, (*acc).c24); }
+  if (TM > 25u) { store_row((*ra).r25.out, m0 + 25u <= last, c0, oc, (*acc).c25); }
+  if (TM > 26u) { store_row((*ra).r26.out, m0 + 26u <= last, c0, oc, (*acc).c26); }
+  if (TM > 27u) { store_row((*ra).r27.out, m0 + 27u <= last, c0, oc, (*acc).c27); }
+  if (TM > 28u) { store_row((*ra).r28.out, m0 + 28u <= last, c0, oc, (*acc).c28); }
+  if (TM > 29u) { store_row((*ra).r29.out, m0 + 29u <= last, c0, oc, (*acc).c29); }
+  if (TM > 30u) { store_row((*ra).r30.out, m0 + 30u <= last, c0, oc, (*acc).c30); }
+  if (TM > 31u) { store_row((*ra).r31.out, m0 + 31u <= last, c0, oc, (*acc).c31); }
 }
 
-// Stores a row's TN values through the kernel's store1(base, c, v), `base` being the row's part of
-// the output address; store1 drops the columns past the edge.
-fn store_cols(base: u32, c0: u32, r: Row) {
-  store1(base, c0, r.v0.x); store1(base, c0 + 1u, r.v0.y); store1(base, c0 + 2u, r.v0.z); store1(base, c0 + 3u, r.v0.w);
-  store1(base, c0 + 4u, r.v1.x); store1(base, c0 + 5u, r.v1.y); store1(base, c0 + 6u, r.v1.z); store1(base, c0 + 7u, r.v1.w);
+// Stores a row's TN values through the kernel's store1(address, column, value).
+fn store_cols(base: u32, c0: u32, oc: Offsets, r: Row) {
+  store1(base + oc.o0.x, c0, r.v0.x); store1(base + oc.o0.y, c0 + 1u, r.v0.y);
+  store1(base + oc.o0.z, c0 + 2u, r.v0.z); store1(base + oc.o0.w, c0 + 3u, r.v0.w);
+  store1(base + oc.o1.x, c0 + 4u, r.v1.x); store1(base + oc.o1.y, c0 + 5u, r.v1.y);
+  store1(base + oc.o1.z, c0 + 6u, r.v1.z); store1(base + oc.o1.w, c0 + 7u, r.v1.w);
   if (TN > 8u) {
-    store1(base, c0 + 8u, r.v2.x); store1(base, c0 + 9u, r.v2.y); store1(base, c0 + 10u, r.v2.z); store1(base, c0 + 11u, r.v2.w);
-    store1(base, c0 + 12u, r.v3.x); store1(base, c0 + 13u, r.v3.y); store1(base, c0 + 14u, r.v3.z); store1(base, c0 + 15u, r.v3.w);
+    store1(base + oc.o2.x, c0 + 8u, r.v2.x); store1(base + oc.o2.y, c0 + 9u, r.v2.y);
+    store1(base + oc.o2.z, c0 + 10u, r.v2.z); store1(base + oc.o2.w, c0 + 11u, r.v2.w);
+    store1(base + oc.o3.x, c0 + 12u, r.v3.x); store1(base + oc.o3.y, c0 + 13u, r.v3.y);
+    store1(base + oc.o3.z, c0 + 14u, r.v3.z); store1(base + oc.o3.w, c0 + 15u, r.v3.w);
   }
 }

@@ -7,7 +7,10 @@
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let base = (linear_workgroup(wid, nwg) * WG_X + lid) * 4u;
-  if (atomicLoad(&health[0]) != 0u) { return; }   // an earlier tensor is already recorded
+  // A fault already recorded by an earlier tensor or step: keep it. (Within this tensor every invocation still runs,
+  // so atomicMin finds the first bad index whatever order the workgroups run in.)
+  let flagged = atomicLoad(&health[0]) != 0u;
+  if (flagged & ((atomicLoad(&health[2]) != params.tensor) | (atomicLoad(&health[1]) != params.step))) { return; }
   for (var e = 0u; e < 4u; e++) {
     let i = base + e;
     if (i >= params.n) { return; }

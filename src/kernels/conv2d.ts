@@ -38,30 +38,40 @@ const GEOMETRY: Array<[string, UniformType]> = ['N', 'CI', 'H', 'W', 'CO', 'OH',
 
 /**
  * Work per invocation (see shaders/conv_common.wgsl): a TM×TN block of the implicit GEMM's
- * output, TM rows (4, 8, …, 32) by TN columns (8 or 16), in a 1-D workgroup of WG.
- * CPU-emulated adapters (SwiftShader) want the biggest block, since every load is a per-lane
- * gather there; GPUs want fewer registers per invocation and more invocations.
+ * output, TM rows (4 to 32) by TN columns (8 or 16), in a 1-D workgroup of WG invocations.
  */
 export interface ConvTiling {
-  /** A multiple of 4, at most 32. */
   TM: number;
   TN: 8 | 16;
   WG: number;
 }
 
-/** The tiling for a GEMM whose rows and columns number `rows` and `cols`. */
+/**
+ * The tiling for a GEMM of `rows` × `cols` (cols: a channel count). On GPUs, small blocks and
+ * many invocations (few registers each). On CPU-emulated adapters (SwiftShader) the block with
+ * the lowest estimated cost: per block and chunk of 4 k, 4·(TM + TN) loads (per-lane gathers
+ * there, which dominate) and 4·TM·TN multiply-adds at about 1/19 of a load each (both fitted to
+ * timings on SwiftShader). So: blocks as big as the code allows (32 rows, 16 columns), 8 columns
+ * when 8 channels suffice, and fewer rows when a small row count would pad a 32-row block.
+ */
 function pickTiling(engine: Engine, rows: number, cols: number): ConvTiling {
-  // Columns are channel counts: 8-wide blocks when 8 suffice, else 16.
-  const TN = cols <= 8 ? 8 : 16;
-  if (!engine.software) return { TM: 4, TN, WG: 64 };
-  // Fewest padded rows, then the biggest block (for the weight gradient, rows = CI·KH·KW: 9, 72…).
-  let TM = 16;
-  for (const t of [12, 8]) if (Math.ceil(rows / t) * t < Math.ceil(rows / TM) * TM) TM = t;
-  return { TM, TN, WG: 16 };
+  if (!engine.software) return { TM: 4, TN: cols <= 8 ? 8 : 16, WG: 64 };
+  let best: ConvTiling = { TM: 4, TN: 8, WG: 16 };
+  let bestCost = Infinity;
+  for (const TN of [8, 16] as const) {
+    for (let TM = 4; TM <= 32; TM++) {
+      const cost = Math.ceil(rows / TM) * Math.ceil(cols / TN) * (0.76 * (TM + TN) + 0.04 * TM * TN);
+      if (cost <= bestCost) {
+        best = { TM, TN, WG: 16 };
+        bestCost = cost;
+      }
+    }
+  }
+  return best;
 }
 
 const f32 = (name: string, access: BindingSpec['access']): BindingSpec => ({ name, type: 'f32', access });
-const TILE_CONSTANTS = { TM: 16, TN: 16, WG: 16, PHASED: false };
+const TILE_CONSTANTS = { TM: 32, TN: 16, WG: 16, PHASED: false };
 const workgroupSize = (c: Record<string, number | boolean>): [number, number, number] => [c.WG as number, 1, 1];
 
 export const conv2dForwardKernel = defineKernel({
@@ -145,10 +155,12 @@ export function weightGradSplits(engine: Engine, s: ConvShape, tiling = weightGr
   const { OH, OW } = convOutSize(s);
   const chunks = Math.ceil((s.N * OH * OW) / 4);
   const tiles = Math.ceil((s.CI * s.KH * s.KW) / tiling.TM) * Math.ceil(s.CO / tiling.TN);
-  // Enough invocations to fill the device, but each summing at least a few chunks of 4 k.
-  const target = engine.software ? 128 : 32768;
+  // Enough invocations to fill the device (on SwiftShader: a few workgroups per core; timings
+  // there were flat from 48 to 512 invocations), each summing at least a few chunks of 4 k, and
+  // few enough partial sums that their reduce stays cheap.
+  const target = engine.software ? 128 : 16384;
   const minChunks = engine.software ? 16 : 8;
-  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.ceil(chunks / minChunks)));
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.ceil(chunks / minChunks), 1024));
 }
 
 /**
@@ -238,25 +250,38 @@ export function conv2dBackwardReference(
 
 // ---- verification ----------------------------------------------------------------------------
 
-function convShapes(rng: { int(n: number): number }): ConvShape[] {
+/**
+ * Shapes straddle the blocks (rows, columns, K % 4 leftovers, image borders, strides). Those with
+ * an explicit tiling run it instead of the adapter's pick, so every kind of tiling (small GPU
+ * blocks, big CPU blocks, odd block heights) is verified on every adapter.
+ */
+function convShapes(rng: { int(n: number): number }): Array<[ConvShape, ConvTiling?]> {
+  const odd: ConvShape = { N: 2, CI: 5, H: 9, W: 7, CO: 19, KH: 3, KW: 3, stride: 1, pad: 1 };
   return [
-    { N: 1, CI: 1, H: 1, W: 1, CO: 1, KH: 1, KW: 1, stride: 1, pad: 0 },
-    { N: 2, CI: 1, H: 28, W: 28, CO: 8, KH: 3, KW: 3, stride: 1, pad: 1 },
-    { N: 3, CI: 5, H: 7, W: 9, CO: 6, KH: 3, KW: 3, stride: 2, pad: 1 },
-    { N: 2, CI: 3, H: 8, W: 8, CO: 37, KH: 1, KW: 1, stride: 2, pad: 0 },
-    { N: 1, CI: 4, H: 6, W: 5, CO: 3, KH: 5, KW: 3, stride: 1, pad: 2 },
-    { N: 1 + rng.int(3), CI: 1 + rng.int(9), H: 3 + rng.int(12), W: 3 + rng.int(12), CO: 1 + rng.int(20), KH: 3, KW: 3, stride: 1 + rng.int(2), pad: rng.int(2) },
+    [{ N: 1, CI: 1, H: 1, W: 1, CO: 1, KH: 1, KW: 1, stride: 1, pad: 0 }],
+    [{ N: 2, CI: 1, H: 28, W: 28, CO: 8, KH: 3, KW: 3, stride: 1, pad: 1 }],
+    [{ N: 3, CI: 5, H: 7, W: 9, CO: 6, KH: 3, KW: 3, stride: 2, pad: 1 }],
+    [{ N: 2, CI: 3, H: 8, W: 8, CO: 37, KH: 1, KW: 1, stride: 2, pad: 0 }],
+    [{ N: 1, CI: 4, H: 6, W: 5, CO: 3, KH: 5, KW: 3, stride: 1, pad: 2 }],
+    [{ N: 1 + rng.int(3), CI: 1 + rng.int(9), H: 3 + rng.int(12), W: 3 + rng.int(12), CO: 1 + rng.int(20), KH: 3, KW: 3, stride: 1 + rng.int(2), pad: rng.int(2) }],
+    [odd, { TM: 4, TN: 16, WG: 64 }],
+    [odd, { TM: 32, TN: 8, WG: 16 }],
+    [{ N: 2, CI: 6, H: 9, W: 8, CO: 10, KH: 3, KW: 3, stride: 2, pad: 1 }, { TM: 13, TN: 8, WG: 64 }],
+    // More than 65,535 workgroups: the engine folds the dispatch into 2-D.
+    [{ N: 1, CI: 1, H: 512, W: 513, CO: 1, KH: 3, KW: 3, stride: 1, pad: 1 }, { TM: 4, TN: 8, WG: 1 }],
   ];
 }
 
-const describe = (s: ConvShape) => `N${s.N} ${s.CI}x${s.H}x${s.W} -> ${s.CO} k${s.KH}x${s.KW} s${s.stride} p${s.pad}`;
+const describe = (s: ConvShape, t?: ConvTiling) =>
+  `N${s.N} ${s.CI}x${s.H}x${s.W} -> ${s.CO} k${s.KH}x${s.KW} s${s.stride} p${s.pad}` +
+  (t ? ` tile ${t.TM}x${t.TN} wg ${t.WG}` : '');
 
 export const conv2dCheck: KernelCheck = {
   name: 'conv2d',
   kernels: [conv2dForwardKernel, conv2dBackwardDataKernel, conv2dBackwardWeightKernel],
   cases(rng) {
     const cases: VerifyCase[] = [];
-    convShapes(rng).forEach((s, idx) => {
+    convShapes(rng).forEach(([s, tiling], idx) => {
       const { OH, OW } = convOutSize(s);
       const x = rng.fillUniform(s.N * s.CI * s.H * s.W);
       const w = rng.fillUniform(s.CO * s.CI * s.KH * s.KW);
@@ -270,27 +295,27 @@ export const conv2dCheck: KernelCheck = {
       const dw0 = rng.fillUniform(w.length);
       const db0 = rng.fillUniform(s.CO);
       cases.push({
-        shape: `forward ${describe(s)}${hasBias ? ' +bias' : ''}${activation === 'relu' ? ' relu' : ''}`,
+        shape: `forward ${describe(s, tiling)}${hasBias ? ' +bias' : ''}${activation === 'relu' ? ' relu' : ''}`,
         inputs: { x, w, bias },
         outputs: { y: s.N * s.CO * OH * OW },
-        run: (e, b) => conv2dForward(e, s, { x: b.x, w: b.w, bias: hasBias ? b.bias : undefined, y: b.y }, activation),
+        run: (e, b) => conv2dForward(e, s, { x: b.x, w: b.w, bias: hasBias ? b.bias : undefined, y: b.y }, activation, tiling),
         reference: () => ({ y: conv2dForwardReference(s, x, w, hasBias ? bias : undefined, activation) }),
         tolerance: sumTolerance(k),
       });
       const ref = () => conv2dBackwardReference(s, x, w, dy);
       cases.push({
-        shape: `backward data ${describe(s)}${accumulate ? ' +=dx' : ''}`,
+        shape: `backward data ${describe(s, tiling)}${accumulate ? ' +=dx' : ''}`,
         inputs: accumulate ? { dy, w, dx: dx0 } : { dy, w },
         outputs: { dx: x.length },
-        run: (e, b) => conv2dBackwardData(e, s, { dy: b.dy, w: b.w, dx: b.dx }, accumulate),
+        run: (e, b) => conv2dBackwardData(e, s, { dy: b.dy, w: b.w, dx: b.dx }, accumulate, tiling),
         reference: () => ({ dx: ref().dx.map((v, i) => v + (accumulate ? dx0[i] : 0)) }),
         tolerance: sumTolerance(s.CO * s.KH * s.KW),
       });
       cases.push({
-        shape: `backward weight+bias ${describe(s)}${accumulate ? ' +=dw' : ''}`,
+        shape: `backward weight+bias ${describe(s, tiling)}${accumulate ? ' +=dw' : ''}`,
         inputs: accumulate ? { dy, x, dw: dw0, db: db0 } : { dy, x },
         outputs: { dw: w.length, db: s.CO },
-        run: (e, b) => conv2dBackwardWeight(e, s, { dy: b.dy, x: b.x, dw: b.dw, db: b.db }, accumulate),
+        run: (e, b) => conv2dBackwardWeight(e, s, { dy: b.dy, x: b.x, dw: b.dw, db: b.db }, accumulate, tiling),
         reference: () => {
           const r = ref();
           return {

@@ -1,0 +1,537 @@
+// The demo page: controls, charts, tables and the sample grid. All GPU work happens in the worker
+// (runner.ts); this thread only sends jobs and draws what comes back.
+//
+// URL query (every one optional; the end-to-end test sets them):
+//   teacher=URL        teacher checkpoint (default models/teacher-cnn.safetensors)
+//   data=URL           folder with the four Fashion-MNIST IDX files (default /data/)
+//   pool=N, test=N     training / test examples loaded (default 10000 / 2000)
+//   method, steps, epochs, batch, lr, eta, ratio, T, val, testEval, seed   initial training settings
+//   verifyFilter=S     verify only kernels whose name contains S
+//   worker=0           run the GPU work on the page's thread (browsers without WebGPU in workers)
+
+import { HistogramChart, METHOD_COLORS, MethodLineChart } from './charts.js';
+import { WEB_METHODS, type AdapterReport, type DataSource, type FromWorker, type TeacherView, type ToWorker, type TrainParams, type WebMethod } from './protocol.js';
+import type { BenchRow, VerifyRow } from '../src/index.browser.js';
+
+const query = new URLSearchParams(location.search);
+const num = (name: string, fallback: number) => {
+  const v = query.get(name);
+  return v !== null && v !== '' && Number.isFinite(Number(v)) ? Number(v) : fallback;
+};
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html has no #${id}`);
+  return el as T;
+};
+
+/** What the page knows, readable by tests (window.kdgpuDemo). */
+const state = {
+  adapter: null as AdapterReport | null,
+  noWebGpu: null as string | null,
+  teacher: null as Extract<FromWorker, { type: 'teacher' }> | null,
+  data: null as Extract<FromWorker, { type: 'data' }> | null,
+  verify: { running: false, rows: 0, passed: 0, failed: 0, unverified: [] as string[], done: false, seconds: 0, last: '', failures: [] as string[] },
+  bench: { running: false, rows: [] as BenchRow[], done: false, fmaGflops: 0, copyGBps: 0, adapter: '', seconds: 0 },
+  runs: [] as Array<{ runId: number; method: WebMethod; params: TrainParams; status: string; best: number; last: number; epochs: number; steps: number; loss: number; seconds: number; samplesPerSecond: number }>,
+  errors: [] as string[],
+  busy: 0,
+  frames: 0,
+};
+
+// ---- the worker ---------------------------------------------------------------------------
+
+type Send = (msg: ToWorker) => void;
+let send: Send;
+
+async function startWorker(): Promise<void> {
+  if (query.get('worker') === '0') {
+    // Same code on this thread: for browsers that expose WebGPU to pages but not to workers.
+    const { Runner } = await import('./runner.js');
+    const runner = new Runner((msg) => queueMicrotask(() => onMessage(msg)));
+    send = (msg) => runner.handle(msg);
+    $('worker-mode').textContent = 'page thread (worker=0)';
+  } else {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
+    worker.onerror = (e) => showError('worker', e.message || 'the worker failed to start');
+    send = (msg) => worker.postMessage(msg);
+    $('worker-mode').textContent = 'dedicated Web Worker';
+  }
+}
+
+function job(msg: ToWorker): void {
+  if (msg.type !== 'stop') state.busy++;
+  renderBusy();
+  send(msg);
+}
+
+// ---- charts ---------------------------------------------------------------------------------
+
+const lossChart = new MethodLineChart($('chart-loss'), { xLabel: 'step', yLabel: 'training loss', format: (v) => v.toFixed(4) });
+const accChart = new MethodLineChart($('chart-acc'), { xLabel: 'epoch', yLabel: 'test accuracy', yRange: [0, 1], points: true, format: (v) => `${(100 * v).toFixed(2)}%` });
+const dtChart = new MethodLineChart($('chart-dt'), { xLabel: 'epoch', yLabel: '|Dt| (distilled samples)', points: true, format: (v) => v.toFixed(0) });
+const betaChart = new HistogramChart($('chart-beta'), 'β (label revision weight)');
+
+// ---- messages -------------------------------------------------------------------------------
+
+function onMessage(msg: FromWorker): void {
+  switch (msg.type) {
+    case 'adapter':
+      state.adapter = msg.adapter;
+      renderAdapter();
+      autoLoad();
+      break;
+    case 'no-webgpu':
+      state.noWebGpu = msg.reason;
+      $('adapter').innerHTML = '';
+      $('adapter').append(el('p', { class: 'bad' }, `No WebGPU: ${msg.reason}`));
+      document.body.classList.add('no-webgpu');
+      $('teacher-status').textContent = $('data-status').textContent = 'needs WebGPU';
+      break;
+    case 'status':
+      $('run-status').textContent = msg.text;
+      break;
+    case 'error':
+      showError(msg.job, msg.message);
+      if (msg.job === 'load-teacher') {
+        $('teacher-status').className = 'bad';
+        $('teacher-status').textContent = `${msg.message}`;
+        $('teacher-file').classList.add('attention');
+      }
+      if (msg.job === 'load-data') {
+        $('data-status').className = 'bad';
+        $('data-status').textContent = msg.message;
+      }
+      if (msg.job === 'train') {
+        const run = state.runs.at(-1);
+        if (run && run.status === 'running') run.status = 'failed';
+        renderRuns();
+      }
+      if (msg.job === 'verify') state.verify.running = false;
+      if (msg.job === 'bench') state.bench.running = false;
+      break;
+    case 'teacher':
+      state.teacher = msg;
+      $('teacher-status').className = 'ok';
+      $('teacher-status').textContent =
+        `${msg.model} from ${msg.source}: ${msg.parameters.toLocaleString('en-US')} parameters` +
+        (msg.testAccuracy !== null ? `, test accuracy ${(100 * msg.testAccuracy).toFixed(2)}%` : '') +
+        `, sha256 ${msg.hash.slice(0, 12)}…`;
+      $('teacher-file').classList.remove('attention');
+      break;
+    case 'data':
+      state.data = msg;
+      $('data-status').className = 'ok';
+      $('data-status').textContent = `${msg.trainCount.toLocaleString('en-US')} training and ${msg.testCount.toLocaleString('en-US')} test images from ${msg.source} (${msg.seconds.toFixed(1)} s)`;
+      break;
+    case 'verify-row':
+      addVerifyRow(msg.row);
+      break;
+    case 'verify-done': {
+      Object.assign(state.verify, { running: false, done: true, passed: msg.passed, failed: msg.failed, unverified: msg.unverified, seconds: msg.seconds });
+      const ok = msg.failed === 0 && msg.unverified.length === 0 && msg.passed > 0;
+      const s = $('verify-summary');
+      s.className = ok ? 'ok' : 'bad';
+      s.textContent =
+        `${msg.passed} passed, ${msg.failed} failed in ${msg.seconds.toFixed(1)} s (seed ${msg.seed})` +
+        (msg.unverified.length ? `; defined but never verified: ${msg.unverified.join(', ')}` : '');
+      break;
+    }
+    case 'bench-row':
+      state.bench.rows.push(msg.row);
+      addBenchRow(msg.row);
+      break;
+    case 'bench-done':
+      Object.assign(state.bench, { running: false, done: true, fmaGflops: msg.result.fmaGflops, copyGBps: msg.result.copyGBps, adapter: msg.result.adapter, seconds: msg.seconds });
+      $('bench-summary').textContent = `${msg.result.adapter}: ceilings FMA-bound ${msg.result.fmaGflops.toFixed(2)} GFLOP/s, copy ${msg.result.copyGBps.toFixed(2)} GB/s (read + write); ${msg.seconds.toFixed(1)} s`;
+      break;
+    case 'run-start': {
+      const run = { runId: msg.runId, method: msg.params.method, params: msg.params, status: 'running', best: 0, last: 0, epochs: 0, steps: 0, loss: NaN, seconds: 0, samplesPerSecond: 0 };
+      state.runs.push(run);
+      for (const c of [lossChart, accChart, dtChart]) c.reset(msg.params.method);
+      $('run-status').textContent = `${msg.params.method}: ${msg.params.epochs} epochs × ${msg.stepsPerEpoch} steps on ${msg.trainSamples} samples`;
+      renderRuns();
+      break;
+    }
+    case 'teacher-view':
+      renderTeacherView(msg);
+      break;
+    case 'progress': {
+      const run = runOf(msg.runId);
+      if (run) Object.assign(run, { steps: msg.step, loss: msg.loss, samplesPerSecond: msg.samplesPerSecond });
+      lossChart.push(msg.method, msg.step, msg.loss);
+      $('run-status').textContent = `${msg.method}: epoch ${msg.epoch}, step ${msg.step}, loss ${msg.loss.toFixed(4)}, train accuracy ${(100 * msg.accuracy).toFixed(1)}%, ${msg.samplesPerSecond.toFixed(0)} samples/s`;
+      renderRuns();
+      break;
+    }
+    case 'epoch': {
+      const t = msg.telemetry;
+      const run = runOf(msg.runId);
+      if (run) Object.assign(run, { epochs: t.epoch, last: t.testAccuracy, best: t.bestTestAccuracy });
+      accChart.push(msg.method, t.epoch, t.testAccuracy);
+      dtChart.push(msg.method, t.epoch, t.distilled);
+      $('epoch-log').prepend(
+        el('li', {}, `${msg.method} epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}%, train loss ${t.trainLoss.toFixed(4)}, teacher train error ${(100 * t.teacherTrainError).toFixed(1)}%, LR changed ${t.lrChanged}, β median ${t.betaQuantiles[2].toFixed(3)}, |Dt| ${t.distilled}/${t.trainSamples}, ${t.samplesPerSecond.toFixed(0)} samples/s`),
+      );
+      renderRuns();
+      break;
+    }
+    case 'run-done': {
+      const run = runOf(msg.runId);
+      if (run) Object.assign(run, { status: msg.stopped ? 'stopped' : 'done', best: msg.best, last: msg.last, seconds: msg.seconds });
+      $('run-status').textContent = `${msg.method} ${msg.stopped ? 'stopped' : 'done'} in ${msg.seconds.toFixed(0)} s: best ${(100 * msg.best).toFixed(2)}%, last ${(100 * msg.last).toFixed(2)}%`;
+      renderRuns();
+      break;
+    }
+    case 'job-done':
+      state.busy = Math.max(0, state.busy - 1);
+      renderBusy();
+      break;
+  }
+}
+
+const runOf = (id: number) => state.runs.find((r) => r.runId === id);
+
+function showError(job: string, message: string): void {
+  state.errors.push(`${job}: ${message}`);
+  const li = el('li', {}, `${job}: ${message}`);
+  $('errors').prepend(li);
+  $('errors-box').hidden = false;
+}
+
+// ---- rendering ------------------------------------------------------------------------------
+
+function el(tag: string, attrs: Record<string, string> = {}, ...children: Array<string | Node>): HTMLElement {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
+
+function renderAdapter(): void {
+  const a = state.adapter!;
+  const box = $('adapter');
+  box.innerHTML = '';
+  const rows: Array<[string, string]> = [
+    ['vendor', a.vendor || '–'],
+    ['architecture', a.architecture || '–'],
+    ['device', a.device || '–'],
+    ['description', a.description || '–'],
+    ['fallback (software) adapter', a.isFallbackAdapter || a.software ? 'yes: a CPU implementation such as SwiftShader; expect slow steps' : 'no'],
+    ['max buffer / storage binding', `${(a.limits.maxBufferSize / 2 ** 20).toFixed(0)} MiB / ${(a.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB`],
+    ['storage buffers per stage', String(a.limits.maxStorageBuffersPerShaderStage)],
+  ];
+  const dl = el('dl');
+  for (const [k, v] of rows) dl.append(el('dt', {}, k), el('dd', {}, v));
+  const features = el('details', {}, el('summary', {}, `${a.features.length} features`), el('p', { class: 'dim' }, a.features.join(', ') || '–'));
+  box.append(el('p', { class: 'ok', id: 'adapter-name' }, a.name), dl, features);
+}
+
+function renderBusy(): void {
+  $('busy').textContent = state.busy > 0 ? `GPU busy (${state.busy} job${state.busy > 1 ? 's' : ''} queued or running)` : 'GPU idle';
+  $('busy').className = state.busy > 0 ? 'busy' : '';
+}
+
+function renderRuns(): void {
+  const tbody = $('runs').querySelector('tbody')!;
+  tbody.innerHTML = '';
+  for (const r of [...state.runs].reverse()) {
+    const p = r.params;
+    const settings = `T=${p.temperature}` + (p.method.includes('lr') ? ` η=${p.eta}` : '') + (p.method.includes('ds') ? ` ratio=${p.dsRatio}` : '');
+    const swatch = el('span', { class: 'swatch', style: `background:${METHOD_COLORS[r.method]}` });
+    tbody.append(
+      el(
+        'tr',
+        {},
+        el('td', {}, swatch, r.method.toUpperCase()),
+        el('td', {}, settings),
+        el('td', {}, r.status),
+        el('td', {}, `${r.epochs}/${p.epochs}`),
+        el('td', {}, String(r.steps)),
+        el('td', {}, Number.isFinite(r.loss) ? r.loss.toFixed(4) : '–'),
+        el('td', {}, r.epochs ? `${(100 * r.last).toFixed(2)}%` : '–'),
+        el('td', {}, r.epochs ? `${(100 * r.best).toFixed(2)}%` : '–'),
+        el('td', {}, r.samplesPerSecond ? r.samplesPerSecond.toFixed(0) : '–'),
+      ),
+    );
+  }
+}
+
+function renderTeacherView(v: TeacherView): void {
+  const method = runOf(v.runId)?.method ?? 'kd+lr';
+  betaChart.set(v.betaHistogram.lo, v.betaHistogram.hi, v.betaHistogram.counts, `samples (η=${v.eta}, T=${v.temperature})`, METHOD_COLORS[method]);
+  const lrNote = method.includes('lr') ? '' : ` (shown as LR would revise them; ${method.toUpperCase()} trains without LR)`;
+  $('beta-note').textContent =
+    `β over the ${v.trainSamples} training samples: ${v.betaAtEta} at β = η (teacher right), ${v.teacherWrong} below η (teacher wrong, β in (η/2, η))${lrNote}.`;
+  const grid = $('samples');
+  grid.innerHTML = '';
+  $('samples-note').textContent = `${v.teacherWrong} of ${v.trainSamples} training samples are misclassified by the teacher; the first ${v.wrong.length}: true label, teacher's prediction (softmax, T = 1), revised target p = β·softmax(z/T) + (1 − β)·onehot(y) (argmax and its probability)${lrNote}.`;
+  for (const s of v.wrong) {
+    const canvas = el('canvas', { width: '28', height: '28', class: 'digit' }) as HTMLCanvasElement;
+    const ctx = canvas.getContext('2d')!;
+    const img = ctx.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const g = s.pixels[i];
+      img.data.set([g, g, g, 255], i * 4);
+    }
+    ctx.putImageData(img, 0, 0);
+    grid.append(
+      el(
+        'figure',
+        { class: 'sample' },
+        canvas,
+        el(
+          'figcaption',
+          {},
+          el('div', {}, el('b', {}, 'true '), v.classes[s.label]),
+          el('div', { class: 'bad' }, el('b', {}, 'teacher '), `${v.classes[s.teacherClass]} ${(100 * s.teacherProb).toFixed(0)}%`),
+          el('div', { class: 'ok' }, el('b', {}, 'revised '), `${v.classes[s.revisedClass]} ${(100 * s.revisedProb).toFixed(0)}%`, el('span', { class: 'dim' }, ` β=${s.beta.toFixed(2)}`)),
+        ),
+      ),
+    );
+  }
+}
+
+const verifyByKernel = new Map<string, { row: HTMLElement; cells: HTMLElement[]; checks: number; failed: number; maxRel: number; first: string }>();
+
+function addVerifyRow(r: VerifyRow): void {
+  state.verify.rows++;
+  state.verify.last = `${r.kernel} ${r.shape} ${r.output}`;
+  if (r.pass) state.verify.passed++;
+  else {
+    state.verify.failed++;
+    state.verify.failures.push(`${r.kernel} ${r.shape} ${r.output}: ${r.detail ?? ''}`);
+  }
+  $('verify-summary').textContent = `${state.verify.passed} passed, ${state.verify.failed} failed so far…`;
+  // One line per kernel: checks, failures, worst relative error, the first failure.
+  let k = verifyByKernel.get(r.kernel);
+  if (!k) {
+    const cells = [el('td', {}, r.kernel), el('td'), el('td'), el('td'), el('td', { class: 'detail' })];
+    const row = el('tr', {}, ...cells);
+    $('verify-kernels').querySelector('tbody')!.append(row);
+    verifyByKernel.set(r.kernel, (k = { row, cells, checks: 0, failed: 0, maxRel: 0, first: '' }));
+  }
+  k.checks++;
+  if (Number.isFinite(r.maxRelError)) k.maxRel = Math.max(k.maxRel, r.maxRelError);
+  if (!r.pass) {
+    k.failed++;
+    k.first ||= `${r.shape} ${r.output}: ${r.detail ?? ''}`;
+  }
+  k.cells[1].textContent = String(k.checks);
+  k.cells[2].textContent = k.failed ? String(k.failed) : 'ok';
+  k.cells[3].textContent = k.maxRel.toExponential(2);
+  k.cells[4].textContent = k.first;
+  k.row.className = k.failed ? 'fail' : '';
+  $('verify-table')
+    .querySelector('tbody')!
+    .append(
+      el(
+        'tr',
+        { class: r.pass ? '' : 'fail' },
+        el('td', {}, r.kernel),
+        el('td', {}, r.shape),
+        el('td', {}, r.output),
+        el('td', {}, r.maxAbsError.toExponential(2)),
+        el('td', {}, r.maxRelError.toExponential(2)),
+        el('td', {}, r.tolerance),
+        el('td', {}, r.pass ? 'ok' : `FAIL (${r.detail ?? ''})`),
+      ),
+    );
+}
+
+function addBenchRow(r: BenchRow): void {
+  $('bench-table')
+    .querySelector('tbody')!
+    .append(el('tr', {}, el('td', {}, r.name), el('td', {}, r.shape), el('td', {}, r.ms.toFixed(3)), el('td', {}, `${r.rate.toFixed(2)} ${r.unit}`), el('td', {}, `${(100 * r.fractionOfCeiling).toFixed(1)}%`)));
+}
+
+// ---- controls -------------------------------------------------------------------------------
+
+function bindSlider(id: string, initial: number): void {
+  const input = $<HTMLInputElement>(id);
+  const out = $(`${id}-value`);
+  input.value = String(initial);
+  const show = () => (out.textContent = input.value);
+  input.addEventListener('input', show);
+  show();
+}
+
+function setupControls(): void {
+  const methods = $('methods');
+  const initialMethod = (WEB_METHODS as readonly string[]).includes(query.get('method') ?? '') ? (query.get('method') as WebMethod) : 'kd+lr+ds';
+  for (const m of WEB_METHODS) {
+    const input = el('input', { type: 'radio', name: 'method', value: m, id: `method-${m}` }) as HTMLInputElement;
+    input.checked = m === initialMethod;
+    methods.append(el('label', { for: `method-${m}`, class: 'method' }, input, el('span', { class: 'swatch', style: `background:${METHOD_COLORS[m]}` }), m.toUpperCase()));
+  }
+  bindSlider('eta', num('eta', 0.9));
+  bindSlider('ratio', num('ratio', 0.7));
+  bindSlider('temperature', num('T', 4));
+  const numbers: Array<[string, number]> = [
+    ['steps', num('steps', 300)],
+    ['epochs', num('epochs', 3)],
+    ['batch', num('batch', 64)],
+    ['lr', num('lr', 0.05)],
+    ['val', num('val', 1000)],
+    ['test-eval', num('testEval', Math.min(1000, num('test', 2000)))],
+    ['seed', num('seed', 1)],
+    ['pool', num('pool', 10000)],
+    ['test-pool', num('test', 2000)],
+  ];
+  for (const [id, v] of numbers) $<HTMLInputElement>(id).value = String(v);
+  const updateDerived = () => {
+    const p = readParams();
+    const perEpoch = Math.ceil(p.steps / p.epochs);
+    $('derived').textContent = `${p.epochs} epochs × ${perEpoch} steps: ${perEpoch * p.batch} training samples + ${p.valSplit} held out for DS`;
+  };
+  for (const id of ['steps', 'epochs', 'batch', 'val']) $(id).addEventListener('input', updateDerived);
+  updateDerived();
+
+  $('train').addEventListener('click', () => {
+    const params = readParams();
+    job({ type: 'train', runId: ++runCounter, params });
+  });
+  $('train-all').addEventListener('click', () => {
+    for (const method of WEB_METHODS) job({ type: 'train', runId: ++runCounter, params: { ...readParams(), method } });
+  });
+  $('stop').addEventListener('click', () => send({ type: 'stop' }));
+  $('clear').addEventListener('click', () => {
+    for (const c of [lossChart, accChart, dtChart]) c.clear();
+    state.runs = [];
+    renderRuns();
+    $('epoch-log').innerHTML = '';
+  });
+  $('verify').addEventListener('click', () => {
+    $('verify-table').querySelector('tbody')!.innerHTML = '';
+    $('verify-kernels').querySelector('tbody')!.innerHTML = '';
+    verifyByKernel.clear();
+    Object.assign(state.verify, { running: true, done: false, rows: 0, passed: 0, failed: 0, unverified: [], last: '', failures: [] });
+    $('verify-summary').className = '';
+    $('verify-summary').textContent = 'running…';
+    job({ type: 'verify', filter: query.get('verifyFilter') ?? undefined });
+  });
+  $('bench').addEventListener('click', () => {
+    $('bench-table').querySelector('tbody')!.innerHTML = '';
+    Object.assign(state.bench, { running: true, done: false, rows: [] });
+    $('bench-summary').textContent = 'running…';
+    job({ type: 'bench', quick: $<HTMLInputElement>('bench-quick').checked });
+  });
+  $('teacher-file').addEventListener('change', () => {
+    const f = $<HTMLInputElement>('teacher-file').files?.[0];
+    if (f) loadTeacher({ kind: 'file', file: f });
+  });
+  $('data-server').addEventListener('click', () => loadData({ kind: 'server', baseUrl: dataUrl }));
+  $('data-files').addEventListener('change', () => {
+    const files = Array.from($<HTMLInputElement>('data-files').files ?? []);
+    const source = pickIdxFiles(files);
+    if (typeof source === 'string') {
+      $('data-status').className = 'bad';
+      $('data-status').textContent = source;
+    } else loadData(source);
+  });
+}
+
+let runCounter = 0;
+const teacherUrl = new URL(query.get('teacher') ?? 'models/teacher-cnn.safetensors', location.href).href;
+const dataUrl = new URL(query.get('data') ?? '/data/', location.href).href;
+
+function readParams(): TrainParams {
+  const v = (id: string) => Number($<HTMLInputElement>(id).value);
+  const method = (document.querySelector('input[name=method]:checked') as HTMLInputElement | null)?.value as WebMethod;
+  return {
+    method: method ?? 'kd+lr+ds',
+    steps: Math.max(1, Math.round(v('steps'))),
+    epochs: Math.max(1, Math.round(v('epochs'))),
+    batch: Math.max(1, Math.round(v('batch'))),
+    lr: v('lr'),
+    temperature: v('temperature'),
+    eta: v('eta'),
+    dsRatio: v('ratio'),
+    valSplit: Math.max(1, Math.round(v('val'))),
+    testCount: Math.max(1, Math.round(v('test-eval'))),
+    seed: Math.round(v('seed')),
+  };
+}
+
+function loadTeacher(source: { kind: 'url'; url: string } | { kind: 'file'; file: File }): void {
+  $('teacher-status').className = '';
+  $('teacher-status').textContent = `loading ${source.kind === 'url' ? source.url : source.file.name}…`;
+  job({ type: 'load-teacher', source });
+}
+
+function loadData(source: DataSource): void {
+  $('data-status').className = '';
+  $('data-status').textContent = 'loading…';
+  const trainCount = Math.round(Number($<HTMLInputElement>('pool').value));
+  const testCount = Math.round(Number($<HTMLInputElement>('test-pool').value));
+  job({ type: 'load-data', source, trainCount, testCount });
+}
+
+/** The four IDX files by role, from their names (train-/t10k-, images/labels, idx3/idx1). */
+function pickIdxFiles(files: File[]): DataSource | string {
+  const role = (f: File) => `${/t10k|test/i.test(f.name) ? 'test' : 'train'}${/label|idx1/i.test(f.name) ? 'Labels' : 'Images'}` as const;
+  const by = new Map(files.map((f) => [role(f), f]));
+  const missing = ['trainImages', 'trainLabels', 'testImages', 'testLabels'].filter((r) => !by.has(r as ReturnType<typeof role>));
+  if (missing.length || files.length !== 4) {
+    return `pick the four Fashion-MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, gzip or not); missing: ${missing.join(', ') || `(${files.length} files picked)`}`;
+  }
+  return { kind: 'files', trainImages: by.get('trainImages')!, trainLabels: by.get('trainLabels')!, testImages: by.get('testImages')!, testLabels: by.get('testLabels')! };
+}
+
+let autoLoaded = false;
+function autoLoad(): void {
+  if (autoLoaded) return;
+  autoLoaded = true;
+  loadTeacher({ kind: 'url', url: teacherUrl });
+  loadData({ kind: 'server', baseUrl: dataUrl });
+}
+
+/**
+ * The page thread's pulse: frames drawn, and the longest delay of a 50 ms timer (event-loop lag).
+ * Training runs in the worker, so the lag stays small while it trains (the test checks it).
+ */
+const pulse = { frames: 0, maxFrameGapMs: 0, maxTimerLagMs: 0 };
+function heartbeat(): void {
+  let lastFrame = performance.now();
+  const tick = (now: number) => {
+    pulse.frames++;
+    state.frames = pulse.frames;
+    pulse.maxFrameGapMs = Math.max(pulse.maxFrameGapMs, now - lastFrame);
+    lastFrame = now;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  let expected = performance.now() + 50;
+  setInterval(() => {
+    const now = performance.now();
+    pulse.maxTimerLagMs = Math.max(pulse.maxTimerLagMs, now - expected);
+    expected = now + 50;
+    $('heartbeat').textContent = `page thread: ${pulse.frames} frames drawn; longest event-loop delay ${pulse.maxTimerLagMs.toFixed(0)} ms, longest gap between frames ${pulse.maxFrameGapMs.toFixed(0)} ms`;
+  }, 50);
+}
+
+declare global {
+  interface Window {
+    kdgpuDemo: { state: typeof state; pulse: typeof pulse; resetPulse: () => void; charts: () => Record<string, unknown> };
+  }
+}
+window.kdgpuDemo = {
+  state,
+  pulse,
+  resetPulse: () => Object.assign(pulse, { maxFrameGapMs: 0, maxTimerLagMs: 0 }),
+  charts: () => ({ loss: lossChart.summary(), accuracy: accChart.summary(), distilled: dtChart.summary(), beta: betaChart.summary() }),
+};
+
+setupControls();
+heartbeat();
+renderBusy();
+if (!('gpu' in navigator)) {
+  state.noWebGpu = 'navigator.gpu is missing: this browser has no WebGPU. Use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu) on https or localhost.';
+  $('adapter').innerHTML = '';
+  $('adapter').append(el('p', { class: 'bad' }, `No WebGPU: ${state.noWebGpu}`));
+  document.body.classList.add('no-webgpu');
+} else {
+  await startWorker();
+  job({ type: 'init' });
+}
