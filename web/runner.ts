@@ -268,6 +268,7 @@ export class Runner {
       { train, test },
       options,
       {
+        progressEvery: 5,
         onProgress: (q) => {
           this.post({ type: 'progress', runId, method: p.method, step: (q.epoch - 1) * stepsPerEpoch + q.step, epoch: q.epoch, loss: q.loss, accuracy: q.accuracy, samplesPerSecond: q.samplesPerSecond });
         },

@@ -109,7 +109,9 @@ export interface DistillResult {
 }
 
 export interface DistillCallbacks {
-  /** Called every few steps with the running training loss/accuracy (one host sync each). */
+  /** Steps between onProgress calls (each is one host sync); default 20. */
+  progressEvery?: number;
+  /** Called every `progressEvery` steps with the running training loss/accuracy. */
   onProgress?: (p: { epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; samplesPerSecond: number }) => void;
   /** After each epoch; `state()` reads what a checkpoint needs for --resume (a few readbacks). */
   onEpoch?: (t: EpochTelemetry, student: Model, state: () => Promise<TrainingState>) => void | Promise<void>;
@@ -286,7 +288,8 @@ export async function distill(
         guard.check(student.store.buffers.params, student.store.paramFloats, step, 'parameters');
         g.release();
         seen += B;
-        if (b % 20 === 19 || b === batcher.batchesPerEpoch - 1) {
+        const every = Math.max(1, cb.progressEvery ?? 20);
+        if (b % every === every - 1 || b === batcher.batchesPerEpoch - 1) {
           running = await metrics.take();
           await guard.verify();
           cb.onProgress?.({
