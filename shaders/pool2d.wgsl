@@ -7,7 +7,8 @@
 // MODE 3 avg backward: dx[h, w] = Σ dy / (KH·KW) over the windows covering (h, w).
 // WIN2 (2×2 windows, stride 2, no padding — the common case) is straight-line code: every window
 // lies inside the image and every input pixel is in at most one window, so there are no loops
-// or bounds branches (they are slow on CPU-emulated devices).
+// or bounds branches (they are slow on CPU-emulated devices). With EVEN (H and W even) the
+// backward scatters from each window instead of gathering per input.
 
 // The windows covering input coordinate t (along one axis): o with o·s − p ≤ t < o·s − p + k.
 fn first_window(t: u32, k: u32) -> u32 {
@@ -41,6 +42,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (v.w > best) { best = v.w; best_at = at + params.W + 1u; }
       dst[i] = best;
       arg[i] = best_at;
+    }
+    return;
+  }
+  if (WIN2 && EVEN) {
+    // Even H and W: the windows tile the image exactly, so one invocation per window writes its
+    // four inputs (a quarter of the invocations of the gather form, and no bounds tests).
+    if (i >= params.planes * ohw) { return; }
+    let plane = i / ohw;
+    let oh = (i % ohw) / params.OW;
+    let ow = i % params.OW;
+    let at = (2u * oh) * params.W + 2u * ow;
+    let base = plane * hw + at;
+    let g = src[i];
+    if (MODE == 1u) {
+      let a = arg[i];
+      dst[base] = select(0.0, g, a == at);
+      dst[base + 1u] = select(0.0, g, a == at + 1u);
+      dst[base + params.W] = select(0.0, g, a == at + params.W);
+      dst[base + params.W + 1u] = select(0.0, g, a == at + params.W + 1u);
+    } else {
+      let q = g * 0.25;
+      dst[base] = q; dst[base + 1u] = q; dst[base + params.W] = q; dst[base + params.W + 1u] = q;
     }
     return;
   }

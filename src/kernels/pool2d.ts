@@ -16,7 +16,7 @@ export const pool2dKernel = defineKernel({
     { name: 'arg', type: 'u32', access: 'read_write' },
   ],
   uniforms: ['planes', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'stride', 'pad'].map((n) => [n, 'u32'] as [string, UniformType]),
-  constants: { MODE: 0, WIN2: false },
+  constants: { MODE: 0, WIN2: false, EVEN: false },
   workgroupSize: () => [WG, 1, 1],
 });
 
@@ -43,11 +43,16 @@ export function poolOutSize(s: PoolShape): { OH: number; OW: number } {
 const MODES = { maxForward: 0, maxBackward: 1, avgForward: 2, avgBackward: 3 } as const;
 
 function dispatchPool(engine: Engine, mode: keyof typeof MODES, s: PoolShape, src: Binding, dst: Binding, arg: Binding, count: number) {
+  const win2 = s.KH === 2 && s.KW === 2 && s.stride === 2 && s.pad === 0;
+  const even = win2 && s.H % 2 === 0 && s.W % 2 === 0;
+  const backward = mode === 'maxBackward' || mode === 'avgBackward';
+  const out = poolOutSize(s);
   engine.dispatch(pool2dKernel, {
-    variant: { MODE: MODES[mode], WIN2: s.KH === 2 && s.KW === 2 && s.stride === 2 && s.pad === 0 },
+    variant: { MODE: MODES[mode], WIN2: win2, EVEN: even },
     bind: { src, dst, arg },
-    uniforms: { ...s, ...poolOutSize(s) },
-    workgroups: Math.ceil(count / WG),
+    uniforms: { ...s, ...out },
+    // The even backward runs one invocation per window, not per input.
+    workgroups: Math.ceil((even && backward ? s.planes * out.OH * out.OW : count) / WG),
   });
 }
 
