@@ -10,9 +10,9 @@ import { cifarDataset, cifarRecordBytes, CIFAR_PIXELS, type CifarVariant } from 
 import { channelStats, normalize, takeExamples, type Dataset } from '../src/data/dataset.js';
 import { fashionMnistDataset, idxDataset, parseIdxImages, parseIdxLabels } from '../src/data/idx.js';
 import { FASHION_MNIST_DIR, loadCifar10, loadCifar100, loadFashionMnist, readDataFile } from '../src/data/node-files.js';
-import { FormatError } from '../src/util/format-error.js';
 import { Rng } from '../src/util/rng.js';
 import { deriveSeed, SeedStream } from '../src/util/seed.js';
+import { expectFormatError } from './format-error.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -42,17 +42,6 @@ function labels(values: number[]): Uint8Array {
 }
 
 /** The thrown error, checked to be a FormatError whose message contains every fragment. */
-function expectFormatError(fn: () => unknown, ...fragments: string[]): FormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(FormatError);
-  for (const f of fragments) expect((caught as Error).message).toContain(f);
-  return caught as FormatError;
-}
 
 /** A small dataset whose pixel values encode (example, channel, y, x). */
 function synthetic(n: number, channels: number, height: number, width: number, numClasses = 10): Dataset {

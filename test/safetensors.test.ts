@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentHash, decodeCheckpoint, encodeCheckpoint, type F32Tensor } from '../src/io/checkpoint.js';
 import { loadCheckpoint, saveCheckpointAtomic, tempPathFor } from '../src/io/checkpoint-file.js';
 import { checkShapes, decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES, type SafeTensor } from '../src/io/safetensors.js';
-import { FormatError } from '../src/util/format-error.js';
 import { Rng } from '../src/util/rng.js';
 import { Sha256, sha256Hex } from '../src/util/sha256.js';
+import { expectFormatError } from './format-error.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -39,16 +39,6 @@ function f32(values: number[], shape: number[] = [values.length]): SafeTensor {
   return { dtype: 'F32', shape, data: Float32Array.from(values) };
 }
 
-function expectFormatError(fn: () => unknown, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(FormatError);
-  for (const f of fragments) expect((caught as Error).message).toContain(f);
-}
 
 function bitsOf(a: Float32Array): number[] {
   return Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));

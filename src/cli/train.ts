@@ -6,12 +6,12 @@ import { epochBar } from './progress.js';
 import type { Engine } from '../gpu/engine.js';
 import { Batcher, allIndices, trainSubset } from '../data/batches.js';
 import { exampleSize } from '../data/dataset.js';
-import { createModel, type InputSpec, type Model } from '../nn/models.js';
+import { createModel, type InputSpec } from '../nn/models.js';
 import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
 import { BatchBuffers, GpuMetrics, NumericGuard, evaluate, trainStep } from '../train.js';
 import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, saveModel } from '../nn/checkpoint-file.js';
-import { loadDataset, type Normalisation } from './datasets.js';
+import { loadDataset } from './datasets.js';
 
 export interface TrainOptions {
   model: string;

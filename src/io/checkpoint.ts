@@ -17,7 +17,6 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   entriesOf,
-  tensorBytes,
   type SafeTensor,
   type TensorMap,
 } from './safetensors.js';
