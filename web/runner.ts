@@ -287,7 +287,7 @@ export class Runner {
   private async teacherView(engine: Engine, teacher: Teacher, train: Dataset, raw: Dataset, trainRows: Uint32Array, runId: number, p: TrainParams): Promise<TeacherView> {
     const C = train.numClasses;
     // Cached: distill() reuses these logits.
-    const cached = this.cache!.get(teacher.model, teacher.hash, train);
+    const cached = this.cache!.get(teacher.model, teacher.hash, train, { rows: trainRows });
     const logits = await engine.readF32(cached.logits, train.n * C);
     const rev = await reviseLabels(engine, logits, train.labels, C, { temperature: p.temperature, eta: p.eta });
     const lo = p.eta / 2;

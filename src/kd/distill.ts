@@ -210,7 +210,8 @@ export async function distill(
   const revision: Revision = parts.revise ? { revise: true, eta: o.eta, scope: o.lrScope, betaAtT1: o.betaAtT1 } : NO_REVISION;
 
   // Teacher telemetry over the training rows (once: the teacher does not change).
-  let teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { augment: o.augment, seed: o.seed, epoch: 0 });
+  // The teacher's logits for the training rows only (validation rows never use them).
+  let teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch: 0 });
   const tele = await teacherTelemetry(engine, teacherLogits.logits, labelsAll, trainData, trainIdx, C, o.temperature, revision);
 
   let distilled = parts.select === 'none' && parts.loss !== 'ce' ? trainIdx.length : 0;
@@ -241,7 +242,7 @@ export async function distill(
 
   try {
     for (let epoch = firstEpoch; epoch < lastEpoch; epoch++) {
-      if (o.augment && epoch > 0) teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { augment: o.augment, seed: o.seed, epoch });
+      if (o.augment && epoch > 0) teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch });
       const selecting = parts.select !== 'none';
       const warming = selecting && epoch < o.dsWarmupEpochs;
       const rescore = o.dsEvery > 0 && (epoch - o.dsWarmupEpochs) % o.dsEvery === 0;

@@ -4,7 +4,8 @@
 // Revised targets are derived from these logits inside the fused loss kernel, per batch.
 
 import type { Engine } from '../gpu/engine.js';
-import { Batcher } from '../data/batches.js';
+import { Batcher, allIndices } from '../data/batches.js';
+import { scatterRows } from '../kernels/scatter.js';
 import type { Dataset } from '../data/dataset.js';
 import type { AugmentOptions } from '../data/augment.js';
 import type { Model } from '../nn/models.js';
@@ -27,11 +28,13 @@ export class TeacherCache {
   constructor(private engine: Engine) {}
 
   /**
-   * Logits of `teacher` (identified by `teacherHash`) for every sample of `data`, in dataset order,
-   * under epoch `epoch`'s augmentation when `augment` is given (seeded as the student's batches are).
+   * Logits of `teacher` (identified by `teacherHash`) for the samples `rows` of `data` (default: all),
+   * placed at their dataset positions, under epoch `epoch`'s augmentation when `augment` is given
+   * (seeded as the student's batches are). Rows not asked for hold zeros.
    */
-  get(teacher: Model, teacherHash: string, data: Dataset, opts: { augment?: AugmentOptions; seed?: number; epoch?: number } = {}): TeacherLogits {
-    const key = `${teacherHash}|${data.name}|${data.n}|${opts.augment ? `aug${opts.seed}:${opts.epoch}` : 'plain'}`;
+  get(teacher: Model, teacherHash: string, data: Dataset, opts: { rows?: Uint32Array; augment?: AugmentOptions; seed?: number; epoch?: number } = {}): TeacherLogits {
+    const rows = opts.rows ?? allIndices(data.n);
+    const key = `${teacherHash}|${data.name}|${data.n}|rows:${rows.length}:${fnv1a(rows)}|${opts.augment ? `aug${opts.seed}:${opts.epoch}` : 'plain'}`;
     const hit = this.entries.get(key);
     if (hit) return hit;
     if (opts.augment) {
@@ -44,9 +47,10 @@ export class TeacherCache {
       }
     }
     const classes = teacher.input.classes;
-    const logits = this.engine.alloc(data.n * classes * 4, 'teacher-logits');
+    const logits = this.engine.upload(new Float32Array(data.n * classes), 'teacher-logits');
     const batchSize = 500;
-    const batcher = new Batcher(data, { batchSize, seed: opts.seed ?? 0, shuffle: false, augment: opts.augment });
+    const batcher = new Batcher(data, { batchSize, seed: opts.seed ?? 0, shuffle: false, augment: opts.augment, indices: rows });
+    const idx = this.engine.alloc(batchSize * 4, 'teacher-rows');
     const bufs = new BatchBuffers(this.engine, batchSize, data.channels * data.height * data.width);
     const wasTraining = teacher.net.training;
     teacher.net.train(false);
@@ -54,14 +58,15 @@ export class TeacherCache {
     for (let b = 0; b < batcher.batchesPerEpoch; b++) {
       const batch = batcher.fill(b);
       bufs.upload(batch.images, batch.labels, batch.size);
+      this.engine.write(idx, batch.indices.subarray(0, batch.size));
       const g = new Graph(this.engine, false);
       const out = teacher.forward(g, g.input(bufs.images, [batch.size, data.channels, data.height, data.width]));
-      // Unshuffled: batch b holds samples b·batchSize … in order.
-      this.engine.copy(out.data.buffer, out.data.offset ?? 0, logits, b * batchSize * classes * 4, batch.size * classes * 4);
+      scatterRows(this.engine, out.data, idx, logits, batch.size, classes);
       g.release();
     }
     teacher.net.train(wasTraining);
     bufs.destroy();
+    this.engine.release(idx);
     this.engine.flush();
     const entry = { logits, n: data.n, classes, key };
     this.entries.set(key, entry);
@@ -73,4 +78,11 @@ export class TeacherCache {
     for (const v of this.entries.values()) this.engine.release(v.logits);
     this.entries.clear();
   }
+}
+
+/** A cheap content hash of a row list (for the cache key). */
+function fnv1a(rows: Uint32Array): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < rows.length; i++) h = Math.imul(h ^ rows[i], 0x01000193) >>> 0;
+  return h.toString(16);
 }

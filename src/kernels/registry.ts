@@ -13,5 +13,6 @@ import { batchnormCheck } from './batchnorm.js';
 import { optimizerCheck } from './optim.js';
 import { kdCheck } from './kd.js';
 import { finiteKernelCheck } from './finite.js';
+import { scatterCheck } from './scatter.js';
 
-export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, finiteKernelCheck, ceilingCheck];
+export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, finiteKernelCheck, scatterCheck, ceilingCheck];
