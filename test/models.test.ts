@@ -16,7 +16,8 @@ describe('models', () => {
       it(`${name} on ${input.channels}x${input.height}x${input.width}, ${input.classes} classes: steps lower the loss on a fixed batch`, async () => {
         const engine = await testEngine();
         const model = createModel(engine, name, input, 3);
-        const opt = new Optimizer(model.store, { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 }, 0.005);
+        // Adam: stable for the BN-free CNNs and the ResNets alike (SGD+momentum diverges on some of them here).
+        const opt = new Optimizer(model.store, { kind: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false }, 1e-3);
         const B = 8;
         const size = input.channels * input.height * input.width;
         const rng = new Rng(4);
@@ -24,12 +25,12 @@ describe('models', () => {
         const metrics = new GpuMetrics(engine);
         bufs.upload(rng.fillUniform(B * size), Uint32Array.from({ length: B }, () => rng.int(input.classes)), B);
         const losses: number[] = [];
-        for (let s = 0; s < 4; s++) {
+        for (let s = 0; s < 10; s++) {
           trainStep(model, opt, bufs, B, metrics);
           losses.push((await metrics.take()).loss);
         }
         expect(losses.every(Number.isFinite)).toBe(true);
-        expect(losses[3]).toBeLessThan(losses[0]);
+        expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
         const params = await engine.readF32(model.store.buffers.params, model.store.paramFloats);
         expect(params.every(Number.isFinite)).toBe(true);
         const again = createModel(engine, name, input, 3);
