@@ -1,6 +1,9 @@
 // 2-D pooling over NCHW planes; one invocation per output (forward) or per input (backward).
 // MODE 0 max forward:  y = max over the window (padding never wins); arg = flat index h·W + w of
-//                      the first maximum, kept for the backward.
+//                      the first maximum, kept for the backward. RELU_MASK (the input is the
+//                      output of a fused ReLU, so ≥ 0): a window whose maximum is not > 0 gets
+//                      arg = NO_WINNER, so the backward routes nothing there and its result is
+//                      already the ReLU-masked gradient (the separate mask pass is skipped).
 // MODE 1 max backward: dx[h, w] = Σ dy over the windows whose arg is (h, w): a gather over the
 //                      windows covering (h, w), so no atomics and a fixed order.
 // MODE 2 avg forward:  y = Σ window / (KH·KW) (padding counts as zeros, as PyTorch's default).
@@ -11,6 +14,8 @@
 // backward scatters from each window instead of gathering per input.
 
 // The windows covering input coordinate t (along one axis): o with o·s − p ≤ t < o·s − p + k.
+const NO_WINNER = 0xffffffffu;
+
 fn first_window(t: u32, k: u32) -> u32 {
   let tp = t + params.pad;
   if (tp + 1u <= k) { return 0u; }
@@ -41,7 +46,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (v.z > best) { best = v.z; best_at = at + params.W; }
       if (v.w > best) { best = v.w; best_at = at + params.W + 1u; }
       dst[i] = best;
-      arg[i] = best_at;
+      arg[i] = select(best_at, NO_WINNER, RELU_MASK & !(best > 0.0));
     }
     return;
   }
@@ -108,7 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     if (MODE == 0u) {
       dst[i] = best;
-      arg[i] = best_at;
+      arg[i] = select(best_at, NO_WINNER, RELU_MASK & !(best > 0.0));
     } else {
       dst[i] = sum / f32(params.KH * params.KW);
     }

@@ -14,9 +14,12 @@ function expectRank(op: string, t: Tensor, rank: number, what: string): void {
   if (t.shape.length !== rank) throw new Error(`${op}: expected ${what} of rank ${rank}, got shape [${t.shape.join(', ')}]`);
 }
 
-/** When a ReLU is fused into the producing kernel, its backward masks dy by y > 0 first. */
+/**
+ * When a ReLU is fused into the producing kernel, its backward masks dy by y > 0 first, unless
+ * every contribution to dy came already masked (a max pool over y: see maxPool2d).
+ */
 function maskedGrad(g: Graph, y: Tensor, activation: Activation): GPUBufferBinding {
-  if (activation === 'none') return y.grad!;
+  if (activation === 'none' || !y.gradNeedsMask) return y.grad!;
   const masked = g.scratch(y.size, 'grad');
   elementwise(g.engine, 'relu_backward', y.data, y.grad!, masked, y.size);
   return { buffer: masked };
@@ -29,6 +32,7 @@ export function linear(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, activat
   const [OUT, IN2] = w.shape;
   if (IN !== IN2) throw new Error(`linear: input has ${IN} features, weight expects ${IN2} (weight [${w.shape.join(', ')}])`);
   const y = g.tensor([B, OUT], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
+  y.reluOutput = activation === 'relu';
   matmul(g.engine, x.data, w.data, y.data, B, OUT, IN, { transB: true, bias: b?.data, activation });
   g.record('linear', [x, w, ...(b ? [b] : [])], () => {
     if (!y.grad) return;
@@ -66,6 +70,7 @@ export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, opts: C
   const { OH, OW } = convOutSize(s);
   const activation = opts.activation ?? 'none';
   const y = g.tensor([N, CO, OH, OW], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
+  y.reluOutput = activation === 'relu';
   conv2dForward(g.engine, s, { x: x.data, w: w.data, bias: b?.data, y: y.data }, activation);
   g.record('conv2d', [x, w, ...(b ? [b] : [])], () => {
     if (!y.grad) return;
@@ -123,10 +128,12 @@ export function maxPool2d(g: Graph, x: Tensor, kernel: number, stride = kernel, 
   const { OH, OW } = poolOutSize(s);
   const y = g.tensor([x.shape[0], x.shape[1], OH, OW], x.requiresGrad);
   const arg = g.scratch(y.size, 'pool_arg');
-  maxPoolForward(g.engine, s, x.data, y.data, arg);
+  // Over a fused ReLU's output the pool's backward applies the ReLU's mask too (pool2d.ts).
+  const reluMask = x.reluOutput;
+  maxPoolForward(g.engine, s, x.data, y.data, arg, reluMask);
   g.record('maxPool2d', [x], () => {
     if (!y.grad || !x.requiresGrad) return;
-    g.writeGrad(x, (dst) => maxPoolBackward(g.engine, s, y.grad!, arg, dst));
+    g.writeGrad(x, (dst) => maxPoolBackward(g.engine, s, y.grad!, arg, dst), reluMask);
   });
   return y;
 }
@@ -166,6 +173,7 @@ export function batchNorm2d(g: Graph, x: Tensor, st: BatchNormState, training: b
   if (st.gamma.size !== C) throw new Error(`batchNorm2d: input has ${C} channels, the layer has ${st.gamma.size}`);
   const s = { N, C, HW: H * W };
   const y = g.tensor(x.shape, x.requiresGrad || st.gamma.requiresGrad);
+  y.reluOutput = activation === 'relu';
   if (!training) {
     batchnormApply(g.engine, s, { x: x.data, mean: st.runningMean, stat: st.runningVar, gamma: st.gamma.data, beta: st.beta.data, y: y.data }, { eval: true, eps: st.eps, activation });
     return y;

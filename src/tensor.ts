@@ -12,10 +12,19 @@ import { elementwise } from './kernels/elementwise.js';
 interface GradCell {
   grad: GPUBufferBinding | null;
   written: boolean;
+  /** Whether a contribution to `grad` skipped this tensor's ReLU mask (see `reluOutput`). */
+  unmasked: boolean;
 }
 
 export class Tensor {
-  private cell: GradCell = { grad: null, written: false };
+  private cell: GradCell = { grad: null, written: false, unmasked: false };
+
+  /**
+   * Set by an op that fused a ReLU into the kernel producing this tensor: its backward must mask
+   * the gradient by (this > 0). Consumers that can apply that mask themselves for free (max
+   * pooling) say so when they write the gradient; when all did, the mask pass is skipped.
+   */
+  reluOutput = false;
 
   /** Gradient for the current backward pass, once something has written it. */
   get grad(): GPUBufferBinding | null {
@@ -30,6 +39,13 @@ export class Tensor {
   }
   set gradWritten(w: boolean) {
     this.cell.written = w;
+  }
+  /** Whether the gradient still needs this tensor's ReLU mask (some contribution did not apply it). */
+  get gradNeedsMask(): boolean {
+    return this.cell.unmasked;
+  }
+  set gradNeedsMask(u: boolean) {
+    this.cell.unmasked = u;
   }
 
   constructor(
@@ -103,12 +119,14 @@ export class Graph {
 
   /**
    * Where to put a gradient for `t`, and whether to add to what is there (fan-out: a tensor
-   * used twice receives two contributions, which must sum).
+   * used twice receives two contributions, which must sum). `reluMasked`: the contribution is
+   * already zero where t is not > 0 (only meaningful for a `reluOutput` tensor).
    */
-  gradTarget(t: Tensor): { grad: GPUBufferBinding; accumulate: boolean } {
+  gradTarget(t: Tensor, reluMasked = false): { grad: GPUBufferBinding; accumulate: boolean } {
     if (!t.grad) t.grad = t.gradSlot ?? { buffer: this.scratch(t.size, 'grad') };
     const accumulate = t.gradWritten;
     t.gradWritten = true;
+    if (!reluMasked) t.gradNeedsMask = true;
     this.touched.add(t);
     return { grad: t.grad, accumulate };
   }
@@ -117,8 +135,8 @@ export class Graph {
    * Write a gradient with a kernel that cannot accumulate: straight into the target the first
    * time, else into scratch and then added.
    */
-  writeGrad(t: Tensor, write: (dst: GPUBufferBinding) => void): void {
-    const { grad, accumulate } = this.gradTarget(t);
+  writeGrad(t: Tensor, write: (dst: GPUBufferBinding) => void, reluMasked = false): void {
+    const { grad, accumulate } = this.gradTarget(t, reluMasked);
     if (!accumulate) {
       write(grad);
       return;
@@ -132,6 +150,7 @@ export class Graph {
   seed(t: Tensor, grad: GPUBufferBinding): void {
     t.grad = grad;
     t.gradWritten = true;
+    t.gradNeedsMask = true;
     this.touched.add(t);
   }
 
@@ -150,6 +169,7 @@ export class Graph {
     for (const t of this.touched) {
       if (!t.gradSlot) t.grad = null;
       t.gradWritten = false;
+      t.gradNeedsMask = false;
     }
     this.touched.clear();
   }

@@ -111,6 +111,44 @@ describe('reference backwards match finite differences (float64)', () => {
   });
 });
 
+type Engine = Awaited<ReturnType<typeof testEngine>>;
+
+/**
+ * Backward once through `run`, then compare 4 random entries of every trainable parameter's
+ * gradient with central differences of the GPU loss (mean over the batch of N).
+ */
+async function checkTape(engine: Engine, store: ParameterStore, rng: Rng, N: number, run: (record: boolean) => { g: Graph; loss: { data: GPUBufferBinding } }): Promise<number> {
+  const lossValue = async () => {
+    const { g, loss } = run(false);
+    const l = await engine.readF32(loss.data.buffer, N);
+    g.release();
+    return l.reduce((a, b) => a + b, 0) / N;
+  };
+  const { g } = run(true);
+  g.backward();
+  const grads = await engine.readF32(store.buffers.grads, store.paramFloats);
+  g.release();
+
+  const params = await engine.readF32(store.buffers.params, store.paramFloats);
+  const h = 1e-2;
+  let checked = 0;
+  for (const e of store.entries.filter((e) => e.trainable)) {
+    for (let t = 0; t < 4; t++) {
+      const i = e.offset + rng.int(e.size);
+      const p0 = params[i];
+      engine.write(store.buffers.params, Float32Array.of(p0 + h), i * 4);
+      const lp = await lossValue();
+      engine.write(store.buffers.params, Float32Array.of(p0 - h), i * 4);
+      const lm = await lossValue();
+      engine.write(store.buffers.params, Float32Array.of(p0), i * 4);
+      const numeric = (lp - lm) / (2 * h);
+      expect(Math.abs(grads[i] - numeric), `${e.name}[${i - e.offset}]: tape ${grads[i]}, numeric ${numeric}`).toBeLessThan(3e-3 + 0.03 * Math.abs(numeric));
+      checked++;
+    }
+  }
+  return checked;
+}
+
 describe('the tape on the GPU matches finite differences of the GPU loss', () => {
   it('conv → batch norm + fused ReLU → residual add (fan-out) → max pool → flatten → linear → cross-entropy', async () => {
     const engine = await testEngine();
@@ -146,36 +184,60 @@ describe('the tape on the GPU matches finite differences of the GPU loss', () =>
       const { loss } = ops.softmaxCrossEntropyLoss(g, logits, { buffer: labels });
       return { g, loss };
     };
-    const lossValue = async () => {
-      const { g, loss } = run(false);
-      const l = await engine.readF32(loss.data.buffer, N);
+    expect(await checkTape(engine, store, rng, N, run)).toBe(7 * 4);
+    store.destroy();
+    engine.release(x);
+    engine.release(labels);
+  });
+
+  it('max pool over a fused ReLU applies the mask itself: same gradients as the explicit mask pass, which is skipped', async () => {
+    const engine = await testEngine();
+    const rng = new Rng(7);
+    const [N, C, H, W, K] = [5, 1, 8, 8, 3];
+    const store = new ParameterStore(engine);
+    const init = (n: number, scale = 0.5) => Float32Array.from({ length: n }, () => rng.uniform(-scale, scale));
+    store.param('c1.weight', [4, C, 3, 3], init(4 * C * 9));
+    store.param('c1.bias', [4], init(4));
+    store.param('c2.weight', [3, 4, 3, 3], init(3 * 4 * 9));
+    store.param('c2.bias', [3], init(3));
+    store.param('fc.weight', [K, 3 * 2 * 2], init(K * 12));
+    store.param('fc.bias', [K], init(K));
+    store.param('side.weight', [K, 4], init(K * 4));
+    store.build();
+    const x = engine.upload(init(N * C * H * W, 1));
+    const labels = engine.upload(Uint32Array.from({ length: N }, () => rng.int(K)));
+
+    // The student's shape (conv+ReLU → max pool, twice → linear), optionally with a side branch:
+    // the first ReLU's output also feeds a global average pool, whose gradient is not masked.
+    // `fuse` false hides the ReLU from the pools, so the separate mask pass runs (the path the
+    // first test checks against finite differences).
+    const masks = () => engine.dispatchCounts.get('elementwise') ?? 0;
+    const gradsOf = async (fuse: boolean, side: boolean) => {
+      engine.write(store.buffers.grads, new Float32Array(store.paramFloats));
+      const before = masks();
+      const g = new Graph(engine, true);
+      const p = (n: string) => store.get(n);
+      const h1 = ops.conv2d(g, g.input(x, [N, C, H, W]), p('c1.weight'), p('c1.bias'), { padding: 1, activation: 'relu' });
+      h1.reluOutput = fuse;
+      const h2 = ops.conv2d(g, ops.maxPool2d(g, h1, 2), p('c2.weight'), p('c2.bias'), { padding: 1, activation: 'relu' });
+      h2.reluOutput = fuse;
+      let logits = ops.linear(g, ops.maxPool2d(g, h2, 2).view([N, 12]), p('fc.weight'), p('fc.bias'));
+      if (side) logits = ops.add(g, logits, ops.linear(g, ops.globalAvgPool(g, h1), p('side.weight'), null));
+      ops.softmaxCrossEntropyLoss(g, logits, { buffer: labels });
+      g.backward();
       g.release();
-      return l.reduce((a, b) => a + b, 0) / N;
+      const grads = await engine.readF32(store.buffers.grads, store.paramFloats);
+      return { grads, masks: masks() - before };
     };
-
-    const { g } = run(true);
-    g.backward();
-    const grads = await engine.readF32(store.buffers.grads, store.paramFloats);
-    g.release();
-
-    const params = await engine.readF32(store.buffers.params, store.paramFloats);
-    const h = 1e-2;
-    let checked = 0;
-    for (const e of store.entries.filter((e) => e.trainable)) {
-      for (let t = 0; t < 4; t++) {
-        const i = e.offset + rng.int(e.size);
-        const p0 = params[i];
-        engine.write(store.buffers.params, Float32Array.of(p0 + h), i * 4);
-        const lp = await lossValue();
-        engine.write(store.buffers.params, Float32Array.of(p0 - h), i * 4);
-        const lm = await lossValue();
-        engine.write(store.buffers.params, Float32Array.of(p0), i * 4);
-        const numeric = (lp - lm) / (2 * h);
-        expect(Math.abs(grads[i] - numeric), `${e.name}[${i - e.offset}]: tape ${grads[i]}, numeric ${numeric}`).toBeLessThan(3e-3 + 0.03 * Math.abs(numeric));
-        checked++;
-      }
+    for (const side of [false, true]) {
+      const fused = await gradsOf(true, side);
+      const plain = await gradsOf(false, side);
+      // Selection only, no arithmetic changes: the gradients are bit for bit the same.
+      expect(Array.from(fused.grads)).toEqual(Array.from(plain.grads));
+      expect(fused.grads.filter((v) => v !== 0).length).toBeGreaterThan(store.paramFloats / 4);
+      // The side add's backward copies its gradient with an elementwise pass of its own.
+      expect(plain.masks - fused.masks).toBe(side ? 1 : 2);
     }
-    expect(checked).toBe(7 * 4);
     store.destroy();
     engine.release(x);
     engine.release(labels);

@@ -9,7 +9,7 @@ import { runEval, runTrain, type TrainOptions } from './train.js';
 import { MODEL_NAMES } from '../nn/models.js';
 import { DATASET_NAMES } from './datasets.js';
 import { runDistill, type DistillCliOptions } from './distill.js';
-import { METHODS } from '../kd/distill.js';
+import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { runAblate, type AblateOptions } from './ablate.js';
 
 /** Options shared by train and distill. */
@@ -65,22 +65,22 @@ const adapterOption = () =>
 /** The method options of method.md, shared by distill and ablate. */
 export function addDistillOptions(cmd: Command): Command {
   return cmd
-    .option('--T <x>', 'distillation temperature', num('--T', 0, Infinity, { lo: true }), 4)
-    .option('--lambda1 <x>', 'weight of the cross-entropy term', num('--lambda1', 0, Infinity), 0.1)
-    .option('--lambda2 <x>', 'weight of the KD term', num('--lambda2', 0, Infinity), 0.9)
-    .option('--eta <x>', 'label revision η, in (0, 1)', num('--eta', 0, 1, { lo: true, hi: true }), 0.9)
-    .addOption(new Option('--lr-scope <scope>', 'revise all samples or only those the teacher gets wrong').choices(['all', 'wrong']).default('all'))
-    .option('--beta-at-t1', 'compute β from the teacher at T = 1', false)
-    .option('--ds-ratio <x>', 'fraction of training samples kept for distillation, in (0, 1]', num('--ds-ratio', 0, 1, { lo: true }), 0.7)
-    .addOption(new Option('--ds-rule <rule>', 'keep the lowest-score ratio, or every sample with a negative score').choices(['ratio', 'sign']).default('ratio'))
-    .option('--ds-warmup-epochs <n>', 'cross-entropy-only epochs before selection', int('--ds-warmup-epochs', 0), 1)
-    .option('--ds-every <n>', 're-score every n epochs (0: once)', int('--ds-every', 0), 0)
-    .addOption(new Option('--ds-hessian <kind>', 'influence Hessian: identity (gradient alignment) or damped diagonal').choices(['identity', 'diag']).default('identity'))
-    .option('--ds-damping <x>', 'Hessian damping', num('--ds-damping', 0, Infinity), 0.01)
-    .option('--val-split <n>', 'training samples held out for the DS validation gradient (held out for every method)', int('--val-split', 1), 5000)
-    .option('--dkd-alpha <x>', 'DKD TCKD weight', num('--dkd-alpha', 0, Infinity), 1)
-    .option('--dkd-beta <x>', 'DKD NCKD weight', num('--dkd-beta', 0, Infinity), 8)
-    .option('--dkd-warmup-epochs <n>', 'DKD linear warm-up of the KD terms, in epochs', int('--dkd-warmup-epochs', 0), 1);
+    .option('--T <x>', 'distillation temperature', num('--T', 0, Infinity, { lo: true }), D.temperature)
+    .option('--lambda1 <x>', 'weight of the cross-entropy term', num('--lambda1', 0, Infinity), D.lambda1)
+    .option('--lambda2 <x>', 'weight of the KD term', num('--lambda2', 0, Infinity), D.lambda2)
+    .option('--eta <x>', 'label revision η, in (0, 1)', num('--eta', 0, 1, { lo: true, hi: true }), D.eta)
+    .addOption(new Option('--lr-scope <scope>', 'revise all samples or only those the teacher gets wrong').choices(['all', 'wrong']).default(D.lrScope))
+    .option('--beta-at-t1', 'compute β from the teacher at T = 1', D.betaAtT1)
+    .option('--ds-ratio <x>', 'fraction of training samples kept for distillation, in (0, 1]', num('--ds-ratio', 0, 1, { lo: true }), D.dsRatio)
+    .addOption(new Option('--ds-rule <rule>', 'keep the lowest-score ratio, or every sample with a negative score').choices(['ratio', 'sign']).default(D.dsRule))
+    .option('--ds-warmup-epochs <n>', 'cross-entropy-only epochs before selection', int('--ds-warmup-epochs', 0), D.dsWarmupEpochs)
+    .option('--ds-every <n>', 're-score every n epochs (0: once)', int('--ds-every', 0), D.dsEvery)
+    .addOption(new Option('--ds-hessian <kind>', 'influence Hessian: identity (gradient alignment) or damped diagonal').choices(['identity', 'diag']).default(D.dsHessian))
+    .option('--ds-damping <x>', 'Hessian damping', num('--ds-damping', 0, Infinity), D.dsDamping)
+    .option('--val-split <n>', 'training samples held out for the DS validation gradient (held out for every method)', int('--val-split', 1), D.valSplit)
+    .option('--dkd-alpha <x>', 'DKD TCKD weight', num('--dkd-alpha', 0, Infinity), D.dkdAlpha)
+    .option('--dkd-beta <x>', 'DKD NCKD weight (mdistiller uses 8 on CIFAR-100 with BN students, 2 or 6 for some pairs; 8 diverges for the BN-free student-cnn)', num('--dkd-beta', 0, Infinity), D.dkdBeta)
+    .option('--dkd-warmup-epochs <n>', 'DKD linear warm-up of the KD terms, in epochs', int('--dkd-warmup-epochs', 0), D.dkdWarmupEpochs);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -16,7 +16,7 @@ export const pool2dKernel = defineKernel({
     { name: 'arg', type: 'u32', access: 'read_write' },
   ],
   uniforms: ['planes', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'stride', 'pad'].map((n) => [n, 'u32'] as [string, UniformType]),
-  constants: { MODE: 0, WIN2: false, EVEN: false },
+  constants: { MODE: 0, WIN2: false, EVEN: false, RELU_MASK: false },
   workgroupSize: () => [WG, 1, 1],
 });
 
@@ -42,13 +42,13 @@ export function poolOutSize(s: PoolShape): { OH: number; OW: number } {
 
 const MODES = { maxForward: 0, maxBackward: 1, avgForward: 2, avgBackward: 3 } as const;
 
-function dispatchPool(engine: Engine, mode: keyof typeof MODES, s: PoolShape, src: Binding, dst: Binding, arg: Binding, count: number) {
+function dispatchPool(engine: Engine, mode: keyof typeof MODES, s: PoolShape, src: Binding, dst: Binding, arg: Binding, count: number, reluMask = false) {
   const win2 = s.KH === 2 && s.KW === 2 && s.stride === 2 && s.pad === 0;
   const even = win2 && s.H % 2 === 0 && s.W % 2 === 0;
   const backward = mode === 'maxBackward' || mode === 'avgBackward';
   const out = poolOutSize(s);
   engine.dispatch(pool2dKernel, {
-    variant: { MODE: MODES[mode], WIN2: win2, EVEN: even },
+    variant: { MODE: MODES[mode], WIN2: win2, EVEN: even, RELU_MASK: reluMask },
     bind: { src, dst, arg },
     uniforms: { ...s, ...out },
     // The even backward runs one invocation per window, not per input.
@@ -56,10 +56,14 @@ function dispatchPool(engine: Engine, mode: keyof typeof MODES, s: PoolShape, sr
   });
 }
 
-/** y = max-pool(x); arg (u32, same size as y) records the winners for the backward. */
-export function maxPoolForward(engine: Engine, s: PoolShape, x: Binding, y: Binding, arg: Binding): void {
+/**
+ * y = max-pool(x); arg (u32, same size as y) records the winners for the backward. With
+ * `reluMask` (x is a ReLU's output) windows whose maximum is 0 record no winner, so the backward
+ * gives dx = relu'(x) · (max-pool backward of dy): the ReLU's mask comes for free.
+ */
+export function maxPoolForward(engine: Engine, s: PoolShape, x: Binding, y: Binding, arg: Binding, reluMask = false): void {
   const { OH, OW } = poolOutSize(s);
-  dispatchPool(engine, 'maxForward', s, x, y, arg, s.planes * OH * OW);
+  dispatchPool(engine, 'maxForward', s, x, y, arg, s.planes * OH * OW, reluMask);
 }
 
 export function maxPoolBackward(engine: Engine, s: PoolShape, dy: Binding, arg: Binding, dx: Binding): void {
@@ -99,6 +103,7 @@ export function poolReference(
   kind: 'max' | 'avg',
   x: ArrayLike<number>,
   dy: ArrayLike<number>,
+  reluMask = false,
 ): { y: Float64Array; dx: Float64Array } {
   const { OH, OW } = poolOutSize(s);
   const hw = s.H * s.W;
@@ -109,7 +114,8 @@ export function poolReference(
       let best = taps[0];
       for (const t of taps) if (x[p * hw + t] > x[p * hw + best]) best = t;
       y[o] = x[p * hw + best];
-      dx[p * hw + best] += dy[o];
+      // ReLU-masked: the gradient only reaches inputs that are > 0.
+      if (!reluMask || x[p * hw + best] > 0) dx[p * hw + best] += dy[o];
     } else {
       for (const t of taps) {
         y[o] += x[p * hw + t] / (s.KH * s.KW);
@@ -142,16 +148,20 @@ export const pool2dCheck: KernelCheck = {
       // Distinct values, so the max is unique and float ties cannot flip the winner.
       const x = new Float32Array(rng.permutation(inN)).map((v) => (v - inN / 2) / inN);
       const dy = rng.fillUniform(outN);
-      for (const kind of ['max', 'avg'] as const) {
-        const ref = () => poolReference(s, kind, x, dy);
+      // A ReLU's output: about half the inputs exactly 0, so some windows have no positive value.
+      const xr = x.map((v) => Math.max(0, v));
+      for (const kind of ['max', 'avg', 'max-relu'] as const) {
+        const relu = kind === 'max-relu';
+        const xin = relu ? xr : x;
+        const ref = () => poolReference(s, relu ? 'max' : kind, xin, dy, relu);
         cases.push({
           shape: `${kind} forward+backward ${label}`,
-          inputs: { x, dy },
+          inputs: { x: xin, dy },
           outputs: { y: outN, dx: inN },
           run: (e, b) => {
             const arg = e.alloc(outN * 4, 'pool_arg');
-            if (kind === 'max') {
-              maxPoolForward(e, s, b.x, b.y, arg);
+            if (kind !== 'avg') {
+              maxPoolForward(e, s, b.x, b.y, arg, relu);
               maxPoolBackward(e, s, b.dy, arg, b.dx);
             } else {
               avgPoolForward(e, s, b.x, b.y, arg);
