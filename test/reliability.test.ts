@@ -1,6 +1,7 @@
 // A user's hours of training survive their mistakes and the machine's: clear errors for bad
 // options and checkpoints, numerical faults caught on the GPU, atomic checkpoints under SIGKILL,
-// bit-exact resume, and device loss that ends with a message instead of a hang.
+// bit-exact resume, and device loss or exhausted device memory that end with a message instead of
+// a hang.
 import { describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, statSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { encodeSafetensors } from '../src/io/safetensors.js';
 import { restoreModel, encodeModel } from '../src/nn/checkpoint.js';
 import { createModel } from '../src/nn/models.js';
 import { createNodeEngine } from '../src/gpu/node.js';
+import { loadModel } from '../src/nn/checkpoint-file.js';
 import { Optimizer } from '../src/optim/optimizer.js';
 import { BatchBuffers, GpuMetrics, trainStep } from '../src/train.js';
 
@@ -166,6 +168,19 @@ describe('device faults end with a message, not a hang', () => {
       await metrics.take();
     };
     await expect(attempt()).rejects.toThrow(/GPU device lost|destroyed|lost/i);
+  });
+
+  it('running out of device memory ends the step with a message naming the allocation; the saved checkpoint loads', async () => {
+    const ck = join(dir, 'before-oom.safetensors');
+    const { stdout } = await run(process.execPath, ['test/fixtures/oom-step.mjs', ck], { timeout: 180_000 });
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as { software: boolean; error: string | null };
+    if (r.software) {
+      // SwiftShader: the device's memory is the process's, which the fixture limited.
+      expect(r.error).toMatch(/^out of GPU memory: could not allocate "activation" \(1024\.0 MiB\) while kdgpu's buffer pool held \d+\.\d MiB: use a smaller --batch/);
+    }
+    const engine = await testEngine();
+    const restored = await loadModel(engine, ck, 'student-cnn');
+    expect(restored.config.epoch).toBe(1);
   });
 
   it('an allocation larger than the adapter allows is refused by name', async () => {

@@ -54,6 +54,8 @@ export class Engine {
   private uniformChunks: Array<{ buffer: GPUBuffer; data: Uint8Array<ArrayBuffer>; used: number }> = [];
   private errors: string[] = [];
   private lostReason: string | null = null;
+  /** Allocations the device could not back (reported asynchronously by the pool). */
+  private outOfMemory: string[] = [];
   private readonly maxDispatchesPerSubmit: number;
   private readonly uniformAlign: number;
 
@@ -64,10 +66,11 @@ export class Engine {
   ) {
     this.limits = device.limits;
     this.software = options.software ?? false;
-    this.pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.pool = new BufferPool(device, device.limits.maxBufferSize, (m) => this.outOfMemory.push(m), (p) => this.pending.push(p));
     this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 1024;
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     device.addEventListener('uncapturederror', (ev) => {
+      ev.preventDefault(); // reported by throwErrors(), not printed by the implementation
       this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
     });
     device.lost.then((info) => {
@@ -356,7 +359,9 @@ export class Engine {
     try {
       await staging.mapAsync(MapMode.READ, 0, size);
     } catch (e) {
-      this.throwErrors(); // a device loss explains the failure better than the map error
+      await Promise.all(this.pending); // allocation checks and submit errors
+      this.pending = [];
+      this.throwErrors(); // a device loss or failed allocation explains the failure better
       throw new Error(`readback of "${buf.label}" failed: ${(e as Error).message}`);
     }
     const out = staging.getMappedRange(0, size).slice(0, bytes);
@@ -381,6 +386,22 @@ export class Engine {
 
   private throwErrors(): void {
     if (this.lostReason) throw new Error(this.lostReason);
+    // A failed allocation shows first as validation errors of the dispatches that use the buffer,
+    // before its own out-of-memory check comes back: name the cause, and stop recording.
+    if (this.errors.length > 0 && this.pool.allocationsUnconfirmed) {
+      const oom = this.errors.map((e) => this.pool.explainInvalidBuffer(e)).find((m) => m !== null);
+      if (oom) {
+        this.errors = [];
+        throw new Error(oom);
+      }
+    }
+    if (this.outOfMemory.length > 0) {
+      // The validation errors that follow (dispatches over the invalid buffer) add nothing.
+      const msg = this.outOfMemory[0];
+      this.outOfMemory = [];
+      this.errors = [];
+      throw new Error(msg);
+    }
     if (this.errors.length > 0) {
       const msg = this.errors.join('\n');
       this.errors = [];

@@ -23,16 +23,30 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+function outOfMemoryMessage(label: string, size: number, held: number, detail: string): string {
+  return `out of GPU memory: could not allocate "${label}" (${mib(size)}) while kdgpu's buffer pool held ${mib(held)}: use a smaller --batch or model, or a device with more memory (${detail})`;
+}
+
 export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
   private pending: GPUBuffer[] = [];
   private sizeOf = new WeakMap<GPUBuffer, number>();
   private inUse = new Set<GPUBuffer>();
+  /** New buffers whose out-of-memory check has not come back yet. */
+  private unconfirmed = new Map<GPUBuffer, { label: string; size: number; held: number }>();
   private counters: PoolCounters = { bytesInUse: 0, bytesAllocated: 0, buffersInUse: 0, buffersCreated: 0 };
 
   constructor(
     private device: GPUDevice,
     private maxBufferSize: number,
+    /**
+     * Called (asynchronously) when the device could not back a new buffer; `watch` receives the
+     * promise that reports it, so the engine's settle() waits for it.
+     */
+    private onOutOfMemory: (message: string) => void = () => {},
+    private watch: (p: Promise<unknown>) => void = () => {},
   ) {}
 
   acquire(bytes: number, usage: GPUBufferUsageFlags, label = 'pooled'): GPUBuffer {
@@ -45,7 +59,18 @@ export class BufferPool {
     const key = `${size}:${usage}`;
     let buf = this.free.get(key)?.pop();
     if (!buf) {
+      // Only a new allocation can run out of memory; reuses never touch the device.
+      const held = this.counters.bytesAllocated;
+      this.device.pushErrorScope('out-of-memory');
       buf = this.device.createBuffer({ size, usage, label });
+      const created = buf;
+      this.unconfirmed.set(created, { label, size, held });
+      this.watch(
+        this.device.popErrorScope().then((err) => {
+          this.unconfirmed.delete(created);
+          if (err) this.onOutOfMemory(outOfMemoryMessage(label, size, held, err.message.split('\n')[0]));
+        }),
+      );
       this.sizeOf.set(buf, size);
       this.counters.bytesAllocated += size;
       this.counters.buffersCreated++;
@@ -54,6 +79,23 @@ export class BufferPool {
     this.counters.bytesInUse += size;
     this.counters.buffersInUse++;
     return buf;
+  }
+
+  /** Whether some new buffer's out-of-memory check is still to come back. */
+  get allocationsUnconfirmed(): boolean {
+    return this.unconfirmed.size > 0;
+  }
+
+  /**
+   * A device error says buffer `label` is invalid before its allocation check came back: the
+   * allocation failed (sizes are validated before creation), so say that, naming it.
+   */
+  explainInvalidBuffer(errorText: string): string | null {
+    const label = /Invalid Buffer "([^"]*)"/.exec(errorText)?.[1];
+    for (const a of this.unconfirmed.values()) {
+      if (a.label === label) return outOfMemoryMessage(a.label, a.size, a.held, 'the device reported the new buffer invalid');
+    }
+    return null;
   }
 
   /** Give a buffer back; it becomes reusable after the next submit. */
