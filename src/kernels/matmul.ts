@@ -23,6 +23,18 @@ export interface MatmulTiling {
 export const TN = 16;
 export const SOFTWARE_TILING: MatmulTiling = { TM: 16, WGX: 4, WGY: 4 };
 export const GPU_TILING: MatmulTiling = { TM: 4, WGX: 8, WGY: 8 };
+/**
+ * C with at most 16 columns (a classifier's logits): one invocation column per workgroup, so no
+ * invocation is idle (with WGX = 4, three in four would have no columns; on SwiftShader, where
+ * 4 invocations share one SIMD row, that made the student's last layer 3x slower).
+ */
+export const NARROW_SOFTWARE_TILING: MatmulTiling = { TM: 16, WGX: 1, WGY: 4 };
+export const NARROW_GPU_TILING: MatmulTiling = { TM: 4, WGX: 1, WGY: 64 };
+
+function pickTiling(engine: Engine, N: number): MatmulTiling {
+  if (N <= TN) return isSoftware(engine) ? NARROW_SOFTWARE_TILING : NARROW_GPU_TILING;
+  return isSoftware(engine) ? SOFTWARE_TILING : GPU_TILING;
+}
 
 const isSoftware = (engine: Engine) => engine.software;
 
@@ -74,7 +86,7 @@ export function matmul(
   K: number,
   opts: MatmulOptions = {},
 ): void {
-  dispatchMatmul(engine, a, b, c, M, N, K, opts, isSoftware(engine) ? SOFTWARE_TILING : GPU_TILING);
+  dispatchMatmul(engine, a, b, c, M, N, K, opts, pickTiling(engine, N));
 }
 
 /** matmul() with an explicit tiling (verification runs every tiling on whatever adapter it has). */
@@ -156,6 +168,8 @@ export const matmulCheck: KernelCheck = {
       [67, 129, 31, { TM: 8, WGX: 2, WGY: 8 }],
       [70, 40, 66, SOFTWARE_TILING],
       [70, 40, 66, GPU_TILING],
+      [129, 10, 67, NARROW_SOFTWARE_TILING],
+      [129, 10, 67, NARROW_GPU_TILING],
     ];
     let variant = 0;
     for (const [M, N, K, tiling] of shapes) {
