@@ -4,37 +4,27 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
 import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry, type Method } from '../kd/distill.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
-import type { SelectionRule, LrScope } from '../kernels/kd.js';
 import { loadDataset } from './datasets.js';
 import { epochBar, type EpochBar } from './progress.js';
 import { checkpointState, loadModel, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 
-export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'> {
+/** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
+const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsWarmupEpochs', 'dsEvery', 'dsHessian', 'dsDamping', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
+type MethodOptions = Pick<DistillOptions, (typeof METHOD_KEYS)[number]>;
+
+export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, MethodOptions {
   teacher: string;
   student: string;
   method: Method;
   out?: string;
   T: number;
-  lambda1: number;
-  lambda2: number;
-  eta: number;
-  lrScope: LrScope;
-  betaAtT1: boolean;
-  dsRatio: number;
-  dsRule: SelectionRule;
-  dsWarmupEpochs: number;
-  dsEvery: number;
-  dsHessian: 'identity' | 'diag';
-  dsDamping: number;
-  valSplit: number;
-  dkdAlpha: number;
-  dkdBeta: number;
-  dkdWarmupEpochs: number;
 }
 
 export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisationMean: number[], normalisationStd: number[], channels: number): DistillOptions {
+  const method = Object.fromEntries(METHOD_KEYS.map((k) => [k, o[k]])) as MethodOptions;
   return {
     ...DEFAULT_DISTILL,
+    ...method,
     method: o.method,
     student: o.student,
     epochs: o.epochs,
@@ -44,23 +34,8 @@ export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisat
     schedule: o.schedule,
     seed: o.seed,
     trainSubset: o.trainSubset,
-    valSplit: o.valSplit,
     augment: o.augment ? { pad: 4, flip: channels === 3, padValue: normalisationMean.map((m, c) => -m / normalisationStd[c]) } : undefined,
     temperature: o.T,
-    lambda1: o.lambda1,
-    lambda2: o.lambda2,
-    eta: o.eta,
-    lrScope: o.lrScope,
-    betaAtT1: o.betaAtT1,
-    dsRatio: o.dsRatio,
-    dsRule: o.dsRule,
-    dsWarmupEpochs: o.dsWarmupEpochs,
-    dsEvery: o.dsEvery,
-    dsHessian: o.dsHessian,
-    dsDamping: o.dsDamping,
-    dkdAlpha: o.dkdAlpha,
-    dkdBeta: o.dkdBeta,
-    dkdWarmupEpochs: o.dkdWarmupEpochs,
   };
 }
 
