@@ -2,20 +2,47 @@
 // directory (rename is only atomic within one filesystem), which is fsynced before it is renamed
 // over the destination, and the directory is fsynced after, so a crash at any moment leaves either
 // the previous checkpoint or the new one, never a partial file. A crash can leave a stray
-// `.<name>.<random>.tmp` beside it, which nothing reads.
+// `.<name>.<pid>-<random>.tmp` beside it, which nothing reads; the next save of the same name
+// removes those whose writing process is gone.
 
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { decodeCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { TensorMap } from './safetensors.js';
 
 /** The temporary file saveCheckpointAtomic writes first: hidden, in the destination's directory. */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/** Remove temporary files of `path` left by writers that died mid-save (a live writer's stay). */
+async function removeStrayTemps(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length, -4))?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) await rm(join(dirname(path), name), { force: true });
+  }
 }
 
 export async function saveCheckpointAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await removeStrayTemps(path);
   const tmp = tempPathFor(path);
   try {
     const file = await open(tmp, 'wx', 0o644);
