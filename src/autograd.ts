@@ -4,7 +4,7 @@
 import { Graph, Tensor } from './tensor.js';
 import { elementwise } from './kernels/elementwise.js';
 import { matmul, type Activation } from './kernels/matmul.js';
-import { conv2dForward, conv2dBackwardData, conv2dBackwardWeight, convOutSize, type ConvShape } from './kernels/conv2d.js';
+import { conv2dForward, conv2dBackwardData, conv2dBackwardWeight, conv2dReluMaxPoolForward, canFusePool, convOutSize, type ConvShape } from './kernels/conv2d.js';
 import { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward, poolOutSize, type PoolShape } from './kernels/pool2d.js';
 import { batchnormStats, batchnormApply, batchnormBackward } from './kernels/batchnorm.js';
 import { reduceAxis } from './kernels/reduce.js';
@@ -59,36 +59,65 @@ export interface Conv2dOptions {
   activation?: Activation;
 }
 
-/** y[N, CO, OH, OW] = act(conv2d(x[N, CI, H, W], w[CO, CI, KH, KW]) + b[CO]). */
-export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  expectRank('conv2d', x, 4, 'input [N, C, H, W]');
-  expectRank('conv2d', w, 4, 'weight [CO, CI, KH, KW]');
+function convShape(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvShape {
+  expectRank(op, x, 4, 'input [N, C, H, W]');
+  expectRank(op, w, 4, 'weight [CO, CI, KH, KW]');
   const [N, CI, H, W] = x.shape;
   const [CO, CI2, KH, KW] = w.shape;
-  if (CI !== CI2) throw new Error(`conv2d: input has ${CI} channels, weight [${w.shape.join(', ')}] expects ${CI2}`);
-  const s: ConvShape = { N, CI, H, W, CO, KH, KW, stride: opts.stride ?? 1, pad: opts.padding ?? 0 };
+  if (CI !== CI2) throw new Error(`${op}: input has ${CI} channels, weight [${w.shape.join(', ')}] expects ${CI2}`);
+  return { N, CI, H, W, CO, KH, KW, stride: opts.stride ?? 1, pad: opts.padding ?? 0 };
+}
+
+/** The gradients of a convolution's inputs from dy, the gradient of its (pre-activation) output. */
+function convBackward(g: Graph, s: ConvShape, x: Tensor, w: Tensor, b: Tensor | null, dy: GPUBufferBinding): void {
+  if (x.requiresGrad) {
+    const t = g.gradTarget(x);
+    conv2dBackwardData(g.engine, s, { dy, w: w.data, dx: t.grad }, t.accumulate);
+  }
+  if (w.requiresGrad) {
+    const tw = g.gradTarget(w);
+    if (b?.requiresGrad) {
+      const tb = g.gradTarget(b);
+      if (tw.accumulate !== tb.accumulate) throw new Error('conv2d: weight and bias gradients must accumulate together');
+      conv2dBackwardWeight(g.engine, s, { dy, x: x.data, dw: tw.grad, db: tb.grad }, tw.accumulate);
+    } else {
+      conv2dBackwardWeight(g.engine, s, { dy, x: x.data, dw: tw.grad }, tw.accumulate);
+    }
+  }
+}
+
+/** y[N, CO, OH, OW] = act(conv2d(x[N, CI, H, W], w[CO, CI, KH, KW]) + b[CO]). */
+export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const s = convShape('conv2d', x, w, opts);
   const { OH, OW } = convOutSize(s);
   const activation = opts.activation ?? 'none';
-  const y = g.tensor([N, CO, OH, OW], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
+  const y = g.tensor([s.N, s.CO, OH, OW], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
   y.reluOutput = activation === 'relu';
   conv2dForward(g.engine, s, { x: x.data, w: w.data, bias: b?.data, y: y.data }, activation);
   g.record('conv2d', [x, w, ...(b ? [b] : [])], () => {
+    if (y.grad) convBackward(g, s, x, w, b, maskedGrad(g, y, activation));
+  });
+  return y;
+}
+
+/**
+ * max-pool 2×2/2 (relu(conv2d(x, w) + b)) with one forward kernel that never stores the conv's
+ * output (the same values and gradients as conv2d + maxPool2d, which it falls back to when the
+ * conv output has an odd side). Backward: the pool's backward, which already applies the ReLU's
+ * mask, then the conv's.
+ */
+export function conv2dReluMaxPool(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, opts: Omit<Conv2dOptions, 'activation'> = {}): Tensor {
+  const s = convShape('conv2dReluMaxPool', x, w, opts);
+  if (!canFusePool(s)) return maxPool2d(g, conv2d(g, x, w, b, { ...opts, activation: 'relu' }), 2);
+  const { OH, OW } = convOutSize(s);
+  const y = g.tensor([s.N, s.CO, OH / 2, OW / 2], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
+  const arg = g.scratch(y.size, 'pool_arg');
+  conv2dReluMaxPoolForward(g.engine, s, { x: x.data, w: w.data, bias: b?.data, y: y.data, arg });
+  g.record('conv2dReluMaxPool', [x, w, ...(b ? [b] : [])], () => {
     if (!y.grad) return;
-    const dy = maskedGrad(g, y, activation);
-    if (x.requiresGrad) {
-      const t = g.gradTarget(x);
-      conv2dBackwardData(g.engine, s, { dy, w: w.data, dx: t.grad }, t.accumulate);
-    }
-    if (w.requiresGrad) {
-      const tw = g.gradTarget(w);
-      if (b?.requiresGrad) {
-        const tb = g.gradTarget(b);
-        if (tw.accumulate !== tb.accumulate) throw new Error('conv2d: weight and bias gradients must accumulate together');
-        conv2dBackwardWeight(g.engine, s, { dy, x: x.data, dw: tw.grad, db: tb.grad }, tw.accumulate);
-      } else {
-        conv2dBackwardWeight(g.engine, s, { dy, x: x.data, dw: tw.grad }, tw.accumulate);
-      }
-    }
+    const dconv = g.scratch(s.N * s.CO * OH * OW, 'grad');
+    maxPoolBackward(g.engine, { planes: s.N * s.CO, H: OH, W: OW, KH: 2, KW: 2, stride: 2, pad: 0 }, y.grad, arg, dconv);
+    convBackward(g, s, x, w, b, { buffer: dconv });
   });
   return y;
 }

@@ -11,7 +11,7 @@ import { batchnormReference } from '../src/kernels/batchnorm.js';
 import { matmulReference } from '../src/kernels/matmul.js';
 import { softmaxXentReference } from '../src/kernels/softmax.js';
 import { testEngine } from './engine.js';
-import { Graph } from '../src/tensor.js';
+import { Graph, type Tensor } from '../src/tensor.js';
 import * as ops from '../src/autograd.js';
 import { ParameterStore } from '../src/nn/parameters.js';
 
@@ -190,7 +190,7 @@ describe('the tape on the GPU matches finite differences of the GPU loss', () =>
     engine.release(labels);
   });
 
-  it('max pool over a fused ReLU applies the mask itself: same gradients as the explicit mask pass, which is skipped', async () => {
+  it('max pool over a fused ReLU applies the mask itself, and conv + ReLU + pool as one kernel: the same gradients as the explicit mask pass', async () => {
     const engine = await testEngine();
     const rng = new Rng(7);
     const [N, C, H, W, K] = [5, 1, 8, 8, 3];
@@ -212,31 +212,49 @@ describe('the tape on the GPU matches finite differences of the GPU loss', () =>
     // `fuse` false hides the ReLU from the pools, so the separate mask pass runs (the path the
     // first test checks against finite differences).
     const masks = () => engine.dispatchCounts.get('elementwise') ?? 0;
-    const gradsOf = async (fuse: boolean, side: boolean) => {
+    // mode 'pool': conv + ReLU + pool as one forward kernel (ops.conv2dReluMaxPool), no side branch.
+    const gradsOf = async (mode: 'fuse' | 'plain' | 'pool', side: boolean) => {
       engine.write(store.buffers.grads, new Float32Array(store.paramFloats));
       const before = masks();
       const g = new Graph(engine, true);
       const p = (n: string) => store.get(n);
-      const h1 = ops.conv2d(g, g.input(x, [N, C, H, W]), p('c1.weight'), p('c1.bias'), { padding: 1, activation: 'relu' });
-      h1.reluOutput = fuse;
-      const h2 = ops.conv2d(g, ops.maxPool2d(g, h1, 2), p('c2.weight'), p('c2.bias'), { padding: 1, activation: 'relu' });
-      h2.reluOutput = fuse;
-      let logits = ops.linear(g, ops.maxPool2d(g, h2, 2).view([N, 12]), p('fc.weight'), p('fc.bias'));
-      if (side) logits = ops.add(g, logits, ops.linear(g, ops.globalAvgPool(g, h1), p('side.weight'), null));
-      ops.softmaxCrossEntropyLoss(g, logits, { buffer: labels });
+      const xin = g.input(x, [N, C, H, W]);
+      let logits: Tensor;
+      let h1: Tensor | null = null;
+      if (mode === 'pool') {
+        const p1 = ops.conv2dReluMaxPool(g, xin, p('c1.weight'), p('c1.bias'), { padding: 1 });
+        const p2 = ops.conv2dReluMaxPool(g, p1, p('c2.weight'), p('c2.bias'), { padding: 1 });
+        logits = ops.linear(g, p2.view([N, 12]), p('fc.weight'), p('fc.bias'));
+      } else {
+        h1 = ops.conv2d(g, xin, p('c1.weight'), p('c1.bias'), { padding: 1, activation: 'relu' });
+        h1.reluOutput = mode === 'fuse';
+        const h2 = ops.conv2d(g, ops.maxPool2d(g, h1, 2), p('c2.weight'), p('c2.bias'), { padding: 1, activation: 'relu' });
+        h2.reluOutput = mode === 'fuse';
+        logits = ops.linear(g, ops.maxPool2d(g, h2, 2).view([N, 12]), p('fc.weight'), p('fc.bias'));
+      }
+      if (side) logits = ops.add(g, logits, ops.linear(g, ops.globalAvgPool(g, h1!), p('side.weight'), null));
+      const { loss } = ops.softmaxCrossEntropyLoss(g, logits, { buffer: labels });
+      const l = await engine.readF32(loss.data.buffer, N);
       g.backward();
       g.release();
       const grads = await engine.readF32(store.buffers.grads, store.paramFloats);
-      return { grads, masks: masks() - before };
+      return { grads, loss: l, masks: masks() - before };
     };
     for (const side of [false, true]) {
-      const fused = await gradsOf(true, side);
-      const plain = await gradsOf(false, side);
+      const fused = await gradsOf('fuse', side);
+      const plain = await gradsOf('plain', side);
       // Selection only, no arithmetic changes: the gradients are bit for bit the same.
       expect(Array.from(fused.grads)).toEqual(Array.from(plain.grads));
       expect(fused.grads.filter((v) => v !== 0).length).toBeGreaterThan(store.paramFloats / 4);
       // The side add's backward copies its gradient with an elementwise pass of its own.
       expect(plain.masks - fused.masks).toBe(side ? 1 : 2);
+      if (!side) {
+        // The one-kernel conv + ReLU + pool forward: same losses, same gradients, no mask pass.
+        const pooled = await gradsOf('pool', false);
+        expect(Array.from(pooled.loss)).toEqual(Array.from(plain.loss));
+        expect(Array.from(pooled.grads)).toEqual(Array.from(plain.grads));
+        expect(pooled.masks).toBe(0);
+      }
     }
     store.destroy();
     engine.release(x);

@@ -54,12 +54,12 @@ export interface ConvTiling {
  * timings on SwiftShader). So: blocks as big as the code allows (32 rows, 16 columns), 8 columns
  * when 8 channels suffice, and fewer rows when a small row count would pad a 32-row block.
  */
-function pickTiling(engine: Engine, rows: number, cols: number): ConvTiling {
+function pickTiling(engine: Engine, rows: number, cols: number, rowMultiple = 1): ConvTiling {
   if (!engine.software) return { TM: 4, TN: cols <= 8 ? 8 : 16, WG: 64 };
   let best: ConvTiling = { TM: 4, TN: 8, WG: 16 };
   let bestCost = Infinity;
   for (const TN of [8, 16] as const) {
-    for (let TM = 4; TM <= 32; TM++) {
+    for (let TM = 4; TM <= 32; TM += rowMultiple === 4 ? 4 : 1) {
       const cost = Math.ceil(rows / TM) * Math.ceil(cols / TN) * (0.76 * (TM + TN) + 0.04 * TM * TN);
       if (cost <= bestCost) {
         best = { TM, TN, WG: 16 };
@@ -77,9 +77,9 @@ const workgroupSize = (c: Record<string, number | boolean>): [number, number, nu
 export const conv2dForwardKernel = defineKernel({
   name: 'conv2d_forward',
   source: common + forwardSource,
-  bindings: [f32('x', 'read'), f32('wt', 'read'), f32('bias', 'read'), f32('y', 'read_write')],
+  bindings: [f32('x', 'read'), f32('wt', 'read'), f32('bias', 'read'), f32('y', 'read_write'), { name: 'arg', type: 'u32', access: 'read_write' }],
   uniforms: GEOMETRY,
-  constants: { HAS_BIAS: false, ACT: 0, ...TILE_CONSTANTS },
+  constants: { HAS_BIAS: false, ACT: 0, POOL: false, ...TILE_CONSTANTS },
   workgroupSize,
 });
 
@@ -115,16 +115,52 @@ export function conv2dForward(
   activation: Activation = 'none',
   tiling?: ConvTiling,
 ): void {
+  dispatchForward(engine, s, bufs, activation, null, tiling);
+}
+
+/** Whether conv2dReluMaxPoolForward applies: the conv's output has even height and width. */
+export function canFusePool(s: ConvShape): boolean {
+  const { OH, OW } = convOutSize(s);
+  return OH % 2 === 0 && OW % 2 === 0;
+}
+
+/**
+ * y = max-pool 2×2/2 (relu(conv2d(x, w) + bias)) in one kernel: y [N, CO, OH/2, OW/2] and arg
+ * (u32, same size) as maxPoolForward(..., reluMask = true) writes them, so maxPoolBackward of
+ * (dy, arg) is the conv output's ReLU-masked gradient. The conv's own output is never stored.
+ */
+export function conv2dReluMaxPoolForward(
+  engine: Engine,
+  s: ConvShape,
+  bufs: { x: Binding; w: Binding; bias?: Binding; y: Binding; arg: Binding },
+  tiling?: ConvTiling,
+): void {
+  if (!canFusePool(s)) throw new Error(`conv2d + max pool: the conv output ${describe(s)} must have even height and width`);
+  if (tiling && tiling.TM % 4 !== 0) throw new Error(`conv2d + max pool: block height ${tiling.TM} is not a multiple of 4`);
+  dispatchForward(engine, s, bufs, 'relu', bufs.arg, tiling);
+}
+
+function dispatchForward(
+  engine: Engine,
+  s: ConvShape,
+  bufs: { x: Binding; w: Binding; bias?: Binding; y: Binding },
+  activation: Activation,
+  arg: Binding | null,
+  tiling?: ConvTiling,
+): void {
   const g = geometry(s);
   const rows = s.N * g.OH * g.OW;
-  const t = tiling ?? pickTiling(engine, rows, s.CO);
+  const t = tiling ?? pickTiling(engine, rows, s.CO, arg ? 4 : 1);
   const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CO / t.TN);
+  // Without pooling, `arg` is unused; it still needs a buffer of its own (it is writable).
+  const unused = arg ? null : engine.alloc(4, 'conv_unused_arg');
   engine.dispatch(conv2dForwardKernel, {
-    variant: { HAS_BIAS: !!bufs.bias, ACT: activation === 'relu' ? 1 : 0, ...tileVariant(t) },
-    bind: { x: bufs.x, wt: bufs.w, bias: bufs.bias ?? bufs.w, y: bufs.y },
+    variant: { HAS_BIAS: !!bufs.bias, ACT: activation === 'relu' ? 1 : 0, POOL: !!arg, ...tileVariant(t) },
+    bind: { x: bufs.x, wt: bufs.w, bias: bufs.bias ?? bufs.w, y: bufs.y, arg: arg ?? unused! },
     uniforms: g,
     workgroups: Math.ceil(tiles / t.WG),
   });
+  if (unused) engine.release(unused);
 }
 
 /** dx (+)= conv2d backward w.r.t. the input. */
@@ -326,6 +362,59 @@ export const conv2dCheck: KernelCheck = {
         tolerance: sumTolerance(s.N * OH * OW),
       });
     });
+    for (const [s, tiling] of pooledShapes(rng)) cases.push(pooledCase(rng, s, tiling));
     return cases;
   },
 };
+
+/** Shapes for the fused conv + ReLU + max pool (even conv outputs; block heights multiples of 4). */
+function pooledShapes(rng: { int(n: number): number }): Array<[ConvShape, ConvTiling?]> {
+  return [
+    [{ N: 2, CI: 1, H: 28, W: 28, CO: 8, KH: 3, KW: 3, stride: 1, pad: 1 }],
+    [{ N: 3, CI: 3, H: 6, W: 10, CO: 19, KH: 3, KW: 3, stride: 1, pad: 1 }],
+    [{ N: 1, CI: 2, H: 12, W: 12, CO: 5, KH: 3, KW: 3, stride: 2, pad: 1 }],
+    [{ N: 1 + rng.int(3), CI: 1 + rng.int(6), H: 2 * (2 + rng.int(6)), W: 2 * (2 + rng.int(6)), CO: 1 + rng.int(20), KH: 3, KW: 3, stride: 1, pad: 1 }],
+    [{ N: 2, CI: 4, H: 10, W: 6, CO: 17, KH: 3, KW: 3, stride: 1, pad: 1 }, { TM: 4, TN: 16, WG: 64 }],
+    [{ N: 2, CI: 4, H: 10, W: 6, CO: 17, KH: 3, KW: 3, stride: 1, pad: 1 }, { TM: 12, TN: 8, WG: 16 }],
+    [{ N: 2, CI: 4, H: 10, W: 6, CO: 17, KH: 3, KW: 3, stride: 1, pad: 1 }, { TM: 32, TN: 16, WG: 16 }],
+  ];
+}
+
+/** Max-pool 2×2/2 of relu(conv) and its winners, as the fused kernel and pool2d with RELU_MASK define them. */
+export function convReluMaxPoolReference(s: ConvShape, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>): { y: Float64Array; arg: Float64Array } {
+  const { OH, OW } = convOutSize(s);
+  const conv = conv2dForwardReference(s, x, w, bias, 'relu');
+  const [PH, PW] = [OH / 2, OW / 2];
+  const y = new Float64Array(s.N * s.CO * PH * PW);
+  const arg = new Float64Array(y.length);
+  for (let plane = 0; plane < s.N * s.CO; plane++)
+    for (let ph = 0; ph < PH; ph++)
+      for (let pw = 0; pw < PW; pw++) {
+        const at = 2 * ph * OW + 2 * pw;
+        let best = at;
+        for (const t of [at + 1, at + OW, at + OW + 1]) if (conv[plane * OH * OW + t] > conv[plane * OH * OW + best]) best = t;
+        const o = (plane * PH + ph) * PW + pw;
+        y[o] = conv[plane * OH * OW + best];
+        arg[o] = y[o] > 0 ? best : 0xffffffff;
+      }
+  return { y, arg };
+}
+
+function pooledCase(rng: { int(n: number): number }, s: ConvShape, tiling?: ConvTiling): VerifyCase {
+  // Small integers: every sum is exact in f32, so ties are real ties and the first-maximum rule
+  // (and the no-winner rule at 0, which the ReLU makes common) is checked exactly.
+  const ints = (n: number, r: number) => Float32Array.from({ length: n }, () => rng.int(2 * r + 1) - r);
+  const x = ints(s.N * s.CI * s.H * s.W, 3);
+  const w = ints(s.CO * s.CI * s.KH * s.KW, 2);
+  const bias = ints(s.CO, 2);
+  const { OH, OW } = convOutSize(s);
+  const count = (s.N * s.CO * OH * OW) / 4;
+  return {
+    shape: `forward + ReLU + max pool 2x2 ${describe(s, tiling)} +bias`,
+    inputs: { x, w, bias },
+    outputs: { y: count, arg: { count, type: 'u32' } },
+    run: (e, b) => conv2dReluMaxPoolForward(e, s, { x: b.x, w: b.w, bias: b.bias, y: b.y, arg: b.arg }, tiling),
+    reference: () => convReluMaxPoolReference(s, x, w, bias),
+    tolerance: { abs: 0, rel: 0 },
+  };
+}

@@ -1,5 +1,6 @@
 // Layers. Each registers its parameters in the model's ParameterStore at construction and looks
-// them up at forward time; Sequential fuses a ReLU into the layer before it when it can.
+// them up at forward time; Sequential fuses a ReLU into the layer before it when it can, and a
+// conv + ReLU + 2×2 max pool into one forward kernel.
 
 import * as ops from '../autograd.js';
 import type { Activation } from '../kernels/matmul.js';
@@ -56,9 +57,17 @@ export class Conv2d extends Module {
     return true;
   }
 
+  private get bias(): Tensor | null {
+    return this.opts.bias ?? true ? this.store.get(`${this.name}.bias`) : null;
+  }
+
   forward(g: Graph, x: Tensor, activation: Activation = 'none'): Tensor {
-    const bias = this.opts.bias ?? true ? this.store.get(`${this.name}.bias`) : null;
-    return ops.conv2d(g, x, this.store.get(`${this.name}.weight`), bias, { stride: this.opts.stride, padding: this.opts.padding, activation });
+    return ops.conv2d(g, x, this.store.get(`${this.name}.weight`), this.bias, { stride: this.opts.stride, padding: this.opts.padding, activation });
+  }
+
+  /** This layer, a ReLU and a 2×2/2 max pool, with one forward kernel (ops.conv2dReluMaxPool). */
+  forwardReluMaxPool(g: Graph, x: Tensor): Tensor {
+    return ops.conv2dReluMaxPool(g, x, this.store.get(`${this.name}.weight`), this.bias, { stride: this.opts.stride, padding: this.opts.padding });
   }
 }
 
@@ -165,7 +174,11 @@ export class Sequential extends Module {
       const layer = this.layers[i];
       const next = this.layers[i + 1];
       const last = i === this.layers.length - 1;
-      if (layer.fusesRelu && next instanceof ReLU) {
+      const pool = this.layers[i + 2];
+      if (layer instanceof Conv2d && next instanceof ReLU && pool instanceof MaxPool2d && pool.kernel === 2 && pool.stride === 2) {
+        h = layer.forwardReluMaxPool(g, h);
+        i += 2; // the ReLU and the pool ran inside the conv's kernel
+      } else if (layer.fusesRelu && next instanceof ReLU) {
         h = layer.forward(g, h, 'relu');
         i++; // the ReLU ran inside the layer's kernel
       } else {
