@@ -2,8 +2,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import type { Engine } from '../gpu/engine.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import type { Method } from '../kd/distill.js';
@@ -17,6 +16,8 @@ export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out'>
 }
 
 export async function renderSvg(spec: Record<string, unknown>): Promise<string> {
+  // Loaded here, not at start-up: vega is the biggest thing the CLI imports, and only ablate uses it.
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec as unknown as TopLevelSpec).spec), { renderer: 'none' });
   return view.toSVG();
 }

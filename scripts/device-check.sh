@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# On a GPU machine lent by the `device` tool (see scripts/device-pack.sh): verify every kernel on
+# the GPU, the kernel benchmarks, kdgpu's training steps, and a short distillation; results go to
+# $OUT (verify.json, kernels.json, steps.json, distill.txt, log.txt). ADAPTER=swiftshader runs the
+# same here, for trying the script without a GPU.
+set -uo pipefail
+ROOT=$(pwd)
+OUT=${OUT:-$ROOT/.device/out}
+ADAPTER=${ADAPTER:-gpu}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/log.txt") 2>&1
+if [ "$ADAPTER" = gpu ]; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+fi
+KIT=/tmp/kdgpu-kit
+rm -rf "$KIT" && mkdir -p "$KIT" && tar -C "$KIT" -xJf .device/kit.tar.xz
+cp -r shaders models "$KIT"/ 2>/dev/null || true
+cd "$KIT"
+NODE=$KIT/bin/node
+KD="$NODE kdgpu-bin/kdgpu.js"
+DATA=$ROOT/.device/data
+step() { echo; echo "== $*"; date -u +%T; }
+step verify;  $KD verify --adapter "$ADAPTER" --json > "$OUT/verify.json"; echo "exit $?"; $NODE -e 'const r=require(process.argv[1]); const bad=r.rows.filter((x)=>!x.pass); console.log(`${r.adapter}: ${r.rows.length} checks, ${bad.length} failed, unverified: ${r.unverified.length}`); for (const b of bad.slice(0, 20)) console.log(JSON.stringify(b));' "$OUT/verify.json"
+step kernels; $KD bench kernels --adapter "$ADAPTER" --json "$OUT/kernels.json"
+step steps;   $NODE dist/bench-steps.js --rounds 3 --filter kdgpu --adapter "$ADAPTER" --data-dir "$DATA" --json "$OUT/steps.json"
+step distill; $KD distill --teacher models/teacher-cnn.safetensors --method kd+lr+ds --epochs 3 --train-subset 8000 --val-split 2000 --data-dir "$DATA" --no-progress --adapter "$ADAPTER" | tee "$OUT/distill.txt"
+step done
