@@ -1,0 +1,65 @@
+// The ablation's statistics against their formulas, and `kdgpu ablate` end to end (table, JSON
+// and SVG chart from a tiny run).
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { compare, markdownTable, summarise, verdict, type AblationRun } from '../src/kd/ablation.js';
+import type { Method } from '../src/kd/distill.js';
+
+const run = (method: Method, seed: number, best: number, last = best): AblationRun => ({ method, seed, best, last, epochs: [] });
+
+describe('ablation statistics', () => {
+  // Best-epoch accuracies per seed; KD+LR+DS − KD = 0.010, 0.020, 0.000 (points: 1, 2, 0).
+  const kd = [0.8, 0.82, 0.81];
+  const lrds = [0.81, 0.84, 0.81];
+  const runs = [...kd.map((b, i) => run('kd', i + 1, b, b - 0.01)), ...lrds.map((b, i) => run('kd+lr+ds', i + 1, b))];
+
+  it('mean ± sample std per method, in points', () => {
+    const [s] = summarise(runs);
+    expect(s.method).toBe('kd');
+    expect(s.bestMean).toBeCloseTo(81, 10);
+    expect(s.bestStd).toBeCloseTo(1, 10); // sqrt(((−1)² + 1² + 0²) / 2)
+    expect(s.lastMean).toBeCloseTo(80, 10);
+  });
+
+  it('the paired t statistic by seed: t = mean(d) / (sd(d) / √n), against t(0.975, n − 1)', () => {
+    const c = compare(runs, 'kd+lr+ds', 'kd')!;
+    expect(c.meanDiff).toBeCloseTo(1, 10);
+    expect(c.stdDiff).toBeCloseTo(1, 10);
+    expect(c.t).toBeCloseTo(1 / (1 / Math.sqrt(3)), 10);
+    expect(c.tCritical).toBe(4.303);
+    expect(c.significant).toBe(false);
+    expect(verdict(c)).toMatch(/^KD\+LR\+DS beat KD by \+1\.00 points .* within the seed spread \(paired t = 1\.73/);
+    // A consistent gain is beyond the spread: differences 1, 1.1, 0.9 give t = 17.3.
+    const steady = [...kd.map((b, i) => run('kd', i + 1, b)), ...kd.map((b, i) => run('kd+lr+ds', i + 1, b + [0.01, 0.011, 0.009][i]))];
+    const c2 = compare(steady, 'kd+lr+ds', 'kd')!;
+    expect(c2.t).toBeCloseTo(17.32, 2);
+    expect(verdict(c2)).toMatch(/beyond the seed spread/);
+    expect(verdict(compare([run('kd', 1, 0.8), run('kd+lr+ds', 1, 0.9)], 'kd+lr+ds', 'kd'))).toMatch(/one seed only/);
+  });
+
+  it('the table gives Δ against KD', () => {
+    const table = markdownTable(summarise(runs));
+    expect(table).toContain('| kd+lr+ds | 82.00 ± 1.73 | 82.00 ± 1.73 | +1.00 |');
+  });
+});
+
+describe('kdgpu ablate', () => {
+  it('writes the Markdown table, the JSON and the SVG chart for every method and seed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kdgpu-ablate-'));
+    const args = ['bin/kdgpu.js', 'ablate', '--teacher', 'models/teacher-cnn.safetensors', '--seeds', '2', '--epochs', '2', '--train-subset', '256', '--test-subset', '200', '--val-split', '500', '--batch', '64', '--methods', 'ce,kd,kd+lr+ds', '--no-progress', '--out-dir', dir];
+    await promisify(execFile)(process.execPath, args, { timeout: 600_000 });
+    const md = readFileSync(join(dir, 'ablation.md'), 'utf8');
+    for (const m of ['ce', 'kd', 'kd+lr+ds']) expect(md).toMatch(new RegExp(`^\\| ${m.replace(/\+/g, '\\+')} \\| \\d+\\.\\d\\d ± \\d+\\.\\d\\d \\|.* \\| 2 \\|$`, 'm'));
+    expect(md).toMatch(/\*\*KD\+LR\+DS (beat|did worse than|tied with) KD by/);
+    const json = JSON.parse(readFileSync(join(dir, 'ablation.json'), 'utf8'));
+    const runs = json.runs as AblationRun[];
+    expect(runs.map((r) => `${r.method}/${r.seed}`).sort()).toEqual(['ce/1', 'ce/2', 'kd+lr+ds/1', 'kd+lr+ds/2', 'kd/1', 'kd/2']);
+    const svg = readFileSync(join(dir, 'ablation.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('kd+lr+ds');
+  });
+});
