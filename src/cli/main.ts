@@ -12,14 +12,14 @@ import { runDistill, type DistillCliOptions } from './distill.js';
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { runAblate, type AblateOptions } from './ablate.js';
 
-/** Options shared by train and distill. */
-export function addTrainingOptions(cmd: Command): Command {
+/** Options shared by train and distill (`lr`: the learning rate's default, which differs). */
+export function addTrainingOptions(cmd: Command, lr = 0.05): Command {
   return cmd
     .addOption(new Option('--dataset <name>', 'dataset').choices([...DATASET_NAMES]).default('fashion-mnist'))
     .option('--data-dir <dir>', 'directory of the dataset files (default: Debian\'s /usr/share/datasets/fashion-mnist)')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
     .option('--batch <n>', 'batch size', int('--batch', 1), 128)
-    .option('--lr <x>', 'learning rate', num('--lr', 0, Infinity, { lo: true }), 0.05)
+    .option('--lr <x>', 'learning rate', num('--lr', 0, Infinity, { lo: true }), lr)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam', 'adamw']).default('sgd'))
     .option('--momentum <x>', 'SGD momentum', num('--momentum', 0, 1, { hi: true }), 0.9)
     .option('--nesterov', 'Nesterov momentum', false)
@@ -129,6 +129,7 @@ export async function main(argv: string[]): Promise<void> {
         .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
         .addOption(new Option('--method <name>', 'distillation method').choices([...METHODS]).default('kd+lr+ds'))
         .option('--out <file>', 'save the student here after every epoch'),
+      D.lr,
     ),
   ).action(async (opts: DistillCliOptions & { adapter: AdapterChoice }) => {
     const engine = await createNodeEngine({ adapter: opts.adapter });
@@ -149,6 +150,7 @@ export async function main(argv: string[]): Promise<void> {
         .option('--seeds <k>', 'seeds 1..k', int('--seeds', 1), 3)
         .option('--methods <list>', `comma-separated methods (default: ce,kd,kd+lr,kd+ds,kd+lr+ds,dkd,dkd+lr+ds; also ${METHODS.filter((m) => m.includes('-')).join(', ')})`)
         .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation'),
+      D.lr,
     ),
   ).action(async (opts: AblateOptions & { adapter: AdapterChoice }) => {
     for (const m of opts.methods?.split(',') ?? []) {
