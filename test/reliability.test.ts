@@ -184,7 +184,8 @@ describe('device faults end with a message, not a hang', () => {
     const r = JSON.parse(stdout.trim().split('\n').pop()!) as { software: boolean; error: string | null };
     if (r.software) {
       // SwiftShader: the device's memory is the process's, which the fixture limited.
-      expect(r.error).toMatch(/^out of GPU memory: could not allocate "activation" \(1024\.0 MiB\) while kdgpu's buffer pool held \d+\.\d MiB: use a smaller --batch/);
+      // Which allocation fails first depends on the kernels' fusion; each is named with its size.
+      expect(r.error).toMatch(/^out of GPU memory: could not allocate "[\w-]+" \(\d+\.\d MiB\) while kdgpu's buffer pool held \d+\.\d MiB: use a smaller --batch/);
     }
     const engine = await testEngine();
     const restored = await loadModel(engine, ck, 'student-cnn');
