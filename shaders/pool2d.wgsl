@@ -22,6 +22,12 @@ fn first_window(t: u32, k: u32) -> u32 {
   return (tp + 1u - k + params.stride - 1u) / params.stride;
 }
 
+// WIN2: the first input pixel (h·W + w within its plane) of the window of output i.
+fn window_at(i: u32) -> u32 {
+  let o = i % (params.OH * params.OW);
+  return (2u * (o / params.OW)) * params.W + 2u * (o % params.OW);
+}
+
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -30,11 +36,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let hw = params.H * params.W;
   if (WIN2 && (MODE == 0u || MODE == 2u)) {
     if (i >= params.planes * ohw) { return; }
-    let plane = i / ohw;
-    let oh = (i % ohw) / params.OW;
-    let ow = i % params.OW;
-    let at = (2u * oh) * params.W + 2u * ow;
-    let base = plane * hw + at;
+    let at = window_at(i);
+    let base = (i / ohw) * hw + at;
     let v = vec4<f32>(src[base], src[base + 1u], src[base + params.W], src[base + params.W + 1u]);
     if (MODE == 2u) {
       dst[i] = (v.x + v.y + v.z + v.w) * 0.25;
@@ -54,11 +57,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Even H and W: the windows tile the image exactly, so one invocation per window writes its
     // four inputs (a quarter of the invocations of the gather form, and no bounds tests).
     if (i >= params.planes * ohw) { return; }
-    let plane = i / ohw;
-    let oh = (i % ohw) / params.OW;
-    let ow = i % params.OW;
-    let at = (2u * oh) * params.W + 2u * ow;
-    let base = plane * hw + at;
+    let at = window_at(i);
+    let base = (i / ohw) * hw + at;
     let g = src[i];
     if (MODE == 1u) {
       let a = arg[i];
