@@ -8,7 +8,7 @@
 // every backend sees the same machine state, and measures the CPU the idle children use meanwhile
 // (it should be ~0). What a step includes: bench/peers/protocol.ts and each child's header.
 //
-//   node dist/bench-steps.js [--quick] [--rounds N] [--filter a,b] [--json FILE] [--adapter auto|gpu|swiftshader]
+//   node dist/bench-steps.js [--quick] [--rounds N] [--warmup N] [--per-round N] [--filter a,b] [--json FILE] [--adapter auto|gpu|swiftshader]
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,6 +57,9 @@ interface Options {
   adapter: string;
   swiftshader?: boolean;
   dataDir?: string;
+  /** Overrides the plan's warm-up / timed steps per round for every backend (a GPU needs more). */
+  warmup?: number;
+  perRound?: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -72,6 +75,11 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--rounds') {
       o.rounds = Number(value());
       if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`--rounds must be a positive integer`);
+    } else if (a === '--warmup' || a === '--per-round') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < (a === '--warmup' ? 0 : 1)) throw new Error(`${a} must be a ${a === '--warmup' ? 'non-negative' : 'positive'} integer`);
+      if (a === '--warmup') o.warmup = n;
+      else o.perRound = n;
     } else if (a === '--filter') o.filter = value();
     else if (a === '--json') o.json = value();
     else if (a === '--adapter') o.adapter = value();
@@ -79,7 +87,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--swiftshader') o.swiftshader = true;
     else if (a === '--no-swiftshader') o.swiftshader = false;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: bench-steps [--quick] [--rounds N] [--filter model-or-backend,...] [--json FILE] [--adapter auto|gpu|swiftshader] [--data-dir DIR]\n');
+      process.stdout.write('usage: bench-steps [--quick] [--rounds N] [--warmup N] [--per-round N] [--filter model-or-backend,...] [--json FILE] [--adapter auto|gpu|swiftshader] [--data-dir DIR]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -425,7 +433,8 @@ export function report(models: ModelResult[]): string {
 export async function runStepsBench(argv: string[], log: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<ModelResult[]> {
   const o = parseArgs(argv);
   const base = o.quick ? QUICK : FULL;
-  const plan: Plan = { ...base, rounds: o.rounds ?? base.rounds };
+  const every = (n: number | undefined, d: Record<BenchBackend, number>) => (n === undefined ? d : (Object.fromEntries(BACKENDS.map((b) => [b, n])) as Record<BenchBackend, number>));
+  const plan: Plan = { ...base, rounds: o.rounds ?? base.rounds, warmup: every(o.warmup, base.warmup), perRound: every(o.perRound, base.perRound) };
   const { models, backends } = select(o.filter, plan);
   log(`bench steps${o.quick ? ' (quick)' : ''}: ${models.join(', ')} x ${backends.join(', ')}; batch ${BATCH}, Fashion-MNIST ${INPUT.channels}x${INPUT.height}x${INPUT.width}, SGD lr ${RECIPE.lr} momentum ${RECIPE.momentum} weight decay ${RECIPE.weightDecay}`);
   log(`  ${plan.rounds} rounds; per backend: warm-up ${backends.map((b) => `${b} ${plan.warmup[b]}`).join(', ')}; timed steps per round ${backends.map((b) => `${b} ${plan.perRound[b]}`).join(', ')}`);
