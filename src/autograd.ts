@@ -4,7 +4,7 @@
 import { Graph, Tensor } from './tensor.js';
 import { elementwise } from './kernels/elementwise.js';
 import { matmul, type Activation } from './kernels/matmul.js';
-import { conv2dForward, conv2dBackwardData, conv2dBackwardWeight, conv2dReluMaxPoolForward, canFusePool, convOutSize, type ConvShape } from './kernels/conv2d.js';
+import { conv2dForward, conv2dBackwardData, conv2dBackwardWeight, conv2dReluMaxPoolForward, conv2dPoolBackwardWeightC1, canFusePool, canPoolDirect, convOutSize, type ConvShape } from './kernels/conv2d.js';
 import { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward, poolOutSize, type PoolShape } from './kernels/pool2d.js';
 import { batchnormStats, batchnormApply, batchnormBackward } from './kernels/batchnorm.js';
 import { reduceAxis } from './kernels/reduce.js';
@@ -115,6 +115,15 @@ export function conv2dReluMaxPool(g: Graph, x: Tensor, w: Tensor, b: Tensor | nu
   conv2dReluMaxPoolForward(g.engine, s, { x: x.data, w: w.data, bias: b?.data, y: y.data, arg });
   g.record('conv2dReluMaxPool', [x, w, ...(b ? [b] : [])], () => {
     if (!y.grad) return;
+    if (!x.requiresGrad && g.engine.software && canPoolDirect(s)) {
+      // A first layer on a CPU-emulated adapter: the pool's backward fused into the weight gradient.
+      if (!w.requiresGrad) return;
+      const tw = g.gradTarget(w);
+      const tb = b?.requiresGrad ? g.gradTarget(b) : null;
+      if (tb && tw.accumulate !== tb.accumulate) throw new Error('conv2d: weight and bias gradients must accumulate together');
+      conv2dPoolBackwardWeightC1(g.engine, s, { dp: y.grad, arg, x: x.data, dw: tw.grad, db: tb?.grad }, tw.accumulate);
+      return;
+    }
     const dconv = g.scratch(s.N * s.CO * OH * OW, 'grad');
     maxPoolBackward(g.engine, { planes: s.N * s.CO, H: OH, W: OW, KH: 2, KW: 2, stride: 2, pad: 0 }, y.grad, arg, dconv);
     convBackward(g, s, x, w, b, { buffer: dconv });

@@ -250,10 +250,21 @@ describe('the tape on the GPU matches finite differences of the GPU loss', () =>
       expect(plain.masks - fused.masks).toBe(side ? 1 : 2);
       if (!side) {
         // The one-kernel conv + ReLU + pool forward: same losses, same gradients, no mask pass.
+        const direct = engine.dispatchCounts.get('conv2d_pool_backward_weight_c1') ?? 0;
         const pooled = await gradsOf('pool', false);
         expect(Array.from(pooled.loss)).toEqual(Array.from(plain.loss));
-        expect(Array.from(pooled.grads)).toEqual(Array.from(plain.grads));
         expect(pooled.masks).toBe(0);
+        // On a CPU-emulated adapter the first layer (1 input channel, its input needs no gradient)
+        // takes the direct kernels: the pool's backward fused into the weight gradient, whose
+        // sums run in another order (equal to rounding); every other gradient is bit for bit.
+        const c1 = store.entries.filter((e) => e.name.startsWith('c1.'));
+        const inC1 = (i: number) => c1.some((e) => i >= e.offset && i < e.offset + e.size);
+        const usedDirect = (engine.dispatchCounts.get('conv2d_pool_backward_weight_c1') ?? 0) > direct;
+        expect(usedDirect).toBe(engine.software);
+        pooled.grads.forEach((v, i) => {
+          if (usedDirect && inC1(i)) expect(Math.abs(v - plain.grads[i])).toBeLessThanOrEqual(1e-6 + 1e-5 * Math.abs(plain.grads[i]));
+          else expect(v).toBe(plain.grads[i]);
+        });
       }
     }
     store.destroy();

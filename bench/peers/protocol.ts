@@ -34,6 +34,8 @@ export interface InitMessage {
   weightsPath?: string;
   /** kdgpu: the engine's --adapter choice. */
   adapter?: string;
+  /** kdgpu: EngineOptions.restBeforeRead (default: the Node entry point's choice). */
+  restBeforeRead?: boolean;
   /** tfjs-webgpu: point the Vulkan loader at SwiftShader before creating the Dawn instance. */
   swiftshader?: boolean;
   dataDir?: string;

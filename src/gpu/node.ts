@@ -114,7 +114,9 @@ export async function createNodeEngine(options: NodeGpuOptions = {}): Promise<En
     if (!found.adapter) throw new Error(`SwiftShader did not provide an adapter (is libvulkan1 installed?).\n${NO_ADAPTER_HELP}`);
     if (choice === 'auto') log(`kdgpu: no GPU adapter found; using SwiftShader on the CPU (${SWIFTSHADER_ICD})`);
   }
-  const engine = await engineFromAdapter(found.adapter!, options);
+  // Dawn's Node binding polls for completions on the main thread: on a CPU-emulated adapter that
+  // thread competes with the emulated GPU, so reads rest first (EngineOptions.restBeforeRead).
+  const engine = await engineFromAdapter(found.adapter!, { restBeforeRead: isSoftwareAdapter(found.adapter!), ...options });
   const gpu = found.gpu;
   instances.add(gpu);
   const destroy = engine.destroy.bind(engine);

@@ -4,6 +4,8 @@ import common from '../../shaders/conv_common.wgsl';
 import forwardSource from '../../shaders/conv2d_forward.wgsl';
 import backwardDataSource from '../../shaders/conv2d_backward_data.wgsl';
 import backwardWeightSource from '../../shaders/conv2d_backward_weight.wgsl';
+import reluPoolC1Source from '../../shaders/conv2d_relu_pool_c1.wgsl';
+import poolBackwardWeightC1Source from '../../shaders/conv2d_pool_backward_weight_c1.wgsl';
 import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel, type BindingSpec, type UniformType } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
@@ -101,6 +103,31 @@ export const conv2dBackwardWeightKernel = defineKernel({
   workgroupSize,
 });
 
+/** conv + bias + ReLU + 2×2 max pool for one input channel, 3×3, stride 1, padding 1 (a first layer). */
+export const conv2dReluPoolC1Kernel = defineKernel({
+  name: 'conv2d_relu_pool_c1',
+  source: reluPoolC1Source,
+  bindings: [f32('x', 'read'), f32('wt', 'read'), f32('bias', 'read'), f32('y', 'read_write'), { name: 'arg', type: 'u32', access: 'read_write' }],
+  uniforms: GEOMETRY,
+  constants: { HAS_BIAS: false, WG: 64 },
+  workgroupSize,
+});
+
+/** Its weight and bias gradients from the pooled gradient and the winners (the pool's backward fused in). */
+export const conv2dPoolBackwardWeightC1Kernel = defineKernel({
+  name: 'conv2d_pool_backward_weight_c1',
+  source: poolBackwardWeightC1Source,
+  bindings: [f32('dp', 'read'), { name: 'arg', type: 'u32', access: 'read' }, f32('x', 'read'), f32('partial', 'read_write'), f32('pdb', 'read_write')],
+  uniforms: [...GEOMETRY, ['rows_per', 'u32']],
+  constants: { WG: 64 },
+  workgroupSize,
+});
+
+/** Whether the direct first-layer kernels (shaders/conv2d_*_c1.wgsl) cover this conv. */
+export function canPoolDirect(s: ConvShape): boolean {
+  return s.CI === 1 && s.KH === 3 && s.KW === 3 && s.stride === 1 && s.pad === 1 && s.H % 2 === 0 && s.W % 2 === 0;
+}
+
 function geometry(s: ConvShape): Record<string, number> {
   return { ...s, ...convOutSize(s) };
 }
@@ -128,16 +155,65 @@ export function canFusePool(s: ConvShape): boolean {
  * y = max-pool 2×2/2 (relu(conv2d(x, w) + bias)) in one kernel: y [N, CO, OH/2, OW/2] and arg
  * (u32, same size) as maxPoolForward(..., reluMask = true) writes them, so maxPoolBackward of
  * (dy, arg) is the conv output's ReLU-masked gradient. The conv's own output is never stored.
+ * `tiling`: the implicit GEMM's blocks, or 'direct' for the first-layer kernel (canPoolDirect);
+ * by default the direct kernel where it applies on CPU-emulated adapters (8-12x faster there than
+ * the GEMM, whose reduction is only 9 long), the GEMM otherwise.
  */
 export function conv2dReluMaxPoolForward(
   engine: Engine,
   s: ConvShape,
   bufs: { x: Binding; w: Binding; bias?: Binding; y: Binding; arg: Binding },
-  tiling?: ConvTiling,
+  tiling?: ConvTiling | 'direct',
 ): void {
   if (!canFusePool(s)) throw new Error(`conv2d + max pool: the conv output ${describe(s)} must have even height and width`);
+  if (tiling === 'direct' || (tiling === undefined && engine.software && canPoolDirect(s))) {
+    if (!canPoolDirect(s)) throw new Error(`conv2d + max pool: the direct kernel needs 1 input channel, 3x3, stride 1, padding 1 and even sizes (got ${describe(s)})`);
+    const wg = 64;
+    engine.dispatch(conv2dReluPoolC1Kernel, {
+      variant: { HAS_BIAS: !!bufs.bias, WG: wg },
+      bind: { x: bufs.x, wt: bufs.w, bias: bufs.bias ?? bufs.w, y: bufs.y, arg: bufs.arg },
+      uniforms: geometry(s),
+      workgroups: Math.ceil((s.N * (s.H / 2) * Math.ceil(s.CO / 4)) / wg),
+    });
+    return;
+  }
   if (tiling && tiling.TM % 4 !== 0) throw new Error(`conv2d + max pool: block height ${tiling.TM} is not a multiple of 4`);
   dispatchForward(engine, s, bufs, 'relu', bufs.arg, tiling);
+}
+
+/**
+ * dw (+)= and db (+)= the gradients of conv2dReluMaxPoolForward's weights and bias, from dp (the
+ * pooled output's gradient) and arg, for a layer canPoolDirect covers, without the conv output's
+ * gradient ever being written (the input's gradient is not computed: a first layer's input is
+ * data). Scratch: R·(CO·9 + CO) floats of per-invocation sums, R = N · ⌈(H/2) / rows_per⌉.
+ */
+export function conv2dPoolBackwardWeightC1(
+  engine: Engine,
+  s: ConvShape,
+  bufs: { dp: Binding; arg: Binding; x: Binding; dw: Binding; db?: Binding },
+  accumulate = false,
+  rowsPer?: number,
+): void {
+  if (!canPoolDirect(s)) throw new Error(`conv2d + max pool backward: the direct kernel needs 1 input channel, 3x3, stride 1, padding 1 and even sizes (got ${describe(s)})`);
+  const PH = s.H / 2;
+  const groups = Math.ceil(s.CO / 4);
+  // About 512 invocations (a few workgroups per core on SwiftShader), each over whole pooled rows.
+  const per = rowsPer ?? Math.ceil(PH / Math.min(PH, Math.max(1, Math.ceil(512 / (s.N * groups)))));
+  const runs = Math.ceil(PH / per);
+  const R = s.N * runs;
+  const partial = engine.alloc(R * s.CO * 9 * 4, 'conv_dw_partial');
+  const pdb = engine.alloc(R * s.CO * 4, 'conv_db_partial');
+  const wg = 64;
+  engine.dispatch(conv2dPoolBackwardWeightC1Kernel, {
+    variant: { WG: wg },
+    bind: { dp: bufs.dp, arg: bufs.arg, x: bufs.x, partial, pdb },
+    uniforms: { ...geometry(s), rows_per: per },
+    workgroups: Math.ceil((R * groups) / wg),
+  });
+  reduceAxis(engine, partial, bufs.dw, [R, s.CO * 9], 0, 'sum', accumulate);
+  if (bufs.db) reduceAxis(engine, pdb, bufs.db, [R, s.CO], 0, 'sum', accumulate);
+  engine.release(partial);
+  engine.release(pdb);
 }
 
 function dispatchForward(
@@ -314,7 +390,7 @@ const describe = (s: ConvShape, t?: ConvTiling) =>
 
 export const conv2dCheck: KernelCheck = {
   name: 'conv2d',
-  kernels: [conv2dForwardKernel, conv2dBackwardDataKernel, conv2dBackwardWeightKernel],
+  kernels: [conv2dForwardKernel, conv2dBackwardDataKernel, conv2dBackwardWeightKernel, conv2dReluPoolC1Kernel, conv2dPoolBackwardWeightC1Kernel],
   cases(rng) {
     const cases: VerifyCase[] = [];
     convShapes(rng).forEach(([s, tiling], idx) => {
@@ -362,15 +438,24 @@ export const conv2dCheck: KernelCheck = {
         tolerance: sumTolerance(s.N * OH * OW),
       });
     });
-    for (const [s, tiling] of pooledShapes(rng)) cases.push(pooledCase(rng, s, tiling));
+    pooledShapes(rng).forEach(([s, tiling], i) => cases.push(pooledCase(rng, s, tiling, i % 4 !== 3)));
+    const c1 = (N: number, H: number, W: number, CO: number): ConvShape => ({ N, CI: 1, H, W, CO, KH: 3, KW: 3, stride: 1, pad: 1 });
+    const backC1: Array<[ConvShape, number?]> = [[c1(3, 28, 28, 8)], [c1(2, 6, 10, 19), 2], [c1(1, 2, 2, 1)], [c1(1 + rng.int(3), 2 * (1 + rng.int(8)), 2 * (1 + rng.int(8)), 1 + rng.int(40)), 1 + rng.int(3)]];
+    backC1.forEach(([s, rowsPer], i) => cases.push(poolBackwardC1Case(rng, s, rowsPer, i % 2 === 1)));
     return cases;
   },
 };
 
 /** Shapes for the fused conv + ReLU + max pool (even conv outputs; block heights multiples of 4). */
-function pooledShapes(rng: { int(n: number): number }): Array<[ConvShape, ConvTiling?]> {
+function pooledShapes(rng: { int(n: number): number }): Array<[ConvShape, (ConvTiling | 'direct')?]> {
+  const c1 = (N: number, H: number, W: number, CO: number): ConvShape => ({ N, CI: 1, H, W, CO, KH: 3, KW: 3, stride: 1, pad: 1 });
   return [
-    [{ N: 2, CI: 1, H: 28, W: 28, CO: 8, KH: 3, KW: 3, stride: 1, pad: 1 }],
+    [c1(2, 28, 28, 8)],
+    [c1(2, 28, 28, 8), { TM: 32, TN: 8, WG: 16 }],
+    [c1(2, 28, 28, 8), 'direct'],
+    [c1(3, 6, 10, 19), 'direct'],
+    [c1(1, 2, 2, 1), 'direct'],
+    [c1(1 + rng.int(3), 2 * (1 + rng.int(8)), 2 * (1 + rng.int(8)), 1 + rng.int(40)), 'direct'],
     [{ N: 3, CI: 3, H: 6, W: 10, CO: 19, KH: 3, KW: 3, stride: 1, pad: 1 }],
     [{ N: 1, CI: 2, H: 12, W: 12, CO: 5, KH: 3, KW: 3, stride: 2, pad: 1 }],
     [{ N: 1 + rng.int(3), CI: 1 + rng.int(6), H: 2 * (2 + rng.int(6)), W: 2 * (2 + rng.int(6)), CO: 1 + rng.int(20), KH: 3, KW: 3, stride: 1, pad: 1 }],
@@ -400,7 +485,7 @@ export function convReluMaxPoolReference(s: ConvShape, x: ArrayLike<number>, w: 
   return { y, arg };
 }
 
-function pooledCase(rng: { int(n: number): number }, s: ConvShape, tiling?: ConvTiling): VerifyCase {
+function pooledCase(rng: { int(n: number): number }, s: ConvShape, tiling?: ConvTiling | 'direct', hasBias = true): VerifyCase {
   // Small integers: every sum is exact in f32, so ties are real ties and the first-maximum rule
   // (and the no-winner rule at 0, which the ReLU makes common) is checked exactly.
   const ints = (n: number, r: number) => Float32Array.from({ length: n }, () => rng.int(2 * r + 1) - r);
@@ -410,11 +495,46 @@ function pooledCase(rng: { int(n: number): number }, s: ConvShape, tiling?: Conv
   const { OH, OW } = convOutSize(s);
   const count = (s.N * s.CO * OH * OW) / 4;
   return {
-    shape: `forward + ReLU + max pool 2x2 ${describe(s, tiling)} +bias`,
+    shape: `forward + ReLU + max pool 2x2 ${describe(s, tiling === 'direct' ? undefined : tiling)}${tiling === 'direct' ? ' direct' : ''}${hasBias ? ' +bias' : ''}`,
     inputs: { x, w, bias },
     outputs: { y: count, arg: { count, type: 'u32' } },
-    run: (e, b) => conv2dReluMaxPoolForward(e, s, { x: b.x, w: b.w, bias: b.bias, y: b.y, arg: b.arg }, tiling),
-    reference: () => convReluMaxPoolReference(s, x, w, bias),
+    run: (e, b) => conv2dReluMaxPoolForward(e, s, { x: b.x, w: b.w, bias: hasBias ? b.bias : undefined, y: b.y, arg: b.arg }, tiling),
+    reference: () => convReluMaxPoolReference(s, x, w, hasBias ? bias : undefined),
     tolerance: { abs: 0, rel: 0 },
+  };
+}
+
+/** dp and arg for a pooled conv output: winners anywhere in their window, or none (1 in 4). */
+function poolBackwardC1Case(rng: { int(n: number): number; fillUniform(n: number): Float32Array }, s: ConvShape, rowsPer: number | undefined, accumulate: boolean): VerifyCase {
+  const { OH, OW } = convOutSize(s);
+  const [PH, PW] = [OH / 2, OW / 2];
+  const x = rng.fillUniform(s.N * s.H * s.W);
+  const dp = rng.fillUniform(s.N * s.CO * PH * PW);
+  const arg = new Uint32Array(dp.length);
+  const dconv = new Float64Array(s.N * s.CO * OH * OW);
+  for (let plane = 0; plane < s.N * s.CO; plane++)
+    for (let ph = 0; ph < PH; ph++)
+      for (let pw = 0; pw < PW; pw++) {
+        const o = (plane * PH + ph) * PW + pw;
+        const r = rng.int(5);
+        if (r === 4) {
+          arg[o] = 0xffffffff;
+          continue;
+        }
+        arg[o] = (2 * ph + (r >> 1)) * OW + 2 * pw + (r & 1);
+        dconv[plane * OH * OW + arg[o]] = dp[o];
+      }
+  const dw0 = rng.fillUniform(s.CO * 9);
+  const db0 = rng.fillUniform(s.CO);
+  return {
+    shape: `pool backward + weight+bias grad, direct ${describe(s)}${rowsPer ? ` rows ${rowsPer}` : ''}${accumulate ? ' +=dw' : ''}`,
+    inputs: accumulate ? { dp, arg, x, dw: dw0, db: db0 } : { dp, arg, x },
+    outputs: { dw: s.CO * 9, db: s.CO },
+    run: (e, b) => conv2dPoolBackwardWeightC1(e, s, { dp: b.dp, arg: b.arg, x: b.x, dw: b.dw, db: b.db }, accumulate, rowsPer),
+    reference: () => {
+      const r = conv2dBackwardReference(s, x, new Float64Array(s.CO * 9), dconv);
+      return { dw: r.dw.map((v, i) => v + (accumulate ? dw0[i] : 0)), db: r.db.map((v, i) => v + (accumulate ? db0[i] : 0)) };
+    },
+    tolerance: sumTolerance(s.N * PH * PW),
   };
 }
