@@ -8,7 +8,7 @@
 // every backend sees the same machine state, and measures the CPU the idle children use meanwhile
 // (it should be ~0). What a step includes: bench/peers/protocol.ts and each child's header.
 //
-//   node dist/bench-steps.js [--quick] [--rounds N] [--warmup N] [--per-round N] [--kdgpu-rest on|off] [--filter a,b] [--json FILE] [--adapter auto|gpu|swiftshader]
+//   node dist/bench-steps.js [--quick] [--rounds N] [--warmup N] [--per-round N] [--kdgpu-throttle on|off] [--filter a,b] [--json FILE] [--adapter auto|gpu|swiftshader]
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,8 +60,8 @@ interface Options {
   /** Overrides the plan's warm-up / timed steps per round for every backend (a GPU needs more). */
   warmup?: number;
   perRound?: number;
-  /** kdgpu's EngineOptions.restBeforeRead, for an A/B of the poll's cost (--kdgpu-rest on|off). */
-  kdgpuRest?: boolean;
+  /** kdgpu's NodeGpuOptions.throttlePolls, for an A/B of the poll's cost (--kdgpu-throttle on|off). */
+  kdgpuThrottle?: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -82,10 +82,10 @@ function parseArgs(argv: string[]): Options {
       if (!Number.isInteger(n) || n < (a === '--warmup' ? 0 : 1)) throw new Error(`${a} must be a ${a === '--warmup' ? 'non-negative' : 'positive'} integer`);
       if (a === '--warmup') o.warmup = n;
       else o.perRound = n;
-    } else if (a === '--kdgpu-rest') {
+    } else if (a === '--kdgpu-throttle') {
       const v = value();
-      if (v !== 'on' && v !== 'off') throw new Error(`--kdgpu-rest must be on or off (got ${v})`);
-      o.kdgpuRest = v === 'on';
+      if (v !== 'on' && v !== 'off') throw new Error(`--kdgpu-throttle must be on or off (got ${v})`);
+      o.kdgpuThrottle = v === 'on';
     } else if (a === '--filter') o.filter = value();
     else if (a === '--json') o.json = value();
     else if (a === '--adapter') o.adapter = value();
@@ -93,7 +93,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--swiftshader') o.swiftshader = true;
     else if (a === '--no-swiftshader') o.swiftshader = false;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: bench-steps [--quick] [--rounds N] [--warmup N] [--per-round N] [--kdgpu-rest on|off] [--filter model-or-backend,...] [--json FILE] [--adapter auto|gpu|swiftshader] [--data-dir DIR]\n');
+      process.stdout.write('usage: bench-steps [--quick] [--rounds N] [--warmup N] [--per-round N] [--kdgpu-throttle on|off] [--filter model-or-backend,...] [--json FILE] [--adapter auto|gpu|swiftshader] [--data-dir DIR]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -262,7 +262,7 @@ async function runModel(model: BenchModel, backends: BenchBackend[], plan: Plan,
         backend === 'kdgpu' ? [join(HERE, 'bench-peer-kdgpu.js'), []] : [join(HERE, 'bench-peer-tfjs.js'), [backend === 'tfjs-webgpu' ? 'webgpu' : 'wasm']];
       const child = new Child(backend, script, args);
       const init: InitMessage = { type: 'init', model, batch: BATCH, seed: SEED, dataDir: o.dataDir };
-      if (backend === 'kdgpu') Object.assign(init, { weightsPath, adapter: o.adapter, restBeforeRead: o.kdgpuRest });
+      if (backend === 'kdgpu') Object.assign(init, { weightsPath, adapter: o.adapter, throttlePolls: o.kdgpuThrottle });
       else if (existsSync(weightsPath)) init.weightsPath = weightsPath;
       if (backend === 'tfjs-webgpu') init.swiftshader = swiftshader;
       try {

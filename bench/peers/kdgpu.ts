@@ -18,7 +18,7 @@ import { INPUT, RECIPE, serveSteps } from './protocol.js';
 
 serveSteps('kdgpu', async (init) => {
   const logged: string[] = [];
-  const engine = await createNodeEngine({ adapter: (init.adapter ?? 'auto') as AdapterChoice, log: (l) => logged.push(l), ...(init.restBeforeRead === undefined ? {} : { restBeforeRead: init.restBeforeRead }) });
+  const engine = await createNodeEngine({ adapter: (init.adapter ?? 'auto') as AdapterChoice, log: (l) => logged.push(l), ...(init.throttlePolls === undefined ? {} : { throttlePolls: init.throttlePolls }) });
   const model = createModel(engine, init.model, { ...INPUT }, init.seed);
   if (init.weightsPath) {
     const tensors = new Map<string, SafeTensor>();

@@ -34,8 +34,8 @@ export interface InitMessage {
   weightsPath?: string;
   /** kdgpu: the engine's --adapter choice. */
   adapter?: string;
-  /** kdgpu: EngineOptions.restBeforeRead (default: the Node entry point's choice). */
-  restBeforeRead?: boolean;
+  /** kdgpu: NodeGpuOptions.throttlePolls (default: the Node entry point's choice). */
+  throttlePolls?: boolean;
   /** tfjs-webgpu: point the Vulkan loader at SwiftShader before creating the Dawn instance. */
   swiftshader?: boolean;
   dataDir?: string;

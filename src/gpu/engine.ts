@@ -24,16 +24,6 @@ export interface EngineOptions {
   software?: boolean;
   /** Submit after this many dispatches even without an explicit flush. */
   maxDispatchesPerSubmit?: number;
-  /**
-   * The host polls for completions on a thread the device needs: Dawn's Node binding (npm
-   * `webgpu`) delivers mapAsync results by re-posting a setImmediate poll for as long as one is
-   * pending, so a readback spins the main thread at 100% until the GPU is done; on SwiftShader
-   * that thread takes a core from the emulated GPU (on 2 cores: 55 ms of a 79 ms wait per
-   * student step, measured). With this set, read() first sleeps (a timer: no poll) for most of
-   * the time the previous read waited, and starts the map only then. Set by the Node entry
-   * point for CPU-emulated adapters.
-   */
-  restBeforeRead?: boolean;
 }
 
 interface CompiledPipeline {
@@ -68,10 +58,6 @@ export class Engine {
   private outOfMemory: string[] = [];
   private readonly maxDispatchesPerSubmit: number;
   private readonly uniformAlign: number;
-  private readonly restBeforeRead: boolean;
-  /** Dispatches recorded since the last read(), and the rest per dispatch the last read measured. */
-  private sinceRead = 0;
-  private restPerDispatch = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -80,7 +66,6 @@ export class Engine {
   ) {
     this.limits = device.limits;
     this.software = options.software ?? false;
-    this.restBeforeRead = options.restBeforeRead ?? false;
     this.pool = new BufferPool(device, device.limits.maxBufferSize, (m) => this.outOfMemory.push(m), (p) => this.pending.push(p));
     this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 1024;
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
@@ -203,7 +188,6 @@ export class Engine {
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCounts.set(def.name, (this.dispatchCounts.get(def.name) ?? 0) + 1);
     this.recordedKernels.push(def.name);
-    this.sinceRead++;
     if (this.profiler) {
       pass.end();
       this.pass = this.encoder!.beginComputePass();
@@ -372,17 +356,8 @@ export class Engine {
     const staging = this.pool.acquire(size, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
     this.copy(buf, offset, staging, 0, size);
     this.flush();
-    const t0 = performance.now();
-    const work = this.sinceRead;
-    this.sinceRead = 0;
     try {
-      // The rest: 0.8 of the wait per dispatch the last read saw, times the dispatches since. If
-      // the work was done before the rest ended, the next rest is shorter (0.8x), so the rests
-      // track the wait from below and the poll spins for about a fifth of it.
-      const rest = this.restPerDispatch * work;
-      if (this.restBeforeRead && rest >= 2) await new Promise((r) => setTimeout(r, rest));
       await staging.mapAsync(MapMode.READ, 0, size);
-      if (work > 0) this.restPerDispatch = (0.8 * (performance.now() - t0)) / work;
     } catch (e) {
       await Promise.all(this.pending); // allocation checks and submit errors
       this.pending = [];
