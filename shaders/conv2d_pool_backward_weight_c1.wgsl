@@ -14,15 +14,7 @@
 // sums. Each invocation writes its sums to its row of `partial` [R, CO·9] and `pdb` [R, CO]
 // (R = N · row runs); reduce_axis adds the rows in a fixed order, so the result is deterministic.
 
-const NO_WINNER = 0xffffffffu;
-
-struct Rows { o: vec4<u32>, ok: vec4<bool> }
-
-fn column(r: Rows, c: u32) -> vec4<f32> {
-  let ok = r.ok & vec4<bool>(c < params.W);
-  let o = select(vec4<u32>(0u), r.o + vec4<u32>(c), ok);
-  return select(vec4<f32>(0.0), vec4<f32>(x[o.x], x[o.y], x[o.z], x[o.w]), ok);
-}
+// NO_WINNER, Rows, patch_rows() and column(): conv_c1_common.wgsl.
 
 // Per channel, the patch value under its winner for one tap: candidates for the winner at
 // (0,0), (0,1), (1,0), (1,1) of the window.
@@ -58,8 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var a: Acc9;
   let ph1 = min(PH, (run + 1u) * params.rows_per);
   for (var ph = run * params.rows_per; ph < ph1; ph++) {
-    let h = vec4<u32>(2u * ph) + vec4<u32>(0xffffffffu, 0u, 1u, 2u);
-    let rows = Rows(n * params.H * params.W + h * params.W, h < vec4<u32>(params.H));
+    let rows = patch_rows(n, ph);
     var c0 = vec4<f32>(0.0);
     var c1 = column(rows, 0u);
     for (var pw = 0u; pw < PW; pw++) {

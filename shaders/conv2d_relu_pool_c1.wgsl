@@ -15,17 +15,7 @@
 // The sum runs over k = kh·3 + kw in order from the first product, then adds the bias, as the
 // GEMM does, so both give the same values.
 
-const NO_WINNER = 0xffffffffu;
-
-// Input rows r0..r3 (conv rows 2·ph − 1 .. 2·ph + 2), clamped offsets and whether each exists.
-struct Rows { o: vec4<u32>, ok: vec4<bool> }
-
-// The patch column at input column `c` (u32: −1 wraps and fails c < W), zero outside the image.
-fn column(r: Rows, c: u32) -> vec4<f32> {
-  let ok = r.ok & vec4<bool>(c < params.W);
-  let o = select(vec4<u32>(0u), r.o + vec4<u32>(c), ok);
-  return select(vec4<f32>(0.0), vec4<f32>(x[o.x], x[o.y], x[o.z], x[o.w]), ok);
-}
+// NO_WINNER, Rows, patch_rows() and column(): conv_c1_common.wgsl.
 
 // The 9 weights of 4 output channels, tap by tap.
 struct W9 { w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>, w4: vec4<f32>, w5: vec4<f32>, w6: vec4<f32>, w7: vec4<f32>, w8: vec4<f32> }
@@ -71,8 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var bias4 = vec4<f32>(0.0);
   if (HAS_BIAS) { bias4 = vec4<f32>(bias[coc.x], bias[coc.y], bias[coc.z], bias[coc.w]); }
 
-  let h = vec4<u32>(2u * ph) + vec4<u32>(0xffffffffu, 0u, 1u, 2u);  // 2·ph − 1 .. 2·ph + 2
-  let rows = Rows(n * params.H * params.W + h * params.W, h < vec4<u32>(params.H));
+  let rows = patch_rows(n, ph);
   let plane = PH * PW;
   let out0 = (n * params.CO) * plane + ph * PW;
   let outc = coc * plane;

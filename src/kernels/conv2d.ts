@@ -4,6 +4,7 @@ import common from '../../shaders/conv_common.wgsl';
 import forwardSource from '../../shaders/conv2d_forward.wgsl';
 import backwardDataSource from '../../shaders/conv2d_backward_data.wgsl';
 import backwardWeightSource from '../../shaders/conv2d_backward_weight.wgsl';
+import c1Common from '../../shaders/conv_c1_common.wgsl';
 import reluPoolC1Source from '../../shaders/conv2d_relu_pool_c1.wgsl';
 import poolBackwardWeightC1Source from '../../shaders/conv2d_pool_backward_weight_c1.wgsl';
 import type { Binding, Engine } from '../gpu/engine.js';
@@ -106,7 +107,7 @@ export const conv2dBackwardWeightKernel = defineKernel({
 /** conv + bias + ReLU + 2×2 max pool for one input channel, 3×3, stride 1, padding 1 (a first layer). */
 export const conv2dReluPoolC1Kernel = defineKernel({
   name: 'conv2d_relu_pool_c1',
-  source: reluPoolC1Source,
+  source: c1Common + reluPoolC1Source,
   bindings: [f32('x', 'read'), f32('wt', 'read'), f32('bias', 'read'), f32('y', 'read_write'), { name: 'arg', type: 'u32', access: 'read_write' }],
   uniforms: GEOMETRY,
   constants: { HAS_BIAS: false, WG: 64 },
@@ -116,7 +117,7 @@ export const conv2dReluPoolC1Kernel = defineKernel({
 /** Its weight and bias gradients from the pooled gradient and the winners (the pool's backward fused in). */
 export const conv2dPoolBackwardWeightC1Kernel = defineKernel({
   name: 'conv2d_pool_backward_weight_c1',
-  source: poolBackwardWeightC1Source,
+  source: c1Common + poolBackwardWeightC1Source,
   bindings: [f32('dp', 'read'), { name: 'arg', type: 'u32', access: 'read' }, f32('x', 'read'), f32('partial', 'read_write'), f32('pdb', 'read_write')],
   uniforms: [...GEOMETRY, ['rows_per', 'u32']],
   constants: { WG: 64 },
