@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { throttleDawnPolls } from '../src/gpu/node.js';
 import { testEngine } from './engine.js';
 import { elementwise } from '../src/kernels/elementwise.js';
@@ -29,6 +30,7 @@ describe('waiting for the GPU in Node', () => {
     setImmediate(seen.push.bind(seen, 'bound'));
     await new Promise((r) => original(r));
     expect(seen.filter((s) => s !== 'timer')).toEqual(['js', 'bound']);
+    expect(await promisify(setImmediate)('value')).toBe('value');
     release1();
     release1(); // a second call of the same release is a no-op
     expect(globalThis.setImmediate).not.toBe(original);

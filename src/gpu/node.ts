@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { engineFromAdapter, isSoftwareAdapter, describeAdapter, type AdapterChoice } from './acquire.js';
 import type { Engine, EngineOptions } from './engine.js';
 
@@ -32,8 +33,9 @@ const instances = new Set<GPU>();
  * GPU spins the main thread at 100%. On SwiftShader that thread competes with the emulated GPU for
  * the same cores: measured on 2 cores, 55 ms of main-thread CPU in a 79 ms student-step wait. While
  * a throttle is held, an unnamed native function given to setImmediate (Dawn's poll: a JavaScript
- * callback is never native, a bound one is named "bound …") runs after a 1 ms timer instead: the same polls, at most 1,000 a second (4 ms of CPU
- * per wait, measured), at most 1 ms later. Everyone else's setImmediate is untouched. Returns the
+ * callback is never native, a bound one is named "bound …") runs after a 1 ms timer instead: the
+ * same polls, at most 1,000 a second (4 ms of CPU per wait, measured), at most 1 ms later.
+ * Everyone else's setImmediate is untouched (util.promisify(setImmediate) too). Returns the
  * release; the original is restored when the last holder releases.
  */
 let throttleHolders = 0;
@@ -48,7 +50,8 @@ export function throttleDawnPolls(): () => void {
       typeof fn === 'function' && fn.name === '' && nativeSource.test(Function.prototype.toString.call(fn))
         ? setTimeout(fn, 1, ...args)
         : original(fn, ...args)) as unknown as typeof setImmediate;
-    globalThis.setImmediate = Object.assign(throttled, { __promisify__: original.__promisify__ });
+    const custom = (original as unknown as Record<symbol, unknown>)[promisify.custom];
+    globalThis.setImmediate = Object.defineProperty(Object.assign(throttled, { __promisify__: original.__promisify__ }), promisify.custom, { value: custom });
   }
   let released = false;
   return () => {
