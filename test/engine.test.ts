@@ -3,7 +3,9 @@
 // SwiftShader works, and a process that exits by itself.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { throttleDawnPolls } from '../src/gpu/node.js';
 import { testEngine } from './engine.js';
@@ -270,5 +272,36 @@ describe('kdgpu verify', () => {
     expect(result.unverified).toEqual([]);
     expect(result.rows.length).toBeGreaterThan(50);
     expect(new Set(result.rows.map((r: { kernel: string }) => r.kernel))).toEqual(new Set(registry.map((c) => c.name)));
+  });
+});
+
+describe('kdgpu bench profile', () => {
+  it('times every dispatch of one student step: ordinals 0..n-1, the whole step (forward, backward, update), shares that sum to the GPU total', async (ctx) => {
+    const engine = await testEngine();
+    if (!engine.canProfile) ctx.skip();
+    const dir = mkdtempSync(join(tmpdir(), 'kdgpu-profile-'));
+    const json = join(dir, 'profile.json');
+    try {
+      const out = execFileSync(process.execPath, ['bin/kdgpu.js', 'bench', 'profile', '--model', 'student-cnn', '--steps', '1', '--batch', '32', '--json', json], { encoding: 'utf8', timeout: 240_000 });
+      const r = JSON.parse(readFileSync(json, 'utf8')) as { gpuMs: number; wallMs: number[]; dispatches: Array<{ ordinal: number; kernel: string; ms: number }> };
+      expect(r.dispatches.map((d) => d.ordinal)).toEqual(r.dispatches.map((_, i) => i));
+      const kernels = r.dispatches.map((d) => d.kernel);
+      // Forward first, the fused optimizer update last, the convolutions' backward in between.
+      expect(kernels[0]).toMatch(/^conv2d_/);
+      expect(kernels.at(-1)).toBe('optimizer_update');
+      expect(kernels).toContain('conv2d_backward_data');
+      expect(kernels).toContain('softmax_xent');
+      for (const d of r.dispatches) expect(d.ms).toBeGreaterThanOrEqual(0);
+      expect(r.gpuMs).toBeCloseTo(r.dispatches.reduce((s, d) => s + d.ms, 0), 6);
+      expect(r.gpuMs).toBeGreaterThan(0);
+      expect(r.wallMs).toHaveLength(1);
+      expect(out).toContain(`${r.dispatches.length} dispatches a step`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an unknown model, naming the known ones', () => {
+    expect(() => execFileSync(process.execPath, ['bin/kdgpu.js', 'bench', 'profile', '--model', 'nope'], { encoding: 'utf8', stdio: 'pipe' })).toThrow(/unknown model "nope" \(known: teacher-cnn, student-cnn/);
   });
 });

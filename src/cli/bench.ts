@@ -2,23 +2,39 @@
 // `kdgpu bench steps`: one training step of teacher-cnn and student-cnn on kdgpu beside
 // TensorFlow.js (webgpu on the same Dawn adapter, wasm on one thread). Its code lives in bench/
 // (peers are dev dependencies), bundled as dist/bench-steps.js, and runs in child processes.
+// `kdgpu bench profile`: where one training step's GPU time goes, dispatch by dispatch (GPU
+// timestamps), beside the step's wall time without the profiler.
 
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../gpu/engine.js';
 import { runKernelBench } from '../bench/kernels.js';
+import { Batcher } from '../data/batches.js';
+import { exampleSize } from '../data/dataset.js';
+import { createModel, MODEL_NAMES } from '../nn/models.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { BatchBuffers, GpuMetrics, trainStep } from '../train.js';
+import { loadDataset } from './datasets.js';
 import { formatTable } from './table.js';
 
-export const BENCH_SUITES = ['kernels', 'steps'] as const;
+export const BENCH_SUITES = ['kernels', 'steps', 'profile'] as const;
 
-export async function runBenchCommand(
-  engine: Engine,
-  suite: string,
-  opts: { json?: string; quick?: boolean; filter?: string; adapter?: string },
-  out: (s: string) => void,
-): Promise<void> {
+export interface BenchOptions {
+  json?: string;
+  quick?: boolean;
+  filter?: string;
+  adapter?: string;
+  /** profile: the model, batch size, profiled steps and the Fashion-MNIST directory. */
+  model?: string;
+  batch?: number;
+  steps?: number;
+  dataDir?: string;
+}
+
+export async function runBenchCommand(engine: Engine, suite: string, opts: BenchOptions, out: (s: string) => void): Promise<void> {
   if (suite === 'steps') return runStepsSuite(engine, opts);
+  if (suite === 'profile') return runProfileSuite(engine, opts, out);
   if (suite !== 'kernels') throw new Error(`unknown benchmark suite "${suite}" (known: ${BENCH_SUITES.join(', ')})`);
   out(`adapter: ${engine.adapterName}`);
   const result = await runKernelBench(engine, {
@@ -57,4 +73,77 @@ async function runStepsSuite(engine: Engine, opts: { json?: string; quick?: bool
     child.on('exit', (c, signal) => resolve(signal ? 128 : c));
   });
   if (code !== 0) throw new Error(`bench steps failed (exit ${code})`);
+}
+
+/**
+ * One training step (SGD with momentum, as `kdgpu train` runs it) of a model on Fashion-MNIST:
+ * the wall time of unprofiled steps (each ending in one loss readback), then the same steps with
+ * every dispatch timed by GPU timestamps, one row per dispatch of the step (mean over the
+ * profiled steps). Profiling puts each dispatch in a pass of its own, so the GPU sum is an upper
+ * bound of what the unprofiled step spends on the GPU.
+ */
+async function runProfileSuite(engine: Engine, opts: BenchOptions, out: (s: string) => void): Promise<void> {
+  const modelName = opts.model ?? 'student-cnn';
+  if (!(MODEL_NAMES as readonly string[]).includes(modelName)) throw new Error(`bench profile: unknown model "${modelName}" (known: ${MODEL_NAMES.join(', ')})`);
+  const batch = opts.batch ?? 128;
+  const steps = opts.steps ?? (opts.quick ? 2 : 5);
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`bench profile: --batch must be a positive integer (got ${opts.batch})`);
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`bench profile: --steps must be a positive integer (got ${opts.steps})`);
+  if (!engine.canProfile) throw new Error(`bench profile: this adapter (${engine.adapterName}) does not support timestamp queries`);
+  const data = await loadDataset('fashion-mnist', opts.dataDir);
+  const t = data.train;
+  const model = createModel(engine, modelName, { channels: t.channels, height: t.height, width: t.width, classes: t.numClasses }, 1);
+  const optimizer = new Optimizer(model.store, { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 }, 0.01);
+  const batcher = new Batcher(t, { batchSize: batch, seed: 1 });
+  const bufs = new BatchBuffers(engine, batch, exampleSize(t));
+  const metrics = new GpuMetrics(engine);
+  batcher.startEpoch(0);
+  let s = 0;
+  const step = () => {
+    const b = batcher.fill(s++ % batcher.batchesPerEpoch);
+    bufs.upload(b.images, b.labels, b.size);
+    trainStep(model, optimizer, bufs, b.size, metrics);
+  };
+  out(`adapter: ${engine.adapterName}; ${modelName}, batch ${batch}, SGD with momentum; ${steps} profiled step(s)`);
+  try {
+    for (let i = 0; i < 3; i++) step(); // pipeline compilation, pool warm-up
+    await metrics.take();
+    const wall: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      step();
+      await metrics.take();
+      wall.push(performance.now() - t0);
+    }
+    engine.startProfiling({ perDispatch: true });
+    for (let i = 0; i < steps; i++) {
+      engine.profileNextStep();
+      step();
+    }
+    const totals = await engine.stopProfiling();
+    await metrics.take();
+    const rows = [...totals.entries()].map(([key, v]) => {
+      const [ordinal, kernel, variant, grid] = key.split('\t');
+      return { ordinal: Number(ordinal), kernel, variant, grid, ms: v.ms / v.count };
+    });
+    rows.sort((a, b) => a.ordinal - b.ordinal);
+    const gpu = rows.reduce((sum, r) => sum + r.ms, 0);
+    out(
+      formatTable(
+        ['#', 'kernel', 'variant', 'workgroups', 'GPU ms', 'share'],
+        rows.map((r) => [String(r.ordinal), r.kernel, r.variant, r.grid, r.ms.toFixed(3), `${((100 * r.ms) / gpu).toFixed(1)}%`]),
+      ),
+    );
+    const sorted = [...wall].sort((a, b) => a - b);
+    const median = sorted[sorted.length >> 1];
+    out(`\n${rows.length} dispatches a step; GPU time (profiled) ${gpu.toFixed(2)} ms; wall time of an unprofiled step (median of ${steps}, with its readback) ${median.toFixed(2)} ms`);
+    if (opts.json) {
+      writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), adapter: engine.adapterName, model: modelName, batch, steps, wallMs: wall, gpuMs: gpu, dispatches: rows }, null, 2));
+      out(`wrote ${opts.json}`);
+    }
+  } finally {
+    metrics.destroy();
+    bufs.destroy();
+    model.store.destroy();
+  }
 }

@@ -183,13 +183,17 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('bench')
-    .description('kernel benchmarks (see bench/): kdgpu bench kernels')
-    .argument('[suite]', 'which suite', 'kernels')
+    .description('benchmarks (see bench/): kernels (throughput vs this device\'s ceilings), steps (training steps beside TensorFlow.js), profile (one step\'s GPU time per dispatch)')
+    .argument('[suite]', 'kernels, steps or profile', 'kernels')
     .addOption(adapterOption())
     .option('--json <file>', 'also write the results as JSON to this file')
     .option('--quick', 'fewer repetitions and smaller sizes')
     .option('--filter <name>', 'only kernels whose name contains this')
-    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string; quick?: boolean; filter?: string }) => {
+    .option('--model <name>', 'profile: the model', 'student-cnn')
+    .option('--batch <n>', 'profile: batch size', int('--batch', 1), 128)
+    .option('--steps <n>', 'profile: profiled steps', int('--steps', 1))
+    .option('--data-dir <dir>', 'profile: the Fashion-MNIST directory')
+    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string }) => {
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runBenchCommand(engine, suite, opts, (s) => process.stdout.write(s + '\n'));

@@ -182,7 +182,7 @@ export class Engine {
     const bindGroup = this.device.createBindGroup({ layout, entries, label: def.name });
     const [x, y, z] = this.foldWorkgroups(def, args.workgroups);
     if (x === 0 || y === 0 || z === 0) return;
-    const pass = this.profiler ? this.profiledPass(def.name) : this.currentPass();
+    const pass = this.profiler ? this.profiledPass(this.profileLabel(def, args.variant ?? {}, [x, y, z])) : this.currentPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -202,7 +202,22 @@ export class Engine {
     querySet: GPUQuerySet;
     names: string[];
     totals: Map<string, { ms: number; count: number }>;
+    /** Key each dispatch by its ordinal since the last profileNextStep(), variant and grid. */
+    perDispatch: boolean;
+    ordinal: number;
   } | null = null;
+
+  private profileLabel(def: KernelDef, variant: Variant, grid: [number, number, number]): string {
+    const p = this.profiler!;
+    if (!p.perDispatch) return def.name;
+    const v = Object.entries(variant).map(([k, val]) => `${k}=${val}`).join(' ');
+    return `${String(p.ordinal++).padStart(3)}\t${def.name}\t${v}\t${grid.join('x')}`;
+  }
+
+  /** With startProfiling({ perDispatch: true }): the next dispatch is ordinal 0 again (a new step). */
+  profileNextStep(): void {
+    if (this.profiler) this.profiler.ordinal = 0;
+  }
 
   /** Whether the adapter can time dispatches (the 'timestamp-query' feature). */
   get canProfile(): boolean {
@@ -211,15 +226,18 @@ export class Engine {
 
   /**
    * Time every dispatch from now on with GPU timestamps (each in its own pass: slower, so for
-   * diagnosis only). stopProfiling() returns the GPU milliseconds per kernel.
+   * diagnosis only). stopProfiling() returns the GPU milliseconds per kernel name, or with
+   * `perDispatch` per "ordinal\tkernel\tvariant\tgrid" (ordinals restart at profileNextStep()).
    */
-  startProfiling(): void {
+  startProfiling(opts: { perDispatch?: boolean } = {}): void {
     if (!this.canProfile) throw new Error(`this adapter (${this.adapterName}) does not support timestamp queries`);
     this.flush();
     this.profiler = {
       querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SLOTS }),
       names: [],
       totals: new Map(),
+      perDispatch: opts.perDispatch ?? false,
+      ordinal: 0,
     };
   }
 
