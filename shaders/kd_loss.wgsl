@@ -9,6 +9,8 @@
 //   TCKD = KL([p_y, 1 − p_y] ‖ [q_y, 1 − q_y]) (q at T; revised p_y with LR, which changes only this term)
 //   NCKD = KL(p̂ ‖ q̂), p̂, q̂ = softmax over the non-target classes of zt/T, zs/T
 //   ∂TCKD/∂(zs/T): q_y − p_y at y;  q̂_c·(p_y − q_y) elsewhere.   ∂NCKD/∂(zs/T): q̂_c − p̂_c off y, 0 at y.
+// With USE_MASK the cross-entropy weight is λ1 for a selected sample (m_k = 1) and rest_weight for
+// one left out (m_k = 0): w_k = λ1·m_k + rest_weight·(1 − m_k) ("ground truth for the rest").
 // The stored gradient is scaled by grad_scale (1/B: the batch mean).
 
 @compute @workgroup_size(WG_X)
@@ -21,6 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let t = 1.0 / params.inv_t;
   let m_k = select(1.0, mask[k], USE_MASK);
   let kd_w = params.lambda2 * m_k * params.warm;
+  let ce_w = select(params.lambda1, params.lambda1 * m_k + params.rest_weight * (1.0 - m_k), USE_MASK);
   let row = i * params.C;
 
   // Student, pass 1: max (and argmax) of z, and of z over the non-target classes.
@@ -49,7 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Teacher target at T, label-revised (one pass for the stats, two with β at T = 1).
   let tg = teacher_target(k, y);
 
-  var loss = params.lambda1 * (lse1 - zs[row + y]);
+  var loss = ce_w * (lse1 - zs[row + y]);
   if (METHOD == 0u) {
     var kl = 0.0;
     for (var c = 0u; c < params.C; c++) {
@@ -57,7 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let p = revised(teacher_prob(k, c, params.inv_t, tg.st), c, y, tg.beta);
       let log_q = z * params.inv_t - lse_t;
       if (p > 0.0) { kl += p * (log(p) - log_q); }
-      let g = params.lambda1 * (exp(z - lse1) - select(0.0, 1.0, c == y)) + kd_w * t * (exp(log_q) - p);
+      let g = ce_w * (exp(z - lse1) - select(0.0, 1.0, c == y)) + kd_w * t * (exp(log_q) - p);
       grad[row + c] = params.grad_scale * g;
     }
     loss += kd_w * t * t * kl;
@@ -77,7 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var nckd = 0.0;
     for (var c = 0u; c < params.C; c++) {
       let z = zs[row + c];
-      var g = params.lambda1 * (exp(z - lse1) - select(0.0, 1.0, c == y));
+      var g = ce_w * (exp(z - lse1) - select(0.0, 1.0, c == y));
       if (c == y) {
         g += kd_w * t * params.alpha * (q_y - p_y);
       } else {

@@ -1,17 +1,21 @@
-// `kdgpu ablate`: the methods of method.md §5 over several seeds; Markdown, JSON and an SVG chart.
+// `kdgpu ablate`: the methods of method.md §5 (or the variant grid on KD+LR+DS) over several seeds;
+// Markdown, JSON and an SVG chart, rewritten after every run so partial results survive.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Engine } from '../gpu/engine.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import type { Method } from '../kd/distill.js';
-import { ABLATION_METHODS, accuracyChartSpec, compare, markdownTable, summarise, verdict, type AblationRun } from '../kd/ablation.js';
+import { ABLATION_METHODS, accuracyChartSpec, compare, gridArms, markdownTable, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
 import { runDistill, type DistillCliOptions } from './distill.js';
 
 export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out'> {
   seeds: number;
   methods?: string;
+  /** Run the variant grid on KD+LR+DS (with KD and the random control) instead of the methods. */
+  grid?: boolean;
   outDir: string;
 }
 
@@ -22,41 +26,69 @@ export async function renderSvg(spec: Record<string, unknown>): Promise<string> 
   return view.toSVG();
 }
 
-export async function runAblate(engine: Engine, o: AblateOptions, out: (s: string) => void): Promise<AblationRun[]> {
+export function ablationArms(o: Pick<AblateOptions, 'methods' | 'grid'>): AblationArm[] {
+  if (o.grid) return gridArms();
   const methods = (o.methods ? o.methods.split(',').map((m) => m.trim()) : ABLATION_METHODS) as Method[];
+  return methods.map((method) => ({ label: method, method, overrides: {} }));
+}
+
+/** The arm with the best mean validation accuracy among those of `method` (the defaults are chosen this way). */
+export function bestOnValidation(summaries: MethodSummary[], method: Method): MethodSummary | null {
+  const cands = summaries.filter((s) => s.method === method && s.valMean !== null);
+  return cands.reduce<MethodSummary | null>((b, s) => (!b || s.valMean! > b.valMean! ? s : b), null);
+}
+
+export async function runAblate(engine: Engine, o: AblateOptions, out: (s: string) => void): Promise<AblationRun[]> {
+  const arms = ablationArms(o);
   mkdirSync(o.outDir, { recursive: true });
   const cache = new TeacherCache(engine); // teacher logits computed once for all runs
   const runs: AblationRun[] = [];
   const started = performance.now();
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const write = async () => {
     const summaries = summarise(runs);
-    const cmp = compare(runs, 'kd+lr+ds', 'kd');
+    const comparisons = [
+      compare(runs, 'kd+lr+ds', 'kd'),
+      compare(runs, 'kd+lr+ds', 'kd', 'last'),
+      compare(runs, 'kd+lr+ds', 'kd+ds-random'),
+      compare(runs, 'kd+ds', 'kd+ds-random'),
+      compare(runs, 'kd+ds', 'kd'),
+    ].filter((c) => c !== null);
+    const pick = o.grid ? bestOnValidation(summaries, 'kd+lr+ds') : null;
     const command = process.argv.slice(2).join(' ');
     const md = [
       `# Ablation: ${o.student} distilled from ${o.teacher}`,
       '',
       `Command: \`kdgpu ${command}\``,
       '',
-      `${o.seeds} seed(s) × ${methods.length} methods, ${o.epochs} epochs, batch ${o.batch}, lr ${o.lr} (${o.schedule}), T=${o.T}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}, ds-ratio=${o.dsRatio} (${o.dsRule}), ` +
-        `validation split ${o.valSplit}${o.trainSubset ? `, train subset ${o.trainSubset}` : ''}; adapter ${engine.adapterName}. Same data order and initialisation per seed across methods.`,
+      `${o.seeds} seed(s) × ${arms.length} arms, ${o.epochs} epochs, batch ${o.batch}, lr ${o.lr} (${o.schedule}), T=${o.T}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}; ` +
+        `DS: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance}, rest weight ${o.dsRestWeight}, ${o.dsWarmupEpochs} warm-up epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : "the method's loss"}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''} (arms override these as named); ` +
+        `validation split ${o.valSplit}${o.trainSubset ? `, train subset ${o.trainSubset}` : ''}; adapter ${engine.adapterName}; CPU ${cpu}. Same data order and initialisation per seed across arms.`,
       '',
-      markdownTable(summaries),
+      'Accuracy is never chosen on the test set: "test % at best validation" is the test accuracy at the epoch with the best validation accuracy; "last-epoch" is the final model\'s.',
       '',
-      `**${verdict(cmp)}**`,
+      markdownTable(summaries, runs),
+      '',
+      ...comparisons.map((c) => `- ${verdict(c)}`),
+      ...(pick ? ['', `**Best KD+LR+DS arm on validation accuracy: \`${pick.label}\` (validation ${pick.valMean!.toFixed(2)}%; its test accuracy at best validation ${pick.chosenMean.toFixed(2)}%).**`] : []),
+      '',
+      '## What the selections kept',
+      '',
+      selectionTable(summaries),
       '',
       `Teacher error on the training samples: ${summaries[0]?.teacherTrainError.toFixed(2) ?? '?'}%. Elapsed ${((performance.now() - started) / 60000).toFixed(1)} min.`,
       '',
     ].join('\n');
     writeFileSync(join(o.outDir, 'ablation.md'), md);
-    writeFileSync(join(o.outDir, 'ablation.json'), JSON.stringify({ options: o, summaries, comparison: cmp, runs }, null, 2));
-    writeFileSync(join(o.outDir, 'ablation.svg'), await renderSvg(accuracyChartSpec(runs, `${o.student} on ${o.dataset}: test accuracy per method (${o.seeds} seeds)`)));
+    writeFileSync(join(o.outDir, 'ablation.json'), JSON.stringify({ options: o, cpu, adapter: engine.adapterName, arms, summaries, comparisons, runs }, null, 2));
+    writeFileSync(join(o.outDir, 'ablation.svg'), await renderSvg(accuracyChartSpec(runs, `${o.student} on ${o.dataset}: test accuracy per arm (${o.seeds} seeds)`)));
     return md;
   };
   for (let seed = 1; seed <= o.seeds; seed++) {
-    for (const method of methods) {
-      out(`\n[${runs.length + 1}/${o.seeds * methods.length}] seed ${seed}, ${method}`);
-      const r = await runDistill(engine, { ...o, method, seed, out: undefined, metrics: undefined }, out, cache);
-      runs.push({ method, seed, best: r.best, last: r.last, epochs: r.epochs });
+    for (const arm of arms) {
+      out(`\n[${runs.length + 1}/${o.seeds * arms.length}] seed ${seed}, ${arm.label}`);
+      const r = await runDistill(engine, { ...o, ...arm.overrides, method: arm.method, seed, out: undefined, metrics: undefined }, out, cache);
+      runs.push({ label: arm.label, method: arm.method, seed, chosen: r.testAtBestVal, last: r.last, val: r.bestVal, epochs: r.epochs });
       await write(); // partial results survive an interruption
     }
   }

@@ -2,14 +2,14 @@
 
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
-import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry, type Method } from '../kd/distill.js';
+import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { loadDataset } from './datasets.js';
 import { epochBar, type EpochBar } from './progress.js';
 import { checkpointState, loadModel, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 
 /** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
-const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsWarmupEpochs', 'dsEvery', 'dsHessian', 'dsDamping', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
+const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
 type MethodOptions = Pick<DistillOptions, (typeof METHOD_KEYS)[number]>;
 
 export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, MethodOptions {
@@ -39,16 +39,37 @@ export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisat
   };
 }
 
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
 export function describeEpoch(t: EpochTelemetry): string {
   const q = t.betaQuantiles.map((v) => v.toFixed(2)).join('/');
+  const val = t.valAccuracy === null ? '' : `, validation ${pct(t.valAccuracy)} (test at best validation ${pct(t.testAtBestVal)}, epoch ${t.bestValEpoch})`;
   return (
-    `epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}% (best ${(100 * t.bestTestAccuracy).toFixed(2)}%), train loss ${t.trainLoss.toFixed(4)}, ` +
-    `teacher train error ${(100 * t.teacherTrainError).toFixed(2)}%, LR changed ${t.lrChanged}, β min/p10/median/p90/max ${q}, ` +
+    `epoch ${t.epoch}: test ${pct(t.testAccuracy)}${val}, train loss ${t.trainLoss.toFixed(4)}, ` +
+    `teacher train error ${pct(t.teacherTrainError)}, LR changed ${t.lrChanged}, β min/p10/median/p90/max ${q}, ` +
     `|Dt| ${t.distilled}/${t.trainSamples}, ${t.samplesPerSecond.toFixed(0)} samples/s`
   );
 }
 
-export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<{ best: number; last: number; epochs: EpochTelemetry[] }> {
+/** One line per data selection: kept fraction per class, the teacher's error inside/outside Dt, scores, churn. */
+export function describeSelection(s: SelectionTelemetry): string {
+  const kept = s.perClass.map((c) => (100 * c.fraction).toFixed(0)).join(' ');
+  const scores = s.scoreQuantiles ? `, score min/p10/median/p90/max ${s.scoreQuantiles.map((v) => v.toPrecision(3)).join('/')}` : '';
+  return (
+    `selection after epoch ${s.afterEpoch}: |Dt| ${s.selected}/${s.candidates}; kept % per class (0..${s.perClass.length - 1}) ${kept}; ` +
+    `teacher error in Dt ${pct(s.teacherErrorInside)}, outside ${pct(s.teacherErrorOutside)}${scores}; changed ${s.changed}`
+  );
+}
+
+export interface DistillRunResult {
+  best: number;
+  last: number;
+  testAtBestVal: number;
+  bestVal: number | null;
+  epochs: EpochTelemetry[];
+}
+
+export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<DistillRunResult> {
   const teacher = await loadModel(engine, o.teacher);
   const tc = teacher.config as ModelConfig;
   if (o.dataset !== tc.dataset) throw new Error(`${o.teacher} was trained on ${tc.dataset}, not --dataset ${o.dataset}`);
@@ -64,7 +85,8 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
   const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
   out(
     `distilling ${tc.model} (${o.teacher}, test ${tc.testAccuracy !== undefined ? (100 * tc.testAccuracy).toFixed(2) + '%' : '?'}) into ${o.student} with ${o.method}; ` +
-      `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}` : ''}${o.method.includes('ds') ? ` ds-ratio=${o.dsRatio} (${o.dsRule})` : ''}; adapter ${engine.adapterName}`,
+      `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
+      `${o.method.includes('ds') ? ` ds: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
   let bar: EpochBar | null = null;
   let barEpoch = 0;
@@ -88,6 +110,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
         bar?.stop();
         bar = null;
         barEpoch = 0;
+        if (t.selection) out(describeSelection(t.selection));
         out(describeEpoch(t));
         log({ event: 'epoch', ...t });
         if (o.out) {
@@ -111,8 +134,9 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
     (bar as EpochBar | null)?.stop();
     throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
   });
-  out(`${o.method}: best ${(100 * result.best).toFixed(2)}%, last ${(100 * result.last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
+  const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;
+  out(`${o.method}: last ${pct(result.last)}${chosen}${o.out ? `; saved ${o.out}` : ''}`);
   result.student.store.destroy();
   teacher.model.store.destroy();
-  return { best: result.best, last: result.last, epochs: result.epochs };
+  return { best: result.best, last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal, epochs: result.epochs };
 }

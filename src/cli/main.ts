@@ -11,6 +11,7 @@ import { DATASET_NAMES } from './datasets.js';
 import { runDistill, type DistillCliOptions } from './distill.js';
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { runAblate, type AblateOptions } from './ablate.js';
+import { ABLATION_METHODS } from '../kd/ablation.js';
 
 /** Options shared by train and distill (`lr`: the learning rate's default, which differs). */
 export function addTrainingOptions(cmd: Command, lr = 0.05): Command {
@@ -57,6 +58,13 @@ function num(name: string, lo: number, hi: number, open: { lo?: boolean; hi?: bo
   };
 }
 
+function restWeight(v: string): number | 'lambda1' {
+  if (v === 'lambda1') return v;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`--ds-rest-weight must be a number >= 0 or "lambda1", got "${v}"`);
+  return n;
+}
+
 const adapterOption = () =>
   new Option('--adapter <kind>', 'which WebGPU adapter: auto (a GPU, else SwiftShader), gpu, swiftshader')
     .choices(['auto', 'gpu', 'swiftshader'])
@@ -73,7 +81,10 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--beta-at-t1', 'compute β from the teacher at T = 1', D.betaAtT1)
     .option('--ds-ratio <x>', 'fraction of training samples kept for distillation, in (0, 1]', num('--ds-ratio', 0, 1, { lo: true }), D.dsRatio)
     .addOption(new Option('--ds-rule <rule>', 'keep the lowest-score ratio, or every sample with a negative score').choices(['ratio', 'sign']).default(D.dsRule))
-    .option('--ds-warmup-epochs <n>', 'cross-entropy-only epochs before selection', int('--ds-warmup-epochs', 0), D.dsWarmupEpochs)
+    .addOption(new Option('--ds-balance <kind>', 'apply the selection rule within each ground-truth class, or over all samples together').choices(['class', 'global']).default(D.dsBalance))
+    .option('--ds-rest-weight <w>', 'cross-entropy weight of the samples left out of the selection: a number >= 0, or "lambda1"', restWeight, D.dsRestWeight)
+    .option('--ds-warmup-epochs <n>', 'epochs before the selection is made', int('--ds-warmup-epochs', 0), D.dsWarmupEpochs)
+    .addOption(new Option('--ds-warmup-loss <loss>', 'loss of the warm-up epochs: the method\'s own on every sample, or cross-entropy only').choices(['method', 'ce']).default(D.dsWarmupLoss))
     .option('--ds-every <n>', 're-score every n epochs (0: once)', int('--ds-every', 0), D.dsEvery)
     .addOption(new Option('--ds-hessian <kind>', 'influence Hessian: identity (gradient alignment) or damped diagonal').choices(['identity', 'diag']).default(D.dsHessian))
     .option('--ds-damping <x>', 'Hessian damping', num('--ds-damping', 0, Infinity), D.dsDamping)
@@ -148,11 +159,13 @@ export async function main(argv: string[]): Promise<void> {
         .requiredOption('--teacher <file>', 'teacher checkpoint (from kdgpu train)')
         .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
         .option('--seeds <k>', 'seeds 1..k', int('--seeds', 1), 3)
-        .option('--methods <list>', `comma-separated methods (default: ce,kd,kd+lr,kd+ds,kd+lr+ds,dkd,dkd+lr+ds; also ${METHODS.filter((m) => m.includes('-')).join(', ')})`)
+        .option('--methods <list>', `comma-separated methods (default: ${ABLATION_METHODS.join(',')}; known: ${METHODS.join(', ')})`)
+        .option('--grid', 'instead of the methods, the variant grid on kd+lr+ds (rest weight × balance × rule × β at T or 1, and re-scoring every epoch) beside kd and kd+ds-random')
         .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation'),
       D.lr,
     ),
   ).action(async (opts: AblateOptions & { adapter: AdapterChoice }) => {
+    if (opts.grid && opts.methods) throw new Error('--grid and --methods cannot be used together');
     for (const m of opts.methods?.split(',') ?? []) {
       if (!(METHODS as readonly string[]).includes(m.trim())) throw new Error(`--methods: unknown method "${m}" (known: ${METHODS.join(', ')})`);
     }

@@ -5,9 +5,9 @@
 
 import type { Engine } from '../gpu/engine.js';
 import { Batcher, allIndices, trainSubset, validationSplit } from '../data/batches.js';
-import { exampleSize, type Dataset } from '../data/dataset.js';
+import { exampleSize, takeExamples, type Dataset } from '../data/dataset.js';
 import type { AugmentOptions } from '../data/augment.js';
-import { kdLoss, labelRevision, NO_REVISION, type KdLoss, type LrScope, type Revision, type SelectionRule } from '../kernels/kd.js';
+import { kdLoss, labelRevision, NO_REVISION, selectMask, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import { createModel, type Model } from '../nn/models.js';
 import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
 import { Graph } from '../tensor.js';
@@ -42,7 +42,13 @@ export interface DistillOptions {
   betaAtT1: boolean;
   dsRatio: number;
   dsRule: SelectionRule;
+  /** Apply the selection rule within each ground-truth class, or over all samples together. */
+  dsBalance: SelectionBalance;
+  /** Cross-entropy weight of the samples left out of Dt: a number ≥ 0, or 'lambda1' (the selected samples' weight). */
+  dsRestWeight: number | 'lambda1';
   dsWarmupEpochs: number;
+  /** Loss of the warm-up epochs: the method's own on every sample (mask all ones), or cross-entropy only. */
+  dsWarmupLoss: 'method' | 'ce';
   /** Re-score every this many epochs after the first selection (0: select once). */
   dsEvery: number;
   dsHessian: 'identity' | 'diag';
@@ -73,7 +79,10 @@ export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epoch
   betaAtT1: false,
   dsRatio: 0.7,
   dsRule: 'ratio',
+  dsBalance: 'class',
+  dsRestWeight: 1,
   dsWarmupEpochs: 1,
+  dsWarmupLoss: 'method',
   dsEvery: 0,
   dsHessian: 'identity',
   dsDamping: 0.01,
@@ -84,13 +93,40 @@ export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epoch
   dkdWarmupEpochs: 1,
 };
 
+/** What one data selection did (method.md §3): reported every time Dt is chosen. */
+export interface SelectionTelemetry {
+  /** Epoch after which the selection was made (the warm-up epochs come before it). */
+  afterEpoch: number;
+  /** |Dt| and the training samples it was chosen from. */
+  selected: number;
+  candidates: number;
+  /** Per class: training samples, selected samples, selected fraction. */
+  perClass: Array<{ samples: number; selected: number; fraction: number }>;
+  /** The teacher's error rate on the training samples inside Dt and outside it. */
+  teacherErrorInside: number;
+  teacherErrorOutside: number;
+  /** Quantiles (0, 10, 50, 90, 100 %) of the influence scores (null for the controls, which have none). */
+  scoreQuantiles: number[] | null;
+  /** Samples whose membership changed since the previous selection (all of |Dt| for the first). */
+  changed: number;
+}
+
 export interface EpochTelemetry {
   method: Method;
   epoch: number;
   trainLoss: number;
   trainAccuracy: number;
   testAccuracy: number;
+  /** Maximum of test accuracy over the epochs so far: shown, never used to choose a model. */
   bestTestAccuracy: number;
+  /** Accuracy on the validation split (held out of the training set); null without one. */
+  valAccuracy: number | null;
+  /** Test accuracy at the epoch with the best validation accuracy so far (the last epoch without a validation split). */
+  testAtBestVal: number;
+  /** That epoch (1-based). */
+  bestValEpoch: number;
+  /** The selection made before this epoch, if one was. */
+  selection?: SelectionTelemetry;
   /** Fraction of the training samples the teacher gets wrong. */
   teacherTrainError: number;
   /** Samples whose target argmax LR changed (teacher wrong → label), 0 without LR. */
@@ -108,8 +144,13 @@ export interface EpochTelemetry {
 export interface DistillResult {
   student: Model;
   epochs: EpochTelemetry[];
+  /** Maximum test accuracy over epochs (chosen on the test set: for display only). */
   best: number;
+  /** Last-epoch test accuracy. */
   last: number;
+  /** Test accuracy at the epoch of best validation accuracy (model chosen without the test set). */
+  testAtBestVal: number;
+  bestVal: number | null;
 }
 
 export interface DistillCallbacks {
@@ -160,6 +201,9 @@ export function validateDistillOptions(o: DistillOptions): void {
   if (!METHODS.includes(o.method)) bad(`unknown method "${o.method}" (known: ${METHODS.join(', ')})`);
   if (!(o.eta > 0 && o.eta < 1)) bad(`--eta must be in (0, 1), got ${o.eta}`);
   if (!(o.dsRatio > 0 && o.dsRatio <= 1)) bad(`--ds-ratio must be in (0, 1], got ${o.dsRatio}`);
+  if (o.dsRestWeight !== 'lambda1' && !(o.dsRestWeight >= 0 && Number.isFinite(o.dsRestWeight))) bad(`--ds-rest-weight must be a number >= 0 or "lambda1", got ${o.dsRestWeight}`);
+  if (o.dsBalance !== 'class' && o.dsBalance !== 'global') bad(`--ds-balance must be "class" or "global", got ${o.dsBalance}`);
+  if (o.dsWarmupLoss !== 'method' && o.dsWarmupLoss !== 'ce') bad(`--ds-warmup-loss must be "method" or "ce", got ${o.dsWarmupLoss}`);
   if (!(o.temperature > 0)) bad(`--T must be > 0, got ${o.temperature}`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) bad(`--batch must be a positive integer, got ${o.batchSize}`);
   if (!Number.isInteger(o.epochs) || o.epochs < 1) bad(`--epochs must be a positive integer, got ${o.epochs}`);
@@ -211,6 +255,9 @@ export async function distill(
   const labelsAll = engine.upload(trainData.labels, 'dataset-labels');
   // Selection mask over the dataset: all ones until a selection is made.
   const mask = engine.upload(new Float32Array(trainData.n).fill(1), 'ds-mask');
+  const counts = engine.alloc(2 * C * 4, 'ds-counts');
+  // The validation split, evaluated every epoch: the model is chosen on it, never on the test set.
+  const valData = split.val.length > 0 ? takeExamples(trainData, split.val, `${trainData.name}/validation`) : null;
   const revision: Revision = parts.revise ? { revise: true, eta: o.eta, scope: o.lrScope, betaAtT1: o.betaAtT1 } : NO_REVISION;
 
   // Teacher telemetry over the training rows (once: the teacher does not change).
@@ -218,17 +265,26 @@ export async function distill(
   let teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch: 0 });
   const tele = await teacherTelemetry(engine, teacherLogits.logits, labelsAll, trainData, trainIdx, C, o.temperature, revision);
 
-  let distilled = parts.select === 'none' && parts.loss !== 'ce' ? trainIdx.length : 0;
+  let distilled = parts.loss !== 'ce' ? trainIdx.length : 0;
   let best = 0;
   let last = 0;
+  let bestVal = -1;
+  let testAtBestVal = 0;
+  let bestValEpoch = 0;
   let firstEpoch = 0;
   let selected = false;
+  let previousMask: Float32Array | null = null;
   if (o.resume) {
     optimizer.writeState(o.resume.optimizer);
     ({ best, last, epoch: firstEpoch } = o.resume);
+    const x = o.resume.extra ?? {};
+    bestVal = x.bestVal ?? bestVal;
+    testAtBestVal = x.testAtBestVal ?? last;
+    bestValEpoch = x.bestValEpoch ?? firstEpoch;
     if (o.resume.mask) {
       engine.write(mask, o.resume.mask);
-      distilled = o.resume.extra?.distilled ?? distilled;
+      previousMask = o.resume.mask;
+      distilled = x.distilled ?? distilled;
       selected = true;
     }
   }
@@ -241,7 +297,7 @@ export async function distill(
     last,
     optimizer: await optimizer.readState(),
     mask: selected ? await engine.readF32(mask, trainData.n) : undefined,
-    extra: { distilled },
+    extra: { distilled, bestVal, testAtBestVal, bestValEpoch },
   });
 
   try {
@@ -250,9 +306,13 @@ export async function distill(
       const selecting = parts.select !== 'none';
       const warming = selecting && epoch < o.dsWarmupEpochs;
       const rescore = o.dsEvery > 0 && (epoch - o.dsWarmupEpochs) % o.dsEvery === 0;
+      let selection: SelectionTelemetry | undefined;
       if (selecting && !warming && (!selected || rescore)) {
         selected = true;
-        distilled = await makeSelection(engine, parts.select, student, trainData, split, trainIdx, { teacherLogits: teacherLogits.logits, labels: labelsAll, mask }, o, revision, tele.wrong);
+        const made = await makeSelection(engine, parts.select, student, trainData, split, trainIdx, { teacherLogits: teacherLogits.logits, labels: labelsAll, mask, counts }, o, revision, tele.wrong, previousMask);
+        previousMask = made.mask;
+        selection = { ...made.telemetry, afterEpoch: epoch };
+        distilled = selection.selected;
       }
       student.net.train(true);
       batcher.startEpoch(epoch);
@@ -269,7 +329,8 @@ export async function distill(
         const loss = g.tensor([B], false, 'loss');
         const correct = g.tensor([B], false, 'correct');
         const grad = g.scratch(B * C, 'grad');
-        const kdTerm = parts.loss !== 'ce' && !warming;
+        // Warm-up: the method's own loss on every sample (the mask is not used), or CE alone.
+        const kdTerm = parts.loss !== 'ce' && !(warming && o.dsWarmupLoss === 'ce');
         const warm = Math.min(1, (optimizer.stepCount + 1) / dkdWarmSteps);
         const lossSpec: KdLoss =
           parts.loss === 'dkd'
@@ -280,7 +341,7 @@ export async function distill(
           { zs: zs.data, zt: teacherLogits.logits, labels: bufs.labels, idx: idxBuf, mask, loss: loss.data, grad, correct: correct.data },
           B,
           C,
-          { loss: lossSpec, temperature: o.temperature, revision, useMask: selecting && !warming },
+          { loss: lossSpec, temperature: o.temperature, revision, useMask: selecting && !warming, restWeight: o.dsRestWeight === 'lambda1' ? undefined : o.dsRestWeight },
         );
         g.seed(zs, { buffer: grad });
         metrics.add(loss, correct, B);
@@ -309,9 +370,16 @@ export async function distill(
         if (cb.shouldStop?.()) break;
       }
       const seconds = (performance.now() - started) / 1000;
+      const valAccuracy = valData ? (await evaluate(student, valData)).accuracy : null;
       const result = await evaluate(student, test);
       last = result.accuracy;
       best = Math.max(best, last);
+      // Model choice on the validation split (strictly better: the earliest epoch wins ties).
+      if (valAccuracy === null || valAccuracy > bestVal) {
+        bestVal = valAccuracy ?? -1;
+        testAtBestVal = last;
+        bestValEpoch = epoch + 1;
+      }
       const t: EpochTelemetry = {
         method: o.method,
         epoch: epoch + 1,
@@ -319,10 +387,14 @@ export async function distill(
         trainAccuracy: running.accuracy,
         testAccuracy: last,
         bestTestAccuracy: best,
+        valAccuracy,
+        testAtBestVal,
+        bestValEpoch,
+        selection,
         teacherTrainError: tele.errorRate,
         lrChanged: parts.revise ? tele.wrongCount : 0,
         betaQuantiles: tele.betaQuantiles,
-        distilled: warming || parts.loss === 'ce' ? 0 : distilled,
+        distilled: parts.loss === 'ce' || (warming && o.dsWarmupLoss === 'ce') ? 0 : warming ? trainIdx.length : distilled,
         trainSamples: trainIdx.length,
         learningRate: optimizer.currentLr(),
         seconds,
@@ -333,13 +405,13 @@ export async function distill(
       if (cb.shouldStop?.()) break;
     }
   } finally {
-    for (const b of [idxBuf, labelsAll, mask]) engine.release(b);
+    for (const b of [idxBuf, labelsAll, mask, counts]) engine.release(b);
     metrics.destroy();
     guard.destroy();
     bufs.destroy();
     optimizer.destroy();
   }
-  return { student, epochs, best, last };
+  return { student, epochs, best, last, testAtBestVal, bestVal: bestVal >= 0 ? bestVal : null };
 }
 
 /** Teacher error rate, β quantiles and wrong flags over the training rows (runs once, between epochs). */
@@ -367,7 +439,13 @@ async function teacherTelemetry(
   return { errorRate: wrongCount / rows.length, wrongCount, betaQuantiles: quantiles(betaRows, [0, 0.1, 0.5, 0.9, 1]), wrong: wrongAll };
 }
 
-/** Write the selection mask (zero outside the training rows) and return |Dt|. */
+/**
+ * Write the selection mask (zero outside the training rows) and describe it. The influence rule
+ * scores and selects on the GPU; the controls select with the same kernel and balance rule from
+ * random scores ('random') or teacher-correct first ('teacher-correct', random among ties), keeping
+ * exactly as many samples per group as the influence rule would (for the ratio rule, the same
+ * ratio; for the sign rule, the influence selection's own counts).
+ */
 async function makeSelection(
   engine: Engine,
   kind: MethodParts['select'],
@@ -375,32 +453,74 @@ async function makeSelection(
   data: Dataset,
   split: { train: Uint32Array; val: Uint32Array },
   trainIdx: Uint32Array,
-  gpu: { teacherLogits: GPUBuffer; labels: GPUBuffer; mask: GPUBuffer },
+  gpu: { teacherLogits: GPUBuffer; labels: GPUBuffer; mask: GPUBuffer; counts: GPUBuffer },
   o: DistillOptions,
   revision: Revision,
   teacherWrong: Float32Array,
-): Promise<number> {
-  const host = new Float32Array(data.n);
-  if (kind === 'random' || kind === 'teacher-correct') {
-    // Baselines of the same size as the influence rule would keep (ratio), chosen without scores.
-    if (kind === 'teacher-correct') for (const k of trainIdx) host[k] = teacherWrong[k] === 0 ? 1 : 0;
-    else {
-      const keep = Math.round(o.dsRatio * trainIdx.length);
-      const perm = new Rng(o.seed * 7919 + 17).permutation(trainIdx.length);
-      for (let r = 0; r < keep; r++) host[trainIdx[perm[r]]] = 1;
-    }
-    engine.write(gpu.mask, host);
-    return host.reduce((s, v) => s + v, 0);
+  previous: Float32Array | null,
+): Promise<{ mask: Float32Array; telemetry: Omit<SelectionTelemetry, 'afterEpoch'> }> {
+  const C = data.numClasses;
+  const n = trainIdx.length;
+  engine.write(gpu.mask, new Float32Array(data.n)); // zeros: only training rows get scored and set
+  const influence = () =>
+    selectDistillSubset(student, data, { train: trainIdx, val: split.val }, gpu, {
+      rule: o.dsRule,
+      ratio: o.dsRatio,
+      balance: o.dsBalance,
+      hessian: o.dsHessian,
+      damping: o.dsDamping,
+      temperature: o.temperature,
+      revision,
+    });
+  let scoreQuantiles: number[] | null = null;
+  if (kind === 'influence') {
+    const { scores } = await influence();
+    scoreQuantiles = quantiles(await engine.readF32(scores, n), [0, 0.1, 0.5, 0.9, 1]);
+    engine.release(scores);
+  } else {
+    // The sign rule's size is only known from the influence scores: take its per-group counts.
+    if (o.dsRule === 'sign') engine.release((await influence()).scores);
+    const rng = new Rng(o.seed * 7919 + 17);
+    const score = Float32Array.from(trainIdx, (k) => (kind === 'teacher-correct' ? 2 * teacherWrong[k] : 0) + rng.next());
+    const scoreBuf = engine.upload(score, 'ds-control-scores');
+    const idx = engine.upload(trainIdx, 'ds-idx');
+    selectMask(engine, { score: scoreBuf, idx, labels: gpu.labels, mask: gpu.mask, counts: gpu.counts }, n, {
+      rule: o.dsRule === 'sign' ? 'count' : 'ratio',
+      ratio: o.dsRatio,
+      balance: o.dsBalance,
+      classes: C,
+    });
+    engine.release(scoreBuf);
+    engine.release(idx);
   }
-  engine.write(gpu.mask, host); // zeros: only training rows get scored and set
-  const res = await selectDistillSubset(student, data, { train: trainIdx, val: split.val }, gpu, {
-    rule: o.dsRule,
-    ratio: o.dsRatio,
-    hessian: o.dsHessian,
-    damping: o.dsDamping,
-    temperature: o.temperature,
-    revision,
-  });
-  engine.release(res.scores);
-  return res.selected;
+  // Telemetry, between epochs: one readback of the mask, then counts over the training rows.
+  const mask = await engine.readF32(gpu.mask, data.n);
+  const perClass = Array.from({ length: C }, () => ({ samples: 0, selected: 0, fraction: 0 }));
+  let selected = 0;
+  let wrongIn = 0;
+  let wrongOut = 0;
+  let changed = 0;
+  for (const k of trainIdx) {
+    const m = mask[k];
+    const c = perClass[Math.min(C - 1, data.labels[k])];
+    c.samples++;
+    c.selected += m;
+    selected += m;
+    if (m) wrongIn += teacherWrong[k];
+    else wrongOut += teacherWrong[k];
+    if (previous && previous[k] !== m) changed++;
+  }
+  for (const c of perClass) c.fraction = c.samples ? c.selected / c.samples : 0;
+  return {
+    mask,
+    telemetry: {
+      selected,
+      candidates: n,
+      perClass,
+      teacherErrorInside: selected ? wrongIn / selected : 0,
+      teacherErrorOutside: n - selected ? wrongOut / (n - selected) : 0,
+      scoreQuantiles,
+      changed: previous ? changed : selected,
+    },
+  };
 }

@@ -7,9 +7,8 @@ import { Batcher } from '../data/batches.js';
 import { exampleSize, type Dataset } from '../data/dataset.js';
 import { elementwise } from '../kernels/elementwise.js';
 import { matmul } from '../kernels/matmul.js';
-import { reduceAxis } from '../kernels/reduce.js';
 import { softmax, softmaxCrossEntropy } from '../kernels/softmax.js';
-import { influenceScores, selectMask, type Revision, type SelectionRule } from '../kernels/kd.js';
+import { influenceScores, selectMask, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import type { Model } from '../nn/models.js';
 import { Graph } from '../tensor.js';
 import { BatchBuffers } from '../train.js';
@@ -18,6 +17,8 @@ export interface SelectionOptions {
   /** 'ratio': keep `ratio` of the samples with the lowest scores; 'sign': keep every s_i < 0. */
   rule: SelectionRule;
   ratio: number;
+  /** Apply the rule within each ground-truth class ('class') or over all samples ('global'). */
+  balance: SelectionBalance;
   /** H = (1 + damping)·I ('identity', gradient alignment) or a damped diagonal Gauss–Newton ('diag'). */
   hessian: 'identity' | 'diag';
   damping: number;
@@ -55,22 +56,20 @@ function studentOutputs(student: Model, data: Dataset, indices: Uint32Array): { 
 }
 
 export interface SelectionResult {
-  /** Per-sample scores of the training rows, in `train` order (on the GPU). */
+  /** Per-sample scores of the training rows, in `train` order (on the GPU; the caller releases it). */
   scores: GPUBuffer;
-  /** Number of samples selected (read back: this runs between epochs, not inside a step). */
-  selected: number;
 }
 
 /**
- * Score the `train` samples and write mask[k] ∈ {0, 1} for each (other entries untouched).
+ * Score the `train` samples and write mask[k] ∈ {0, 1} for each (other entries untouched), and
+ * counts [2 per group] = samples and selected samples per class (balance 'class') or overall.
  * `teacherLogits` is the teacher-target cache over the whole dataset; `labels` the dataset's labels.
  */
 export async function selectDistillSubset(
   student: Model,
   data: Dataset,
   split: { train: Uint32Array; val: Uint32Array },
-  /** mask: [dataset.n], zero outside `split.train`. */
-  gpu: { teacherLogits: GPUBuffer; labels: GPUBuffer; mask: GPUBuffer },
+  gpu: { teacherLogits: GPUBuffer; labels: GPUBuffer; mask: GPUBuffer; counts: GPUBuffer },
   o: SelectionOptions,
 ): Promise<SelectionResult> {
   const engine = student.store.engine;
@@ -128,13 +127,17 @@ export async function selectDistillSubset(
   temps.push(idx);
   const scores = engine.alloc(n * 4, 'ds-scores');
   influenceScores(engine, { zs: train.logits, zt: gpu.teacherLogits, labels: gpu.labels, idx, u, score: scores }, n, C, o.temperature, o.revision);
-  selectMask(engine, { score: scores, idx, mask: gpu.mask }, n, o.rule, o.rule === 'ratio' ? o.ratio * n : 0);
-
-  // |Dt|: one readback between epochs. The mask is 0 outside the training rows (the caller
-  // zeroes it), so its sum over the dataset is the count.
-  const selectedBuf = tmp(1, 'ds-count');
-  reduceAxis(engine, gpu.mask, selectedBuf, [data.n], 0);
-  const selected = Math.round((await engine.readF32(selectedBuf, 1))[0]);
+  const bufs = { score: scores, idx, labels: gpu.labels, mask: gpu.mask, counts: gpu.counts };
+  if (o.rule === 'sign' && o.balance === 'class') {
+    // The sign rule decides how many samples are kept (every s_i < 0 over the whole set); the
+    // class balance decides which: that fraction of each class, lowest scores first. One
+    // readback of the count, between epochs.
+    selectMask(engine, bufs, n, { rule: 'sign', ratio: 0, balance: 'global', classes: C });
+    const negative = new Uint32Array(await engine.read(gpu.counts, 8))[1];
+    selectMask(engine, bufs, n, { rule: 'ratio', ratio: negative / Math.max(1, n), balance: 'class', classes: C });
+  } else {
+    selectMask(engine, bufs, n, { rule: o.rule, ratio: o.ratio, balance: o.balance, classes: C });
+  }
   for (const t of temps) engine.release(t);
-  return { scores, selected };
+  return { scores };
 }

@@ -83,6 +83,7 @@ export const kdLossKernel = defineKernel({
     ['beta_dkd', 'f32'],
     ['warm', 'f32'],
     ['grad_scale', 'f32'],
+    ['rest_weight', 'f32'],
   ],
   constants: { METHOD: 0, REVISE: false, LR_SCOPE: 0, USE_MASK: false },
   workgroupSize: () => [WG, 1, 1],
@@ -99,6 +100,18 @@ export interface KdLossOptions {
   revision: Revision;
   /** Whether mask[k] gates the distillation term (data selection); else every sample is distilled. */
   useMask: boolean;
+  /**
+   * Cross-entropy weight of a sample left out of the selection (mask 0), when `useMask`; the
+   * selected ones keep `loss.lambda1`. Default: `loss.lambda1` (the mask gates only the teacher term).
+   */
+  restWeight?: number;
+}
+
+/** The cross-entropy weight of a sample with selection flag m (method.md §3). */
+export function ceWeight(o: KdLossOptions, m: number): number {
+  if (!o.useMask) return o.loss.lambda1;
+  const rest = o.restWeight ?? o.loss.lambda1;
+  return o.loss.lambda1 * m + rest * (1 - m);
 }
 
 /**
@@ -113,6 +126,8 @@ export function kdLoss(
   o: KdLossOptions,
 ): void {
   const dkd = o.loss.kind === 'dkd';
+  const restWeight = o.restWeight ?? o.loss.lambda1;
+  if (!(restWeight >= 0)) throw new Error(`kd_loss: restWeight must be >= 0, got ${restWeight}`);
   engine.dispatch(kdLossKernel, {
     variant: { METHOD: dkd ? 1 : 0, USE_MASK: o.useMask, ...revisionVariant(o.revision) },
     bind: { zs: bufs.zs, zt: bufs.zt, labels: bufs.labels, idx: bufs.idx, mask: bufs.mask, loss_out: bufs.loss, grad: bufs.grad, correct: bufs.correct },
@@ -126,6 +141,7 @@ export function kdLoss(
       beta_dkd: o.loss.kind === 'dkd' ? o.loss.beta : 0,
       warm: o.loss.kind === 'dkd' ? o.loss.warm : 1,
       grad_scale: 1 / B,
+      rest_weight: restWeight,
     },
     workgroups: Math.ceil(B / WG),
   });
@@ -163,24 +179,45 @@ export function influenceScores(
 export const selectMaskKernel = defineKernel({
   name: 'select_mask',
   source: selectSource,
-  bindings: [f('score'), u('idx'), f('mask', 'read_write')],
+  bindings: [f('score'), u('idx'), u('labels'), f('mask', 'read_write'), { name: 'counts', type: 'u32', access: 'read_write' }],
   uniforms: [
     ['n', 'u32'],
-    ['keep', 'u32'],
+    ['ratio', 'f32'],
+    ['groups', 'u32'],
   ],
-  constants: { RULE: 0 },
+  constants: { RULE: 0, BALANCE: false },
   workgroupSize: () => [256, 1, 1],
 });
 
+/** 'ratio': the lowest-score fraction; 'sign': every negative score (method.md §3). */
 export type SelectionRule = 'ratio' | 'sign';
+/** 'class': the rule applies within each ground-truth class; 'global': over all rows together. */
+export type SelectionBalance = 'global' | 'class';
 
-/** mask[idx[i]] = 1 for the `keep` lowest scores (rule 'ratio') or every negative score ('sign'). */
-export function selectMask(engine: Engine, bufs: { score: Binding; idx: Binding; mask: Binding }, n: number, rule: SelectionRule, keep: number): void {
+export interface SelectMaskOptions {
+  /** 'count': keep as many rows per group as counts[2g + 1] already holds (a size-matched control). */
+  rule: SelectionRule | 'count';
+  ratio: number;
+  balance: SelectionBalance;
+  classes: number;
+}
+
+const RULES = { ratio: 0, sign: 1, count: 2 } as const;
+
+/**
+ * mask[idx[i]] ∈ {0, 1} for the n scored rows, selected within each class (balance 'class') or
+ * over all rows; counts[2g], counts[2g + 1] = rows in group g and rows kept (u32, 2 per group:
+ * 2·classes with balance 'class', else 2). `labels` are the dataset's labels (row i's class is
+ * labels[idx[i]]).
+ */
+export function selectMask(engine: Engine, bufs: { score: Binding; idx: Binding; labels: Binding; mask: Binding; counts: Binding }, n: number, o: SelectMaskOptions): void {
+  if (o.rule === 'ratio' && !(o.ratio >= 0 && o.ratio <= 1)) throw new Error(`select_mask: ratio must be in [0, 1], got ${o.ratio}`);
+  const groups = o.balance === 'class' ? o.classes : 1;
   engine.dispatch(selectMaskKernel, {
-    variant: { RULE: rule === 'sign' ? 1 : 0 },
+    variant: { RULE: RULES[o.rule], BALANCE: o.balance === 'class' },
     bind: bufs,
-    uniforms: { n, keep: Math.max(0, Math.min(n, Math.round(keep))) },
-    workgroups: 1,
+    uniforms: { n, ratio: o.rule === 'ratio' ? o.ratio : 0, groups },
+    workgroups: groups,
   });
 }
 
@@ -229,7 +266,7 @@ export function kdSampleReference(s: KdSample, o: KdLossOptions): { loss: number
   const q1 = softmaxT(s.zs, s.zsRow * C, C, 1);
   const qt = softmaxT(s.zs, s.zsRow * C, C, t);
   const { p } = reviseReference(s.zt, s.ztRow, y, C, t, o.revision);
-  const lam1 = o.loss.lambda1;
+  const lam1 = ceWeight(o, s.m);
   let loss = -lam1 * Math.log(q1[y]);
   const grad = q1.map((q, c) => lam1 * (q - (c === y ? 1 : 0)));
   if (o.loss.kind === 'kd') {
@@ -259,17 +296,41 @@ export function kdSampleReference(s: KdSample, o: KdLossOptions): { loss: number
   return { loss, grad };
 }
 
-/** Keep the `keep` lowest scores (ties by row) or the negative ones; mask over `total` samples. */
-export function selectMaskReference(score: ArrayLike<number>, idx: ArrayLike<number>, total: number, rule: SelectionRule, keep: number): Float64Array {
-  const mask = new Float64Array(total);
+/**
+ * The selection of `selectMask` in float64 terms: `mask` over `total` samples (entries not
+ * addressed by idx keep `maskIn`'s values) and `counts` [2·groups]. Ties by row order; the ratio
+ * rule's count is rounded as the kernel does (f32 product, round half up).
+ */
+export function selectMaskReference(
+  score: ArrayLike<number>,
+  idx: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  maskIn: ArrayLike<number>,
+  o: SelectMaskOptions,
+  countsIn?: ArrayLike<number>,
+): { mask: Float64Array; counts: Float64Array } {
+  const mask = Float64Array.from(maskIn);
+  const groups = o.balance === 'class' ? o.classes : 1;
+  const counts = new Float64Array(2 * groups);
   const n = score.length;
-  if (rule === 'sign') {
-    for (let i = 0; i < n; i++) mask[idx[i]] = score[i] < 0 ? 1 : 0;
-    return mask;
+  for (let g = 0; g < groups; g++) {
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) if (o.balance === 'global' || Math.min(labels[idx[i]], groups - 1) === g) rows.push(i);
+    let keep: number;
+    if (o.rule === 'sign') keep = rows.filter((i) => score[i] < 0).length;
+    else if (o.rule === 'ratio') keep = Math.floor(Math.fround(Math.fround(o.ratio) * rows.length) + 0.5);
+    else keep = countsIn![2 * g + 1];
+    keep = Math.min(keep, rows.length);
+    counts[2 * g] = rows.length;
+    counts[2 * g + 1] = keep;
+    if (o.rule === 'sign') {
+      for (const i of rows) mask[idx[i]] = score[i] < 0 ? 1 : 0;
+      continue;
+    }
+    const order = [...rows].sort((a, b) => score[a] - score[b] || a - b);
+    order.forEach((i, r) => (mask[idx[i]] = r < keep ? 1 : 0));
   }
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[a] - score[b] || a - b);
-  for (let r = 0; r < Math.min(keep, n); r++) mask[idx[order[r]]] = 1;
-  return mask;
+  return { mask, counts };
 }
 
 // ---- verification ----------------------------------------------------------------------------
@@ -321,6 +382,9 @@ export const kdCheck: KernelCheck = {
       ['KD+LR(wrong) T=1', { loss: { kind: 'kd', lambda1: 1, lambda2: 1 }, temperature: 1, revision: { revise: true, eta: 0.6, scope: 'wrong', betaAtT1: false }, useMask: false }],
       ['DKD', { loss: { kind: 'dkd', lambda1: 1, alpha: 1, beta: 8, warm: 1 }, temperature: 4, revision: NO_REVISION, useMask: false }],
       ['DKD+LR+mask warm', { loss: { kind: 'dkd', lambda1: 1, alpha: 1, beta: 2, warm: 0.35 }, temperature: 4, revision: { revise: true, eta: 0.8, scope: 'all', betaAtT1: false }, useMask: true }],
+      ['KD+LR+mask rest=1', { loss: { kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, temperature: 4, revision: { revise: true, eta: 0.9, scope: 'all', betaAtT1: false }, useMask: true, restWeight: 1 }],
+      ['KD+mask rest=0', { loss: { kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, temperature: 4, revision: NO_REVISION, useMask: true, restWeight: 0 }],
+      ['DKD+mask rest=2.5', { loss: { kind: 'dkd', lambda1: 1, alpha: 1, beta: 2, warm: 1 }, temperature: 4, revision: NO_REVISION, useMask: true, restWeight: 2.5 }],
     ];
     for (const [label, o] of lossConfigs) {
       for (const [B, C, N] of [[1, 2, 3], [128, 10, 500], [37, 100, 80]] as const) {
@@ -377,23 +441,41 @@ export const kdCheck: KernelCheck = {
         tolerance: tol,
       });
     }
-    // Selection mask: ratio with many ties, ratio without, sign; over a permuted subset of a larger set.
-    for (const [n, total, rule, keepFrac, ties] of [
-      [1, 3, 'ratio', 1, false],
-      [1000, 1500, 'ratio', 0.7, true],
-      [60_001, 61_000, 'ratio', 0.3, false],
-      [777, 900, 'sign', 0, false],
-      [500, 500, 'ratio', 0, false],
-    ] as Array<[number, number, SelectionRule, number, boolean]>) {
+    // Selection mask, global and per class: ratio with many ties, ratio without, sign, size-matched
+    // counts; over a permuted subset of a larger set (other entries must stay as they were), with a
+    // class that has one row and a class that has none.
+    for (const [n, total, C, rule, balance, ratio, ties] of [
+      [1, 3, 10, 'ratio', 'global', 1, false],
+      [1, 3, 10, 'ratio', 'class', 0.7, false],
+      [1000, 1500, 10, 'ratio', 'global', 0.7, true],
+      [1003, 1500, 10, 'ratio', 'class', 0.7, true],
+      [60_001, 61_000, 10, 'ratio', 'class', 0.3, false],
+      [60_001, 61_000, 10, 'ratio', 'global', 0.3, false],
+      [777, 900, 7, 'sign', 'global', 0, false],
+      [777, 900, 7, 'sign', 'class', 0, false],
+      [500, 500, 3, 'ratio', 'global', 0, false],
+      [2049, 2500, 100, 'ratio', 'class', 0.55, false],
+      [999, 1200, 10, 'count', 'class', 0, true],
+      [999, 1200, 10, 'count', 'global', 0, false],
+    ] as Array<[number, number, number, SelectMaskOptions['rule'], SelectionBalance, number, boolean]>) {
       const score = Float32Array.from({ length: n }, () => (ties ? rng.int(20) - 10 : rng.normal()));
       const idx = rng.permutation(total).slice(0, n);
-      const keep = Math.round(keepFrac * n);
+      // Classes 0..C-3 at random, one sample of class C-2, none of class C-1.
+      const labels = Uint32Array.from({ length: total }, () => rng.int(Math.max(1, C - 2)));
+      if (C > 2) labels[idx[n - 1]] = C - 2;
+      const maskIn = new Float32Array(total).fill(7);
+      const o: SelectMaskOptions = { rule, ratio, balance, classes: C };
+      const groups = balance === 'class' ? C : 1;
+      const countsIn = new Uint32Array(2 * groups).fill(0xdeadbeef);
+      if (rule === 'count') for (let g = 0; g < groups; g++) countsIn[2 * g + 1] = rng.int(Math.ceil(n / groups) + 5);
+      const inputs: VerifyCase['inputs'] = { score, idx, labels, mask: maskIn };
+      if (rule === 'count') inputs.counts = countsIn;
       cases.push({
-        shape: `select_mask ${rule} n=${n}${rule === 'ratio' ? ` keep=${keep}` : ''}${ties ? ' ties' : ''}`,
-        inputs: { score, idx, mask: new Float32Array(total) },
-        outputs: { mask: total },
-        run: (e, b) => selectMask(e, { score: b.score, idx: b.idx, mask: b.mask }, n, rule, keep),
-        reference: () => ({ mask: selectMaskReference(score, idx, total, rule, keep) }),
+        shape: `select_mask ${rule} ${balance} n=${n} C=${C}${rule === 'ratio' ? ` ratio=${ratio}` : ''}${ties ? ' ties' : ''}`,
+        inputs,
+        outputs: { mask: total, counts: { count: 2 * groups, type: 'u32' } },
+        run: (e, b) => selectMask(e, { score: b.score, idx: b.idx, labels: b.labels, mask: b.mask, counts: b.counts }, n, o),
+        reference: () => selectMaskReference(score, idx, labels, maskIn, o, countsIn),
         tolerance: { abs: 0, rel: 0 },
       });
     }
