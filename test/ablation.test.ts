@@ -6,10 +6,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { compare, markdownTable, summarise, verdict, type AblationRun } from '../src/kd/ablation.js';
+import { compare, gridArms, markdownTable, summarise, verdict, type AblationRun } from '../src/kd/ablation.js';
 import type { Method } from '../src/kd/distill.js';
 
-const run = (method: Method, seed: number, best: number, last = best): AblationRun => ({ method, seed, best, last, epochs: [] });
+const run = (method: Method, seed: number, chosen: number, last = chosen): AblationRun => ({ label: method, method, seed, chosen, last, val: null, epochs: [] });
 
 describe('ablation statistics', () => {
   // Best-epoch accuracies per seed; KD+LR+DS − KD = 0.010, 0.020, 0.000 (points: 1, 2, 0).
@@ -20,8 +20,8 @@ describe('ablation statistics', () => {
   it('mean ± sample std per method, in points', () => {
     const [s] = summarise(runs);
     expect(s.method).toBe('kd');
-    expect(s.bestMean).toBeCloseTo(81, 10);
-    expect(s.bestStd).toBeCloseTo(1, 10); // sqrt(((−1)² + 1² + 0²) / 2)
+    expect(s.chosenMean).toBeCloseTo(81, 10);
+    expect(s.chosenStd).toBeCloseTo(1, 10); // sqrt(((−1)² + 1² + 0²) / 2)
     expect(s.lastMean).toBeCloseTo(80, 10);
   });
 
@@ -32,7 +32,11 @@ describe('ablation statistics', () => {
     expect(c.t).toBeCloseTo(1 / (1 / Math.sqrt(3)), 10);
     expect(c.tCritical).toBe(4.303);
     expect(c.significant).toBe(false);
-    expect(verdict(c)).toMatch(/^KD\+LR\+DS beat KD by \+1\.00 points .* within the seed spread \(paired t = 1\.73/);
+    expect(verdict(c)).toMatch(/^KD\+LR\+DS beat KD by \+1\.00 points of validation-chosen test accuracy .* within the seed spread \(paired t = 1\.73/);
+    // On last-epoch accuracy KD's runs are 1 point lower: differences 2, 3, 1.
+    const cl = compare(runs, 'kd+lr+ds', 'kd', 'last')!;
+    expect(cl.meanDiff).toBeCloseTo(2, 10);
+    expect(cl.t).toBeCloseTo(2 / (1 / Math.sqrt(3)), 10);
     // A consistent gain is beyond the spread: differences 1, 1.1, 0.9 give t = 17.3.
     const steady = [...kd.map((b, i) => run('kd', i + 1, b)), ...kd.map((b, i) => run('kd+lr+ds', i + 1, b + [0.01, 0.011, 0.009][i]))];
     const c2 = compare(steady, 'kd+lr+ds', 'kd')!;
@@ -41,9 +45,19 @@ describe('ablation statistics', () => {
     expect(verdict(compare([run('kd', 1, 0.8), run('kd+lr+ds', 1, 0.9)], 'kd+lr+ds', 'kd'))).toMatch(/one seed only/);
   });
 
-  it('the table gives Δ against KD', () => {
-    const table = markdownTable(summarise(runs));
-    expect(table).toContain('| kd+lr+ds | 82.00 ± 1.73 | 82.00 ± 1.73 | +1.00 |');
+  it('the table gives Δ and paired t against KD', () => {
+    const table = markdownTable(summarise(runs), runs);
+    expect(table).toContain('| kd+lr+ds | 82.00 ± 1.73 | 82.00 ± 1.73 |  | +1.00 (t 1.7) |');
+  });
+
+  it('the grid: every combination of rest weight, balance, rule and β once, plus re-scoring, beside KD and the random control', () => {
+    const arms = gridArms();
+    expect(arms.slice(0, 2).map((a) => a.label)).toEqual(['kd', 'kd+ds-random']);
+    const variants = arms.filter((a) => a.method === 'kd+lr+ds' && a.overrides.dsEvery === undefined);
+    expect(variants).toHaveLength(16);
+    expect(new Set(variants.map((a) => JSON.stringify(a.overrides))).size).toBe(16);
+    expect(new Set(arms.map((a) => a.label)).size).toBe(arms.length);
+    expect(arms[arms.length - 1].overrides).toEqual({ dsEvery: 1 });
   });
 });
 
@@ -54,10 +68,15 @@ describe('kdgpu ablate', () => {
     await promisify(execFile)(process.execPath, args, { timeout: 600_000 });
     const md = readFileSync(join(dir, 'ablation.md'), 'utf8');
     for (const m of ['ce', 'kd', 'kd+lr+ds']) expect(md).toMatch(new RegExp(`^\\| ${m.replace(/\+/g, '\\+')} \\| \\d+\\.\\d\\d ± \\d+\\.\\d\\d \\|.* \\| 2 \\|$`, 'm'));
-    expect(md).toMatch(/\*\*KD\+LR\+DS (beat|did worse than|tied with) KD by/);
+    expect(md).toMatch(/^- KD\+LR\+DS (beat|did worse than|tied with) KD by .* validation-chosen test accuracy/m);
+    expect(md).toMatch(/\| kd\+lr\+ds \| [^|]+ \| [^|]+ \| \d+\.\d\d \| [+-]\d+\.\d\d \(t /);
     const json = JSON.parse(readFileSync(join(dir, 'ablation.json'), 'utf8'));
     const runs = json.runs as AblationRun[];
     expect(runs.map((r) => `${r.method}/${r.seed}`).sort()).toEqual(['ce/1', 'ce/2', 'kd+lr+ds/1', 'kd+lr+ds/2', 'kd/1', 'kd/2']);
+    // Telemetry of the selection is in the JSON: kept fraction per class for the DS runs.
+    const sel = runs.find((r) => r.method === 'kd+lr+ds')!.epochs.find((e) => e.selection)!.selection!;
+    expect(sel.perClass).toHaveLength(10);
+    expect(json.summaries.find((s: { label: string }) => s.label === 'kd+lr+ds').keptPerClass).toHaveLength(10);
     const svg = readFileSync(join(dir, 'ablation.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('kd+lr+ds');

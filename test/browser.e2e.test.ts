@@ -125,7 +125,10 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
     expect(run.last).toBeGreaterThan(0.4);
 
     // Charts: one series each, a point per progress report / epoch, and ink on their canvases.
-    expect(s.charts).toMatchObject({ loss: { series: 1 }, accuracy: { series: 1, points: RUN.epochs }, distilled: { series: 1, points: RUN.epochs }, beta: { bins: 20 } });
+    expect(s.charts).toMatchObject({ loss: { series: 1 }, accuracy: { series: 1, points: RUN.epochs }, distilled: { series: 1, points: RUN.epochs }, beta: { bins: 20 }, kept: { bins: 10 } });
+    // The selection's bar chart: ten classes, each kept at the ratio (class balance, default 0.7).
+    expect((s.charts.kept as { total: number }).total).toBeGreaterThan(10 * 60);
+    expect((s.charts.kept as { total: number }).total).toBeLessThan(10 * 80);
     expect((s.charts.loss as { points: number }).points).toBeGreaterThanOrEqual(RUN.steps / 20);
     expect((s.charts.beta as { total: number }).total).toBe((RUN.steps / RUN.epochs) * RUN.batch);
     const inked = await page.evaluate(() =>

@@ -75,7 +75,7 @@ describe('label revision (method.md §2), on the GPU kernel', () => {
   });
 });
 
-async function lossOnGpu(zs: Float32Array, zt: Float32Array, labels: Uint32Array, B: number, C: number, o: KdLossOptions) {
+async function lossOnGpu(zs: Float32Array, zt: Float32Array, labels: Uint32Array, B: number, C: number, o: KdLossOptions, mask = new Float32Array(B).fill(1)) {
   const engine = await testEngine();
   const idx = Uint32Array.from({ length: B }, (_, i) => i);
   const b = {
@@ -83,7 +83,7 @@ async function lossOnGpu(zs: Float32Array, zt: Float32Array, labels: Uint32Array
     zt: engine.upload(zt),
     labels: engine.upload(labels),
     idx: engine.upload(idx),
-    mask: engine.upload(new Float32Array(B).fill(1)),
+    mask: engine.upload(mask),
     loss: engine.alloc(B * 4),
     grad: engine.alloc(B * C * 4),
     correct: engine.alloc(B * 4),
@@ -135,16 +135,34 @@ describe('the KD objectives (method.md §1, §2, §4), on the fused loss kernel'
     }
   });
 
+  it('data selection: a sample left out gets restWeight·CE and nothing from the teacher; a selected one λ1·CE + KD', async () => {
+    const mask = Float32Array.from({ length: B }, (_, i) => i % 3 === 0 ? 0 : 1);
+    const o = (restWeight?: number): KdLossOptions => ({ ...pure({ kind: 'kd', lambda1: 0.1, lambda2: 0.9 }), useMask: true, restWeight });
+    const kdOnly = await lossOnGpu(zs, zt, labels, B, C, pure({ kind: 'kd', lambda1: 0, lambda2: 0.9 }));
+    for (const w of [undefined, 1, 0, 2.5]) {
+      const loss = await lossOnGpu(zs, zt, labels, B, C, o(w), mask);
+      for (let i = 0; i < B; i++) {
+        const ce = -Math.log(softmax(zs, i * C, C, 1)[labels[i]]);
+        const expected = mask[i] ? 0.1 * ce + kdOnly[i] : (w ?? 0.1) * ce;
+        expect(loss[i]).toBeCloseTo(expected, 4);
+      }
+    }
+  });
+
   it('the fused gradients are the derivatives of the fused losses (finite differences, float64)', () => {
     const configs: KdLossOptions[] = [
       pure({ kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, { revise: true, eta: 0.9, scope: 'all', betaAtT1: false }),
       pure({ kind: 'dkd', lambda1: 1, alpha: 1, beta: 8, warm: 0.5 }, { revise: true, eta: 0.7, scope: 'all', betaAtT1: true }),
       pure({ kind: 'dkd', lambda1: 1, alpha: 1, beta: 8, warm: 1 }),
+      // Data selection: samples left out (m = 0) get CE at the rest weight, selected ones λ1 + KD.
+      { ...pure({ kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, { revise: true, eta: 0.9, scope: 'all', betaAtT1: false }), useMask: true, restWeight: 1 },
+      { ...pure({ kind: 'dkd', lambda1: 1, alpha: 1, beta: 2, warm: 1 }), useMask: true, restWeight: 0.3 },
     ];
     for (const o of configs) {
       for (let i = 0; i < 20; i++) {
         const z = Float64Array.from(zs.subarray(i * C, (i + 1) * C));
-        const sample = (zz: Float64Array) => ({ zs: zz, zsRow: 0, zt, ztRow: i, y: labels[i], C, m: 1 });
+        const m = o.useMask ? i % 2 : 1;
+        const sample = (zz: Float64Array) => ({ zs: zz, zsRow: 0, zt, ztRow: i, y: labels[i], C, m });
         const { grad } = kdSampleReference(sample(z), o);
         for (let c = 0; c < C; c++) {
           const h = 1e-6;

@@ -72,6 +72,7 @@ const lossChart = new MethodLineChart($('chart-loss'), { xLabel: 'step', yLabel:
 const accChart = new MethodLineChart($('chart-acc'), { xLabel: 'epoch', yLabel: 'test accuracy', yRange: [0, 1], points: true, format: (v) => `${(100 * v).toFixed(2)}%` });
 const dtChart = new MethodLineChart($('chart-dt'), { xLabel: 'epoch', yLabel: '|Dt| (distilled samples)', points: true, format: (v) => v.toFixed(0) });
 const betaChart = new HistogramChart($('chart-beta'), 'β (label revision weight)');
+const keptChart = new HistogramChart($('chart-kept'), 'class', { yLabel: 'kept for distillation (%)', linear: true, xFormat: (x) => String(Math.round(x)) });
 
 // ---- messages -------------------------------------------------------------------------------
 
@@ -168,11 +169,17 @@ function onMessage(msg: FromWorker): void {
     case 'epoch': {
       const t = msg.telemetry;
       const run = runOf(msg.runId);
-      if (run) Object.assign(run, { epochs: t.epoch, last: t.testAccuracy, best: t.bestTestAccuracy });
+      // "best" is the test accuracy at the epoch of best validation accuracy (never chosen on test).
+      if (run) Object.assign(run, { epochs: t.epoch, last: t.testAccuracy, best: t.testAtBestVal });
+      if (t.selection) {
+        const s = t.selection;
+        keptChart.set(-0.5, s.perClass.length - 0.5, s.perClass.map((c) => 100 * c.fraction), `${msg.method}: kept % per class after epoch ${s.afterEpoch}`, METHOD_COLORS[msg.method]);
+        $('kept-note').textContent = `|Dt| ${s.selected}/${s.candidates}; teacher error in Dt ${(100 * s.teacherErrorInside).toFixed(1)}%, outside ${(100 * s.teacherErrorOutside).toFixed(1)}%; ${s.changed} samples changed`;
+      }
       accChart.push(msg.method, t.epoch, t.testAccuracy);
       dtChart.push(msg.method, t.epoch, t.distilled);
       $('epoch-log').prepend(
-        el('li', {}, `${msg.method} epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}%, train loss ${t.trainLoss.toFixed(4)}, teacher train error ${(100 * t.teacherTrainError).toFixed(1)}%, LR changed ${t.lrChanged}, β median ${t.betaQuantiles[2].toFixed(3)}, |Dt| ${t.distilled}/${t.trainSamples}, ${t.samplesPerSecond.toFixed(0)} samples/s`),
+        el('li', {}, `${msg.method} epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}%${t.valAccuracy === null ? '' : `, validation ${(100 * t.valAccuracy).toFixed(2)}%`}, train loss ${t.trainLoss.toFixed(4)}, teacher train error ${(100 * t.teacherTrainError).toFixed(1)}%, LR changed ${t.lrChanged}, β median ${t.betaQuantiles[2].toFixed(3)}, |Dt| ${t.distilled}/${t.trainSamples}, ${t.samplesPerSecond.toFixed(0)} samples/s`),
       );
       renderRuns();
       break;
@@ -180,7 +187,7 @@ function onMessage(msg: FromWorker): void {
     case 'run-done': {
       const run = runOf(msg.runId);
       if (run) Object.assign(run, { status: msg.stopped ? 'stopped' : 'done', best: msg.best, last: msg.last, seconds: msg.seconds });
-      $('run-status').textContent = `${msg.method} ${msg.stopped ? 'stopped' : 'done'} in ${msg.seconds.toFixed(0)} s: best ${(100 * msg.best).toFixed(2)}%, last ${(100 * msg.last).toFixed(2)}%`;
+      $('run-status').textContent = `${msg.method} ${msg.stopped ? 'stopped' : 'done'} in ${msg.seconds.toFixed(0)} s: test at best validation ${(100 * msg.best).toFixed(2)}%, last ${(100 * msg.last).toFixed(2)}%`;
       renderRuns();
       break;
     }
@@ -520,7 +527,7 @@ window.kdgpuDemo = {
   state,
   pulse,
   resetPulse: () => Object.assign(pulse, { maxFrameGapMs: 0, maxTimerLagMs: 0 }),
-  charts: () => ({ loss: lossChart.summary(), accuracy: accChart.summary(), distilled: dtChart.summary(), beta: betaChart.summary() }),
+  charts: () => ({ loss: lossChart.summary(), accuracy: accChart.summary(), distilled: dtChart.summary(), beta: betaChart.summary(), kept: keptChart.summary() }),
 };
 
 setupControls();

@@ -122,7 +122,16 @@ export class MethodLineChart {
   }
 }
 
-/** A bar histogram over fixed bins (one series). */
+export interface BarChartOptions {
+  /** Label of the y axis; default 'samples (asinh scale)'. */
+  yLabel?: string;
+  /** A linear y axis from 0 (default: asinh, for counts with one dominant bin). */
+  linear?: boolean;
+  /** How the x value of a bar is written in the legend. */
+  xFormat?: (x: number) => string;
+}
+
+/** Bars over fixed bins (one series): a histogram, or one value per class. */
 export class HistogramChart {
   private plot: uPlot | null = null;
   private data: uPlot.AlignedData = [[], []];
@@ -132,6 +141,7 @@ export class HistogramChart {
   constructor(
     private el: HTMLElement,
     private xLabel: string,
+    private opts: BarChartOptions = {},
   ) {
     this.redraw = coalesce(() => this.draw());
     new ResizeObserver(() => this.plot?.setSize({ width: widthOf(this.el), height: HEIGHT })).observe(el);
@@ -161,10 +171,10 @@ export class HistogramChart {
         width: widthOf(this.el),
         height: HEIGHT,
         // asinh: the spike at β = η (every sample the teacher gets right) would flatten the rest.
-        scales: { x: { time: false }, y: { distr: 4, asinh: 1, range: (_u, _min, max) => [0, Math.max(1, max * 1.2)] } },
-        axes: [{ label: this.xLabel }, { label: 'samples (asinh scale)', size: 56 }],
+        scales: { x: { time: false }, y: this.opts.linear ? { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } : { distr: 4, asinh: 1, range: (_u, _min, max) => [0, Math.max(1, max * 1.2)] } },
+        axes: [{ label: this.xLabel }, { label: this.opts.yLabel ?? 'samples (asinh scale)', size: 56 }],
         series: [
-          { label: 'β', value: (_u, v) => (v === null || v === undefined ? '–' : v.toFixed(3)) },
+          { label: this.xLabel, value: (_u, v) => (v === null || v === undefined ? '–' : (this.opts.xFormat ?? ((x: number) => x.toFixed(3)))(v)) },
           { label: this.label || 'count', fill: this.color + '99', stroke: this.color, paths: uPlot.paths.bars!({ size: [0.9, 60] }), points: { show: false } },
         ],
       },

@@ -96,5 +96,6 @@ export type FromWorker =
   | ({ type: 'teacher-view' } & TeacherView)
   | { type: 'progress'; runId: number; method: WebMethod; step: number; epoch: number; loss: number; accuracy: number; samplesPerSecond: number }
   | { type: 'epoch'; runId: number; method: WebMethod; step: number; telemetry: EpochTelemetry }
+  /** best: test accuracy at the epoch of best validation accuracy. */
   | { type: 'run-done'; runId: number; method: WebMethod; best: number; last: number; seconds: number; stopped: boolean }
   | { type: 'job-done'; job: string };

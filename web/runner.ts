@@ -280,7 +280,7 @@ export class Runner {
       this.cache,
     );
     result.student.store.destroy();
-    this.post({ type: 'run-done', runId, method: p.method, best: result.best, last: result.last, seconds: (performance.now() - started) / 1000, stopped: stopped() });
+    this.post({ type: 'run-done', runId, method: p.method, best: result.testAtBestVal, last: result.last, seconds: (performance.now() - started) / 1000, stopped: stopped() });
   }
 
   /** The teacher on the run's training rows: β histogram and the samples it gets wrong, revised by LR. */
