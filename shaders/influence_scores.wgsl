@@ -13,12 +13,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let y = min(labels[k], params.C - 1u);
   let t = teacher_target(k, y);
   var m = -3.0e38;
-  for (var c = 0u; c < params.C; c++) { m = max(m, zs[i * params.C + c] * params.inv_t); }
+  for (var c = 0u; c < params.C; c++) { m = max(m, zs[i * params.C + c]); }
   var sum = 0.0;
-  for (var c = 0u; c < params.C; c++) { sum += exp(zs[i * params.C + c] * params.inv_t - m); }
+  for (var c = 0u; c < params.C; c++) { sum += exp((zs[i * params.C + c] - m) * params.inv_t); }
   var s = 0.0;
   for (var c = 0u; c < params.C; c++) {
-    let q = exp(zs[i * params.C + c] * params.inv_t - m) / sum;
+    let q = exp((zs[i * params.C + c] - m) * params.inv_t) / sum;
     let p = revised(teacher_prob(k, c, params.inv_t, t.st), c, y, t.beta);
     s += (q - p) * u[i * params.C + c];
   }

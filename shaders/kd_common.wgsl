@@ -2,22 +2,42 @@
 // each invocation owns one row, so these loop over classes with no barriers. Passes over a row
 // are what costs (every load and exp is per lane on CPU devices), so each helper makes one.
 
-// Max of z/T (with its first argmax) and Σ exp(z/T − max) of a teacher row, in one pass (online).
+// Max of a teacher row's logits z (with its first argmax) and Σ exp((z − max)/T), in one pass
+// (online). Everything is shifted before it is scaled, so any finite logits are safe: exp never
+// overflows and (z − max)/T loses nothing to a large |z|.
 struct RowStats { m: f32, s: f32, arg: u32 }
 
 fn teacher_stats(row: u32, inv_t: f32) -> RowStats {
-  var m = zt[row * params.C] * inv_t;
+  var m = zt[row * params.C];
   var s = 1.0;
   var arg = 0u;
   for (var c = 1u; c < params.C; c++) {
-    let v = zt[row * params.C + c] * inv_t;
-    if (v > m) { s = s * exp(m - v) + 1.0; m = v; arg = c; } else { s += exp(v - m); }
+    let v = zt[row * params.C + c];
+    if (v > m) { s = s * exp((m - v) * inv_t) + 1.0; m = v; arg = c; } else { s += exp((v - m) * inv_t); }
+  }
+  return RowStats(m, s, arg);
+}
+
+// The same over the non-target classes c ≠ y only (DKD's non-target distribution, in log domain:
+// it stays exact when the target's margin makes Σ_{c≠y} pt[c] underflow). C ≥ 2.
+fn teacher_stats_nt(row: u32, y: u32, inv_t: f32) -> RowStats {
+  var m = -3.0e38;
+  var s = 0.0;
+  var arg = 0u;
+  for (var c = 0u; c < params.C; c++) {
+    if (c == y) { continue; }
+    let v = zt[row * params.C + c];
+    if (v > m) { s = s * exp((m - v) * inv_t) + 1.0; m = v; arg = c; } else { s += exp((v - m) * inv_t); }
   }
   return RowStats(m, s, arg);
 }
 
 fn teacher_prob(row: u32, c: u32, inv_t: f32, st: RowStats) -> f32 {
-  return exp(zt[row * params.C + c] * inv_t - st.m) / st.s;
+  return exp((zt[row * params.C + c] - st.m) * inv_t) / st.s;
+}
+
+fn teacher_log_prob(row: u32, c: u32, inv_t: f32, st: RowStats) -> f32 {
+  return (zt[row * params.C + c] - st.m) * inv_t - log(st.s);
 }
 
 // Label revision: β = η / (pt_max − pt_tar + 1), with pt at the temperature of `st_beta` (the KD

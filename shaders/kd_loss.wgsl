@@ -35,7 +35,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (z > m1) { m1 = z; arg = c; }
     if (c != y) { m_nt = max(m_nt, z); }
   }
-  // Pass 2: the partition sums at T = 1 (CE) and at T; max(z/T) = max(z)/T for T > 0.
+  // Pass 2: the partition sums at T = 1 (CE) and at T, shifted by the max before scaling; every
+  // log-probability below is (z − max)·scale − log Σ, exact for any finite logits.
   var s1 = 0.0;
   var st_ = 0.0;
   var snt = 0.0;
@@ -45,49 +46,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     st_ += exp((z - m1) * params.inv_t);
     if (METHOD == 1u && c != y) { snt += exp((z - m_nt) * params.inv_t); }
   }
-  let lse1 = m1 + log(s1);
-  let lse_t = m1 * params.inv_t + log(st_);
-  let lse_nt = m_nt * params.inv_t + log(snt);   // DKD: log Σ_{c≠y} exp(z_c/T)
+  let log_s1 = log(s1);
+  let log_st = log(st_);
+  let log_snt = log(snt);
 
   // Teacher target at T, label-revised (one pass for the stats, two with β at T = 1).
   let tg = teacher_target(k, y);
+  let log_beta = log(tg.beta);
 
-  var loss = ce_w * (lse1 - zs[row + y]);
+  var loss = ce_w * (log_s1 - (zs[row + y] - m1));
   if (METHOD == 0u) {
     var kl = 0.0;
     for (var c = 0u; c < params.C; c++) {
       let z = zs[row + c];
-      let p = revised(teacher_prob(k, c, params.inv_t, tg.st), c, y, tg.beta);
-      let log_q = z * params.inv_t - lse_t;
-      if (p > 0.0) { kl += p * (log(p) - log_q); }
-      let g = ce_w * (exp(z - lse1) - select(0.0, 1.0, c == y)) + kd_w * t * (exp(log_q) - p);
+      let pt = teacher_prob(k, c, params.inv_t, tg.st);
+      let p = revised(pt, c, y, tg.beta);
+      let log_q = (z - m1) * params.inv_t - log_st;
+      // log p in log domain off the target (p = β·pt there), so a tiny p keeps its exact log.
+      let log_p = select(log(p), log_beta + teacher_log_prob(k, c, params.inv_t, tg.st), c != y || tg.beta == 1.0);
+      if (p > 0.0) { kl += p * (log_p - log_q); }
+      let g = ce_w * (exp(z - m1 - log_s1) - select(0.0, 1.0, c == y)) + kd_w * t * (exp(log_q) - p);
       grad[row + c] = params.grad_scale * g;
     }
     loss += kd_w * t * t * kl;
   } else {
-    // Binary (target / rest) distributions. The teacher's rest is summed directly, never 1 − p_y.
-    var pt_rest = 0.0;
-    for (var c = 0u; c < params.C; c++) { if (c != y) { pt_rest += teacher_prob(k, c, params.inv_t, tg.st); } }
-    let p_rest = tg.beta * pt_rest;
-    let p_y = 1.0 - p_rest;
-    let log_qy = zs[row + y] * params.inv_t - lse_t;
-    let log_qrest = lse_nt - lse_t;
+    // Binary (target / rest) distributions. The teacher's rest comes from the non-target
+    // log-sum-exp, never from 1 − p_y: log pt_rest = lse_nt − lse (both at T).
+    let st_nt = teacher_stats_nt(k, y, params.inv_t);
+    let log_pt_rest = (st_nt.m - tg.st.m) * params.inv_t + log(st_nt.s) - log(tg.st.s);
+    let p_rest = tg.beta * exp(log_pt_rest);
+    let log_p_rest = log_beta + log_pt_rest;
+    let p_y = tg.beta * teacher_prob(k, y, params.inv_t, tg.st) + (1.0 - tg.beta);
+    let log_qy = (zs[row + y] - m1) * params.inv_t - log_st;
+    let log_qrest = (m_nt - m1) * params.inv_t + log_snt - log_st;
     let q_y = exp(log_qy);
-    var tckd = 0.0;
+    var tckd = p_rest * (log_p_rest - log_qrest);
     if (p_y > 0.0) { tckd += p_y * (log(p_y) - log_qy); }
-    if (p_rest > 0.0) { tckd += p_rest * (log(p_rest) - log_qrest); }
-    // Non-target teacher distribution p̂ = pt / pt_rest over c ≠ y (unchanged by LR).
+    // Non-target teacher distribution p̂ = softmax over c ≠ y of zt/T (unchanged by LR), in log domain.
+    let log_snt_t = log(st_nt.s);
     var nckd = 0.0;
     for (var c = 0u; c < params.C; c++) {
       let z = zs[row + c];
-      var g = ce_w * (exp(z - lse1) - select(0.0, 1.0, c == y));
+      var g = ce_w * (exp(z - m1 - log_s1) - select(0.0, 1.0, c == y));
       if (c == y) {
         g += kd_w * t * params.alpha * (q_y - p_y);
       } else {
-        let ph = select(0.0, teacher_prob(k, c, params.inv_t, tg.st) / pt_rest, pt_rest > 0.0);
-        let log_qh = z * params.inv_t - lse_nt;
+        let log_ph = (zt[k * params.C + c] - st_nt.m) * params.inv_t - log_snt_t;
+        let ph = exp(log_ph);
+        let log_qh = (z - m_nt) * params.inv_t - log_snt;
         let qh = exp(log_qh);
-        if (ph > 0.0) { nckd += ph * (log(ph) - log_qh); }
+        nckd += ph * (log_ph - log_qh);
         g += kd_w * t * (params.alpha * qh * (p_y - q_y) + params.beta_dkd * (qh - ph));
       }
       grad[row + c] = params.grad_scale * g;

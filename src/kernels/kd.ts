@@ -223,12 +223,18 @@ export function selectMask(engine: Engine, bufs: { score: Binding; idx: Binding;
 
 // ---- float64 references ----------------------------------------------------------------------
 
+/** log softmax(z / t) over the classes not in `skip` (those get −∞), float64, shifted by the max. */
+function logSoftmaxT(z: ArrayLike<number>, off: number, C: number, t: number, skip = -1): number[] {
+  let m = -Infinity;
+  for (let c = 0; c < C; c++) if (c !== skip) m = Math.max(m, z[off + c]);
+  let sum = 0;
+  for (let c = 0; c < C; c++) if (c !== skip) sum += Math.exp((z[off + c] - m) / t);
+  const lse = Math.log(sum);
+  return Array.from({ length: C }, (_, c) => (c === skip ? -Infinity : (z[off + c] - m) / t - lse));
+}
+
 function softmaxT(z: ArrayLike<number>, off: number, C: number, t: number): number[] {
-  const s = Array.from({ length: C }, (_, c) => z[off + c] / t);
-  const m = Math.max(...s);
-  const e = s.map((v) => Math.exp(v - m));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
+  return logSoftmaxT(z, off, C, t).map(Math.exp);
 }
 
 function argmax(z: ArrayLike<number>, off: number, C: number): number {
@@ -259,38 +265,51 @@ export interface KdSample {
   m: number;
 }
 
-/** Loss and ∂loss/∂zs of one sample, float64 (method.md §1, §4). */
+/** Loss and ∂loss/∂zs of one sample, float64, every log-probability in log domain (method.md §1, §4). */
 export function kdSampleReference(s: KdSample, o: KdLossOptions): { loss: number; grad: number[] } {
   const { C, y } = s;
   const t = o.temperature;
-  const q1 = softmaxT(s.zs, s.zsRow * C, C, 1);
-  const qt = softmaxT(s.zs, s.zsRow * C, C, t);
-  const { p } = reviseReference(s.zt, s.ztRow, y, C, t, o.revision);
+  const logQ1 = logSoftmaxT(s.zs, s.zsRow * C, C, 1);
+  const logQt = logSoftmaxT(s.zs, s.zsRow * C, C, t);
+  const q1 = logQ1.map(Math.exp);
+  const qt = logQt.map(Math.exp);
+  const { p, beta } = reviseReference(s.zt, s.ztRow, y, C, t, o.revision);
+  const logPt = logSoftmaxT(s.zt, s.ztRow * C, C, t);
+  // log p: off the target p = β·pt, so log p = log β + log pt (exact where p underflows).
+  const logP = p.map((pc, c) => (c === y ? Math.log(pc) : Math.log(beta) + logPt[c]));
   const lam1 = ceWeight(o, s.m);
-  let loss = -lam1 * Math.log(q1[y]);
+  let loss = -lam1 * logQ1[y];
   const grad = q1.map((q, c) => lam1 * (q - (c === y ? 1 : 0)));
   if (o.loss.kind === 'kd') {
     const w = o.loss.lambda2 * s.m;
-    const kl = p.reduce((acc, pc, c) => acc + (pc > 0 ? pc * (Math.log(pc) - Math.log(qt[c])) : 0), 0);
+    const kl = p.reduce((acc, pc, c) => acc + (pc > 0 ? pc * (logP[c] - logQt[c]) : 0), 0);
     loss += w * t * t * kl;
     qt.forEach((q, c) => (grad[c] += w * t * (q - p[c])));
   } else {
     const w = s.m * o.loss.warm;
-    const pt = softmaxT(s.zt, s.ztRow * C, C, t);
-    const ptRest = pt.reduce((a, v, c) => a + (c === y ? 0 : v), 0);
-    const pRest = 1 - p[y];
-    const qRest = 1 - qt[y];
-    const kl2 = (a: number, b: number) => (a > 0 ? a * Math.log(a / b) : 0);
-    const tckd = kl2(p[y], qt[y]) + kl2(pRest, qRest);
+    // Non-target distributions p̂, q̂ (softmax over c ≠ y) and the binary rest masses, in log domain.
+    const logPh = logSoftmaxT(s.zt, s.ztRow * C, C, t, y);
+    const logQh = logSoftmaxT(s.zs, s.zsRow * C, C, t, y);
+    const lse = (xs: number[]) => {
+      const m = Math.max(...xs.filter((x) => x > -Infinity));
+      return m + Math.log(xs.reduce((a, x) => a + (x > -Infinity ? Math.exp(x - m) : 0), 0));
+    };
+    const logPtRest = lse(logPt.filter((_, c) => c !== y));
+    const logQRest = lse(logQt.filter((_, c) => c !== y));
+    const pY = p[y];
+    const logPRest = Math.log(beta) + logPtRest;
+    const pRest = Math.exp(logPRest);
+    const qY = qt[y];
+    const tckd = (pY > 0 ? pY * (Math.log(pY) - logQt[y]) : 0) + (pRest > 0 ? pRest * (logPRest - logQRest) : 0);
     let nckd = 0;
     for (let c = 0; c < C; c++) {
       if (c === y) continue;
-      const ph = pt[c] / ptRest;
-      const qh = qt[c] / qRest;
-      nckd += kl2(ph, qh);
-      grad[c] += w * t * (o.loss.alpha * qh * (p[y] - qt[y]) + o.loss.beta * (qh - ph));
+      const ph = Math.exp(logPh[c]);
+      const qh = Math.exp(logQh[c]);
+      if (ph > 0) nckd += ph * (logPh[c] - logQh[c]);
+      grad[c] += w * t * (o.loss.alpha * qh * (pY - qY) + o.loss.beta * (qh - ph));
     }
-    grad[y] += w * t * o.loss.alpha * (qt[y] - p[y]);
+    grad[y] += w * t * o.loss.alpha * (qY - pY);
     loss += w * t * t * (o.loss.alpha * tckd + o.loss.beta * nckd);
   }
   return { loss, grad };
@@ -414,6 +433,46 @@ export const kdCheck: KernelCheck = {
           tolerance: { abs: 1e-4, rel: 1e-4 },
         });
       }
+    }
+    // Extreme inputs: logits up to ±1e4, C up to 1000, B up to 1000, T from 0.5 to 20, and teachers
+    // whose target margin is 100·T or more (where Σ_{c≠y} pt underflows in f32). The reference
+    // is float64 in log domain; tolerances are relative to the loss and absolute on the gradient
+    // (whose entries are ≤ (λ1 + λ2·T·(α + β))/B in size).
+    const extremes: Array<[string, KdLossOptions, number, number, number, number, number]> = [
+      ['KD ±1e4', { loss: { kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, temperature: 0.5, revision: NO_REVISION, useMask: false }, 1000, 10, 1e4, 1e4, 0],
+      ['KD+LR ±1e4 C=1000', { loss: { kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, temperature: 20, revision: { revise: true, eta: 0.9, scope: 'all', betaAtT1: false }, useMask: false }, 37, 1000, 1e4, 1e4, 0],
+      ['DKD margin 100T', { loss: { kind: 'dkd', lambda1: 1, alpha: 1, beta: 8, warm: 1 }, temperature: 4, revision: NO_REVISION, useMask: false }, 300, 10, 5, 3, 100],
+      ['DKD+LR margin 150T C=100', { loss: { kind: 'dkd', lambda1: 1, alpha: 1, beta: 2, warm: 1 }, temperature: 2, revision: { revise: true, eta: 0.9, scope: 'all', betaAtT1: false }, useMask: false }, 64, 100, 8, 3, 150],
+      ['DKD ±1e4 C=1000', { loss: { kind: 'dkd', lambda1: 1, alpha: 1, beta: 2, warm: 1 }, temperature: 4, revision: NO_REVISION, useMask: false }, 1000, 1000, 1e4, 1e4, 0],
+    ];
+    for (const [label, o, B, C, zsScale, ztScale, margin] of extremes) {
+      const zs = randomLogits(rng, B, C, zsScale);
+      const zt = randomLogits(rng, B, C, ztScale);
+      const idx = Uint32Array.from({ length: B }, (_, i) => i);
+      const labels = Uint32Array.from({ length: B }, () => rng.int(C));
+      // A target margin of `margin`·T or more: the teacher is sure, by far, of the label.
+      if (margin) for (let i = 0; i < B; i++) zt[i * C + labels[i]] = ztScale + margin * o.temperature * (1 + rng.next());
+      const mask = new Float32Array(B).fill(1);
+      const ref = () => {
+        const loss = new Float64Array(B);
+        const grad = new Float64Array(B * C);
+        const correct = new Float64Array(B);
+        for (let i = 0; i < B; i++) {
+          const r = kdSampleReference({ zs, zsRow: i, zt, ztRow: i, y: labels[i], C, m: 1 }, o);
+          loss[i] = r.loss;
+          grad.set(r.grad.map((g) => g / B), i * C);
+          correct[i] = argmax(zs, i * C, C) === labels[i] ? 1 : 0;
+        }
+        return { loss, grad, correct };
+      };
+      cases.push({
+        shape: `kd_loss extreme ${label} B=${B} C=${C} T=${o.temperature}`,
+        inputs: { zs, zt, labels, idx, mask },
+        outputs: { loss: B, grad: B * C, correct: B },
+        run: (e, b) => kdLoss(e, { zs: b.zs, zt: b.zt, labels: b.labels, idx: b.idx, mask: b.mask, loss: b.loss, grad: b.grad, correct: b.correct }, B, C, o),
+        reference: ref,
+        tolerance: { abs: 1e-6, rel: 1e-4 },
+      });
     }
     // Influence scores.
     for (const [rows, C, N, r] of [
