@@ -11,7 +11,8 @@ export { conv2dForward, conv2dBackwardData, conv2dBackwardWeight, type ConvShape
 export { labelRevision, kdLoss, influenceScores, selectMask, type Revision, type KdLoss, type KdLossOptions, type LrScope, type SelectionRule } from './kernels/kd.js';
 export { registry } from './kernels/registry.js';
 export { verifyKernels, unverifiedKernels, type VerifyRow, type VerifyOptions } from './kernels/verify.js';
-export { runKernelBench, type BenchRow, type KernelBenchResult } from './bench/kernels.js';
+export { runKernelBench, timeDispatches, timeDispatchStats, type BenchRow, type KernelBenchResult, type KernelBenchOptions, type Timing } from './bench/kernels.js';
+export { sumTolerance, toF64, type KernelCheck, type VerifyCase, type HostArray } from './kernels/check.js';
 export { Tensor, Graph } from './tensor.js';
 export * as ops from './autograd.js';
 export { createModel, MODEL_NAMES, type Model, type ModelName, type InputSpec } from './nn/models.js';

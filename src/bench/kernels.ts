@@ -10,14 +10,18 @@ import { reduceAxis } from '../kernels/reduce.js';
 import { softmax, softmaxCrossEntropy } from '../kernels/softmax.js';
 import { kdLoss, labelRevision } from '../kernels/kd.js';
 import { Rng } from '../util/rng.js';
+import type { KernelCheck } from '../kernels/check.js';
 
 export interface BenchRow {
   name: string;
   shape: string;
+  /** Median time of one call over the samples, and the fastest and slowest sample. */
   ms: number;
-  /** GFLOP/s for compute-bound kernels, GB/s for memory-bound ones. */
+  msMin: number;
+  msMax: number;
+  /** GFLOP/s for compute-bound kernels, GB/s for memory-bound ones (NaN when the work is not declared). */
   rate: number;
-  unit: 'GFLOP/s' | 'GB/s';
+  unit: 'GFLOP/s' | 'GB/s' | '';
   /** rate / measured ceiling of the same unit. */
   fractionOfCeiling: number;
 }
@@ -34,13 +38,21 @@ export interface KernelBenchOptions {
   onRow?: (row: BenchRow) => void;
   /** Only rows whose name contains this. */
   filter?: string;
+  /** Your own kernels' checks: each verification case is timed too (its `work`, if declared, gives a rate). */
+  checks?: KernelCheck[];
+}
+
+export interface Timing {
+  median: number;
+  min: number;
+  max: number;
 }
 
 /**
- * Median time of one call of `record` in ms. Each sample records `reps` calls into one submit and
+ * Time of one call of `record` in ms: median, fastest and slowest of the samples. Each sample records `reps` calls into one submit and
  * waits for the queue, so the per-submit overhead is shared and the figure is GPU-bound.
  */
-export async function timeDispatches(engine: Engine, record: () => void, opts: { reps: number; samples: number }): Promise<number> {
+export async function timeDispatchStats(engine: Engine, record: () => void, opts: { reps: number; samples: number }): Promise<Timing> {
   record(); // warm-up: compiles the pipeline and touches the buffers
   await engine.settle();
   const times: number[] = [];
@@ -51,7 +63,12 @@ export async function timeDispatches(engine: Engine, record: () => void, opts: {
     times.push((performance.now() - t0) / opts.reps);
   }
   times.sort((x, y) => x - y);
-  return times[Math.floor(times.length / 2)];
+  return { median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1] };
+}
+
+/** Median time of one call of `record` in ms (see timeDispatchStats). */
+export async function timeDispatches(engine: Engine, record: () => void, opts: { reps: number; samples: number }): Promise<number> {
+  return (await timeDispatchStats(engine, record, opts)).median;
 }
 
 export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = {}): Promise<KernelBenchResult> {
@@ -69,27 +86,28 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
   const iters = opts.quick ? 256 : 1024;
   const fmaIn = buf(4);
   const fmaOut = buf(fmaThreads * 4);
-  const fmaMs = await timeDispatches(
+  const fmaMs = await timeDispatchStats(
     engine,
     () => engine.dispatch(ceilingKernel, { variant: { MODE: 0 }, bind: { src: fmaIn, dst: fmaOut }, uniforms: { n: fmaThreads, iters }, workgroups: fmaThreads / WG }),
     { reps: 2, samples },
   );
-  const fmaGflops = (fmaThreads * iters * CEILING_FLOPS_PER_ITER) / (fmaMs * 1e6);
+  const fmaGflops = (fmaThreads * iters * CEILING_FLOPS_PER_ITER) / (fmaMs.median * 1e6);
 
   const copyFloats = (opts.quick ? 4 : 16) * 1024 * 1024;
   const src = buf(copyFloats);
   const dst = buf(copyFloats);
-  const copyMs = await timeDispatches(
+  const copyMs = await timeDispatchStats(
     engine,
     () => engine.dispatch(ceilingKernel, { variant: { MODE: 1 }, bind: { src, dst }, uniforms: { n: copyFloats / 4, iters: 0 }, workgroups: copyFloats / 4 / WG }),
     { reps: 2, samples },
   );
-  const copyGBps = (copyFloats * 8) / (copyMs * 1e6);
+  const copyGBps = (copyFloats * 8) / (copyMs.median * 1e6);
 
   const rows: BenchRow[] = [];
-  const add = (name: string, shape: string, ms: number, work: number, unit: BenchRow['unit']) => {
-    const rate = work / (ms * 1e6);
-    const row: BenchRow = { name, shape, ms, rate, unit, fractionOfCeiling: rate / (unit === 'GFLOP/s' ? fmaGflops : copyGBps) };
+  const add = (name: string, shape: string, t: Timing, work: number, unit: BenchRow['unit']) => {
+    const rate = unit ? work / (t.median * 1e6) : NaN;
+    const ceiling = unit === 'GFLOP/s' ? fmaGflops : copyGBps;
+    const row: BenchRow = { name, shape, ms: t.median, msMin: t.min, msMax: t.max, rate, unit, fractionOfCeiling: rate / ceiling };
     rows.push(row);
     opts.onRow?.(row);
   };
@@ -105,7 +123,7 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
       const a = buf(M * K);
       const b = buf(K * N);
       const c = buf(M * N);
-      const ms = await timeDispatches(engine, () => matmul(engine, a, b, c, M, N, K, { transA: tA, transB: tB }), { reps: 1, samples: opts.quick ? 2 : 3 });
+      const ms = await timeDispatchStats(engine, () => matmul(engine, a, b, c, M, N, K, { transA: tA, transB: tB }), { reps: 1, samples: opts.quick ? 2 : 3 });
       add('matmul', label, ms, 2 * M * N * K, 'GFLOP/s');
     }
   }
@@ -113,7 +131,7 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
     for (const [rows_, cols] of [[128, 10], [1024, 1000], [4, 100_000]] as const) {
       const x = buf(rows_ * cols, -5, 5);
       const y = buf(rows_ * cols);
-      const ms = await timeDispatches(engine, () => softmax(engine, x, y, rows_, cols, { temperature: 4 }), { reps: 4, samples });
+      const ms = await timeDispatchStats(engine, () => softmax(engine, x, y, rows_, cols, { temperature: 4 }), { reps: 4, samples });
       add('softmax', `${rows_}x${cols} T=4`, ms, rows_ * cols * 8, 'GB/s');
     }
   }
@@ -125,7 +143,7 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
       const loss = buf(rows_);
       const grad = buf(rows_ * cols);
       const correct = buf(rows_);
-      const ms = await timeDispatches(engine, () => softmaxCrossEntropy(engine, { logits, labels, loss, grad, correct }, rows_, cols), { reps: 4, samples });
+      const ms = await timeDispatchStats(engine, () => softmaxCrossEntropy(engine, { logits, labels, loss, grad, correct }, rows_, cols), { reps: 4, samples });
       add('softmax_xent', `${rows_}x${cols}`, ms, rows_ * cols * 8 + rows_ * 12, 'GB/s');
     }
   }
@@ -134,7 +152,7 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
     const a = buf(n);
     const b = buf(n);
     const c = buf(n);
-    const ms = await timeDispatches(engine, () => elementwise(engine, 'add', a, b, c, n), { reps: 4, samples });
+    const ms = await timeDispatchStats(engine, () => elementwise(engine, 'add', a, b, c, n), { reps: 4, samples });
     add('elementwise', `add n=${n}`, ms, n * 12, 'GB/s');
   }
   if (want('reduce')) {
@@ -142,7 +160,7 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
       const n = shape[0] * shape[1];
       const x = buf(n);
       const y = buf(shape[axis === 1 ? 0 : 1]);
-      const ms = await timeDispatches(engine, () => reduceAxis(engine, x, y, shape, axis), { reps: 4, samples });
+      const ms = await timeDispatchStats(engine, () => reduceAxis(engine, x, y, shape, axis), { reps: 4, samples });
       add('reduce_axis', `sum [${shape.join('x')}] axis ${axis}`, ms, n * 4, 'GB/s');
     }
   }
@@ -161,13 +179,13 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
       temps.push(labels, idx, mask);
       const [loss, correct, grad, p, beta, wrong, qt, gce, d] = [B, B, B * C, B * C, B, B, B * C, B * C, B * C].map((n) => buf(n));
       const bytes = B * C * 4 * 3 + B * 4 * 5;
-      const fusedMs = await timeDispatches(
+      const fusedMs = await timeDispatchStats(
         engine,
         () => kdLoss(engine, { zs, zt, labels, idx, mask, loss, grad, correct }, B, C, { loss: { kind: 'kd', lambda1: 0.1, lambda2: 0.9 }, temperature: 4, revision: lr, useMask: true }),
         { reps: 4, samples },
       );
       add('kd_loss', `fused LR+KD+mask+grad ${B}x${C}`, fusedMs, bytes, 'GB/s');
-      const separateMs = await timeDispatches(
+      const separateMs = await timeDispatchStats(
         engine,
         () => {
           labelRevision(engine, { zt, labels, p, beta, wrong }, B, C, 4, lr);
@@ -178,7 +196,19 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
         },
         { reps: 4, samples },
       );
-      add('kd_loss', `separate, 5 kernels ${B}x${C} (fused is ${(separateMs / fusedMs).toFixed(1)}x faster)`, separateMs, bytes, 'GB/s');
+      add('kd_loss', `separate, 5 kernels ${B}x${C} (fused is ${(separateMs.median / fusedMs.median).toFixed(1)}x faster)`, separateMs, bytes, 'GB/s');
+    }
+  }
+  // Your own kernels: every verification case of every check, timed as it is recorded there.
+  for (const check of opts.checks ?? []) {
+    if (!want(check.name)) continue;
+    for (const c of check.cases(rng)) {
+      const bufs: Record<string, GPUBuffer> = {};
+      for (const [name, data] of Object.entries(c.inputs)) bufs[name] = engine.upload(data, name);
+      for (const [name, o] of Object.entries(c.outputs)) bufs[name] ??= engine.alloc(Math.max(1, typeof o === 'number' ? o : o.count) * 4, name);
+      const t = await timeDispatchStats(engine, () => c.run(engine, bufs), { reps: 2, samples });
+      add(check.name, c.shape, t, c.work?.amount ?? 0, c.work?.unit ?? '');
+      for (const b of Object.values(bufs)) engine.release(b);
     }
   }
   for (const t of temps) engine.release(t);

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../gpu/engine.js';
+import type { KernelCheck } from '../kernels/check.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { Batcher } from '../data/batches.js';
 import { exampleSize } from '../data/dataset.js';
@@ -30,6 +31,8 @@ export interface BenchOptions {
   batch?: number;
   steps?: number;
   dataDir?: string;
+  /** kernels: your own kernels' checks, timed beside the built-ins. */
+  checks?: KernelCheck[];
 }
 
 export async function runBenchCommand(engine: Engine, suite: string, opts: BenchOptions, out: (s: string) => void): Promise<void> {
@@ -40,13 +43,14 @@ export async function runBenchCommand(engine: Engine, suite: string, opts: Bench
   const result = await runKernelBench(engine, {
     quick: opts.quick,
     filter: opts.filter,
-    onRow: (r) => out(`  ${r.name} ${r.shape}: ${r.ms.toFixed(3)} ms, ${r.rate.toFixed(2)} ${r.unit}`),
+    checks: opts.checks,
+    onRow: (r) => out(`  ${r.name} ${r.shape}: ${r.ms.toFixed(3)} ms (${r.msMin.toFixed(3)}-${r.msMax.toFixed(3)})${r.unit ? `, ${r.rate.toFixed(2)} ${r.unit}` : ''}`),
   });
   out(`\nceilings: FMA-bound ${result.fmaGflops.toFixed(2)} GFLOP/s, copy ${result.copyGBps.toFixed(2)} GB/s (read + write)`);
   out(
     formatTable(
-      ['kernel', 'shape', 'ms', 'rate', 'of ceiling'],
-      result.rows.map((r) => [r.name, r.shape, r.ms.toFixed(3), `${r.rate.toFixed(2)} ${r.unit}`, `${(100 * r.fractionOfCeiling).toFixed(1)}%`]),
+      ['kernel', 'shape', 'ms (median)', 'min-max', 'rate', 'of ceiling'],
+      result.rows.map((r) => [r.name, r.shape, r.ms.toFixed(3), `${r.msMin.toFixed(3)}-${r.msMax.toFixed(3)}`, r.unit ? `${r.rate.toFixed(2)} ${r.unit}` : '–', r.unit ? `${(100 * r.fractionOfCeiling).toFixed(1)}%` : '–']),
     ),
   );
   if (opts.json) {

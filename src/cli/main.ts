@@ -4,13 +4,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createNodeEngine } from '../gpu/node.js';
 import type { AdapterChoice } from '../gpu/acquire.js';
 import { runVerifyCommand } from './verify.js';
+import { loadChecks } from './checks.js';
 import { runBenchCommand } from './bench.js';
-import { runEval, runTrain, type TrainOptions } from './train.js';
+import { checkTrainOptions, runEval, runTrain, type TrainOptions } from './train.js';
 import { MODEL_NAMES } from '../nn/models.js';
 import { DATASET_NAMES } from './datasets.js';
-import { runDistill, type DistillCliOptions } from './distill.js';
+import { checkDistillOptions, runDistill, type DistillCliOptions } from './distill.js';
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
-import { runAblate, type AblateOptions } from './ablate.js';
+import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
 
 /** Options shared by train and distill (`lr`: the learning rate's default, which differs). */
@@ -34,6 +35,7 @@ export function addTrainingOptions(cmd: Command, lr = 0.05): Command {
     .option('--no-progress', 'no progress bar')
     .option('--resume', 'continue from the checkpoint at --out (weights, optimizer state, data order, selection) if it exists')
     .option('--stop-after <n>', 'stop after n epochs in this invocation (continue later with --resume)', int('--stop-after', 1))
+    .option('--no-divergence-check', 'do not stop when the running loss diverges without becoming Inf/NaN (above 1e4 × the smaller of its first reading and ln(classes), and above 1e4)')
     .addOption(adapterOption());
 }
 
@@ -106,10 +108,14 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print the results as JSON')
     .option('--seed <n>', 'seed for the random inputs', int('--seed'))
     .option('--filter <name>', 'only kernels whose name contains this')
-    .action(async (opts: { adapter: AdapterChoice; json?: boolean; seed?: number; filter?: string }) => {
+    .option('--checks <files...>', 'also verify your own kernels: ES modules exporting `checks` (see examples/my-kernels.mjs)')
+    .option('--no-builtins', "only the kernels of --checks, not kdgpu's own")
+    .action(async (opts: { adapter: AdapterChoice; json?: boolean; seed?: number; filter?: string; checks?: string[]; builtins: boolean }) => {
+      const checks = await loadChecks(opts.checks);
+      if (!opts.builtins && checks.length === 0) throw new Error('--no-builtins needs --checks: there would be nothing to verify');
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
-        const ok = await runVerifyCommand(engine, opts, (s) => process.stdout.write(s + '\n'));
+        const ok = await runVerifyCommand(engine, { ...opts, checks }, (s) => process.stdout.write(s + '\n'));
         process.exitCode = ok ? 0 : 1;
       } finally {
         engine.destroy();
@@ -121,8 +127,10 @@ export async function main(argv: string[]): Promise<void> {
       .command('train')
       .description('train a model with cross-entropy on the GPU')
       .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]).makeOptionMandatory())
-      .option('--out <file>', 'save the model here (safetensors) after every epoch'),
+      .option('--out <file>', 'save the model here (safetensors) after every epoch')
+      .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
   ).action(async (opts: TrainOptions & { adapter: AdapterChoice }) => {
+    checkTrainOptions(opts); // before the engine starts: nothing is written until these pass
     const engine = await createNodeEngine({ adapter: opts.adapter });
     try {
       await runTrain(engine, opts, (s) => process.stdout.write(s + '\n'));
@@ -139,10 +147,12 @@ export async function main(argv: string[]): Promise<void> {
         .requiredOption('--teacher <file>', 'teacher checkpoint (from kdgpu train)')
         .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
         .addOption(new Option('--method <name>', 'distillation method').choices([...METHODS]).default('kd+lr+ds'))
-        .option('--out <file>', 'save the student here after every epoch'),
+        .option('--out <file>', 'save the student here after every epoch')
+        .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
       D.lr,
     ),
   ).action(async (opts: DistillCliOptions & { adapter: AdapterChoice }) => {
+    checkDistillOptions(opts); // before the engine starts: nothing is written until these pass
     const engine = await createNodeEngine({ adapter: opts.adapter });
     try {
       await runDistill(engine, opts, (s) => process.stdout.write(s + '\n'));
@@ -169,6 +179,7 @@ export async function main(argv: string[]): Promise<void> {
     for (const m of opts.methods?.split(',') ?? []) {
       if (!(METHODS as readonly string[]).includes(m.trim())) throw new Error(`--methods: unknown method "${m}" (known: ${METHODS.join(', ')})`);
     }
+    checkAblateOptions(opts);
     const engine = await createNodeEngine({ adapter: opts.adapter });
     try {
       await runAblate(engine, opts, (s) => process.stdout.write(s + '\n'));
@@ -206,10 +217,13 @@ export async function main(argv: string[]): Promise<void> {
     .option('--batch <n>', 'profile: batch size', int('--batch', 1), 128)
     .option('--steps <n>', 'profile: profiled steps', int('--steps', 1))
     .option('--data-dir <dir>', 'profile: the Fashion-MNIST directory')
-    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string }) => {
+    .option('--checks <files...>', 'kernels: also time your own kernels\' verification cases (ES modules exporting `checks`)')
+    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string; checks?: string[] }) => {
+      if (opts.checks && suite !== 'kernels') throw new Error(`--checks applies to "bench kernels", not "bench ${suite}"`);
+      const checks = await loadChecks(opts.checks);
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
-        await runBenchCommand(engine, suite, opts, (s) => process.stdout.write(s + '\n'));
+        await runBenchCommand(engine, suite, { ...opts, checks }, (s) => process.stdout.write(s + '\n'));
       } finally {
         engine.destroy();
       }

@@ -30,10 +30,24 @@ export interface KernelDef {
 /** Every kernel defined anywhere, so the verifier can prove none is left unverified. */
 export const definedKernels = new Map<string, KernelDef>();
 
+/**
+ * Register a kernel by name. Defining the same kernel again (same name, source, bindings, uniforms
+ * and constants: e.g. a module loaded twice) returns the first definition; a different kernel
+ * under a taken name is refused.
+ */
 export function defineKernel(def: KernelDef): KernelDef {
-  if (definedKernels.has(def.name)) throw new Error(`kernel "${def.name}" is defined twice`);
+  const had = definedKernels.get(def.name);
+  if (had) {
+    if (sameKernel(had, def)) return had;
+    throw new Error(`kernel "${def.name}" is defined twice, with different definitions: give one of them another name`);
+  }
   definedKernels.set(def.name, def);
   return def;
+}
+
+function sameKernel(a: KernelDef, b: KernelDef): boolean {
+  const shape = (k: KernelDef) => JSON.stringify([k.source, k.bindings, k.uniforms, k.constants ?? {}, k.workgroupSize(k.constants ?? {})]);
+  return shape(a) === shape(b);
 }
 
 export type Variant = Record<string, number | boolean>;

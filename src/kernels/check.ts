@@ -22,6 +22,8 @@ export interface VerifyCase {
   reference(): Record<string, Float64Array>;
   /** Pass when |got − ref| ≤ abs + rel·|ref| for every element. */
   tolerance: { abs: number; rel: number };
+  /** For `bench kernels`: the work one run does (FLOPs or bytes moved), so a rate can be given. */
+  work?: { amount: number; unit: 'GFLOP/s' | 'GB/s' };
 }
 
 export interface KernelCheck {

@@ -25,14 +25,17 @@ export interface VerifyOptions {
   /** Only kernels whose name contains this. */
   filter?: string;
   onRow?: (row: VerifyRow) => void;
-  /** Checks to run instead of the registry (tests use this to prove a failure is reported). */
+  /** Checks to run besides the built-in registry (your own kernels). */
   checks?: KernelCheck[];
+  /** Run the built-in checks too (default true); false runs `checks` only. */
+  builtins?: boolean;
 }
 
 export async function verifyKernels(engine: Engine, options: VerifyOptions = {}): Promise<VerifyRow[]> {
   const rng = new Rng(options.seed ?? Date.now() % 2147483647);
   const rows: VerifyRow[] = [];
-  const checks: KernelCheck[] = (options.checks ?? registry).filter((c) => !options.filter || c.name.includes(options.filter));
+  const all = [...(options.builtins === false ? [] : registry), ...(options.checks ?? [])];
+  const checks: KernelCheck[] = all.filter((c) => !options.filter || c.name.includes(options.filter));
   for (const check of checks) {
     for (const c of check.cases(rng)) {
       const bufs: Record<string, GPUBuffer> = {};
