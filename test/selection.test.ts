@@ -7,7 +7,7 @@ import { testEngine } from './engine.js';
 import { loadDataset } from '../src/cli/datasets.js';
 import { takeExamples } from '../src/data/dataset.js';
 import { allIndices, trainSubset, validationSplit } from '../src/data/batches.js';
-import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry, type Method } from '../src/kd/distill.js';
+import { distill, DEFAULT_DISTILL, defaultValSplit, splitRows, type DistillOptions, type EpochTelemetry, type Method } from '../src/kd/distill.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
 import { loadModel } from '../src/nn/checkpoint-file.js';
 import type { TrainingState } from '../src/nn/checkpoint.js';
@@ -38,7 +38,7 @@ async function run(method: Method, over: Partial<DistillOptions> = {}) {
 /** The training rows distill() uses for these options, and the teacher's wrong flags on them. */
 async function rowsAndWrong(o: DistillOptions) {
   const { engine, teacher, data, cache } = await ready;
-  const split = validationSplit(allIndices(data.train.n), o.valSplit, o.seed);
+  const split = validationSplit(allIndices(data.train.n), o.valSplit!, o.seed);
   const rows = trainSubset(split.train, o.trainSubset!, o.seed);
   const C = data.train.numClasses;
   const logits = await engine.readF32(cache.get(teacher.model, teacher.hash, data.train, { rows, seed: o.seed, epoch: 0 }).logits, data.train.n * C);
@@ -130,5 +130,18 @@ describe('data selection on the committed teacher', () => {
     expect(r.testAtBestVal).toBe(seen[best].t.testAccuracy);
     expect(seen[seen.length - 1].t.bestValEpoch).toBe(best + 1);
     expect(r.last).toBe(seen[seen.length - 1].t.testAccuracy);
+  });
+});
+
+describe('the validation split is sized to the data', () => {
+  it('10% of the training set, at most 5,000; errors name --val-split and --train-subset', () => {
+    expect(defaultValSplit(1397)).toBe(139);
+    expect(defaultValSplit(60_000)).toBe(5000);
+    const small = splitRows(1397, { seed: 1 });
+    expect(small.val.length).toBe(139);
+    expect(small.trainIdx.length).toBe(1397 - 139);
+    expect(new Set([...small.val, ...small.trainIdx]).size).toBe(1397);
+    expect(() => splitRows(1397, { seed: 1, valSplit: 5000 })).toThrow(/--val-split 5000: must be an integer in \[0, 1396\], fewer than the 1397 training samples/);
+    expect(() => splitRows(1397, { seed: 1, trainSubset: 1300 })).toThrow(/--train-subset 1300: must be an integer in \[1, 1258\].*validation split of 139 \(--val-split\)/);
   });
 });

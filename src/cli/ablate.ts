@@ -7,9 +7,14 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Engine } from '../gpu/engine.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
-import type { Method } from '../kd/distill.js';
+import { validateDistillOptions, type Method } from '../kd/distill.js';
 import { ABLATION_METHODS, accuracyChartSpec, compare, gridArms, markdownTable, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
-import { runDistill, type DistillCliOptions } from './distill.js';
+import { distillOptions, runDistill, type DistillCliOptions } from './distill.js';
+import { checkOutputFolder, datasetInputs, refuseOverlaps } from './preflight.js';
+import { requireRegularFileSync } from '../io/regular-file.js';
+
+/** The files ablate writes into --out-dir (rewritten after every run). */
+export const ABLATION_FILES = ['ablation.md', 'ablation.json', 'ablation.svg'] as const;
 
 export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out'> {
   seeds: number;
@@ -38,7 +43,27 @@ export function bestOnValidation(summaries: MethodSummary[], method: Method): Me
   return cands.reduce<MethodSummary | null>((b, s) => (!b || s.valMean! > b.valMean! ? s : b), null);
 }
 
+/**
+ * Everything checked before the first run: every arm's options (an arm's overrides can make them
+ * invalid, which its run would otherwise find hours in), the teacher, and the output files, none
+ * of which may be an input.
+ */
+export function checkAblateOptions(o: AblateOptions): void {
+  for (const arm of ablationArms(o)) {
+    try {
+      validateDistillOptions(distillOptions({ ...o, ...arm.overrides, method: arm.method }, [0], [1], 1));
+    } catch (e) {
+      throw new Error(`arm ${arm.label}: ${(e as Error).message}`);
+    }
+  }
+  requireRegularFileSync(o.teacher, 'the --teacher checkpoint');
+  checkOutputFolder({ option: '--out-dir', path: o.outDir });
+  const outputs = ABLATION_FILES.map((f) => ({ option: `--out-dir's ${f}`, path: join(o.outDir, f) }));
+  refuseOverlaps(outputs, [{ option: '--teacher', path: o.teacher }, ...datasetInputs(o)]);
+}
+
 export async function runAblate(engine: Engine, o: AblateOptions, out: (s: string) => void): Promise<AblationRun[]> {
+  checkAblateOptions(o);
   const arms = ablationArms(o);
   mkdirSync(o.outDir, { recursive: true });
   const cache = new TeacherCache(engine); // teacher logits computed once for all runs
@@ -63,7 +88,7 @@ export async function runAblate(engine: Engine, o: AblateOptions, out: (s: strin
       '',
       `${o.seeds} seed(s) × ${arms.length} arms, ${o.epochs} epochs, batch ${o.batch}, lr ${o.lr} (${o.schedule}), T=${o.T}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}; ` +
         `DS: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance}, rest weight ${o.dsRestWeight}, ${o.dsWarmupEpochs} warm-up epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : "the method's loss"}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''} (arms override these as named); ` +
-        `validation split ${o.valSplit}${o.trainSubset ? `, train subset ${o.trainSubset}` : ''}; adapter ${engine.adapterName}; CPU ${cpu}. Same data order and initialisation per seed across arms.`,
+        `validation split ${o.valSplit ?? 'default (10%, at most 5,000)'}${o.trainSubset ? `, train subset ${o.trainSubset}` : ''}; adapter ${engine.adapterName}; CPU ${cpu}. Same data order and initialisation per seed across arms.`,
       '',
       'Accuracy is never chosen on the test set: "test % at best validation" is the test accuracy at the epoch with the best validation accuracy; "last-epoch" is the final model\'s.',
       '',

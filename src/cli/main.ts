@@ -13,6 +13,7 @@ import { checkDistillOptions, runDistill, type DistillCliOptions } from './disti
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
+import { requireRegularFileSync } from '../io/regular-file.js';
 
 /** Options shared by train and distill (`lr`: the learning rate's default, which differs). */
 export function addTrainingOptions(cmd: Command, lr = 0.05): Command {
@@ -90,7 +91,7 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--ds-every <n>', 're-score every n epochs (0: once)', int('--ds-every', 0), D.dsEvery)
     .addOption(new Option('--ds-hessian <kind>', 'influence Hessian: identity (gradient alignment) or damped diagonal').choices(['identity', 'diag']).default(D.dsHessian))
     .option('--ds-damping <x>', 'Hessian damping', num('--ds-damping', 0, Infinity), D.dsDamping)
-    .option('--val-split <n>', 'training samples held out for the DS validation gradient (held out for every method)', int('--val-split', 1), D.valSplit)
+    .option('--val-split <n>', 'training samples held out as the validation split (DS\'s validation gradient and model choice; held out for every method). Default: 10% of the training set, at most 5,000', int('--val-split', 1))
     .option('--dkd-alpha <x>', 'DKD TCKD weight', num('--dkd-alpha', 0, Infinity), D.dkdAlpha)
     .option('--dkd-beta <x>', 'DKD NCKD weight (mdistiller uses 8 on CIFAR-100 with BN students, 2 or 6 for some pairs; 8 diverges for the BN-free student-cnn)', num('--dkd-beta', 0, Infinity), D.dkdBeta)
     .option('--dkd-warmup-epochs <n>', 'DKD linear warm-up of the KD terms, in epochs', int('--dkd-warmup-epochs', 0), D.dkdWarmupEpochs);
@@ -197,6 +198,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--data-dir <dir>', 'directory of the dataset files')
     .addOption(adapterOption())
     .action(async (opts: { checkpoint: string; model?: string; dataset?: string; dataDir?: string; adapter: AdapterChoice }) => {
+      requireRegularFileSync(opts.checkpoint, 'a checkpoint'); // a directory or /dev/zero, refused by name before the engine starts
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runEval(engine, opts.checkpoint, opts, (s) => process.stdout.write(s + '\n'));

@@ -31,8 +31,12 @@ export interface DistillOptions {
   seed: number;
   /** Train on a seeded subset of this many samples (after the validation split). */
   trainSubset?: number;
-  /** Training samples held out for DS's validation gradient (held out for every method, so all train on the same data). */
-  valSplit: number;
+  /**
+   * Training samples held out as the validation split (DS's validation gradient, and the epoch
+   * the model is chosen at), for every method so all train on the same data. Default: 10% of the
+   * training set, at most 5,000 (`defaultValSplit`).
+   */
+  valSplit?: number;
   augment?: AugmentOptions;
   temperature: number;
   lambda1: number;
@@ -70,7 +74,6 @@ export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epoch
   optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 },
   schedule: 'cosine',
   seed: 1,
-  valSplit: 5000,
   temperature: 4,
   lambda1: 0.1,
   lambda2: 0.9,
@@ -214,6 +217,25 @@ export function validateDistillOptions(o: DistillOptions): void {
   }
 }
 
+/** The validation split a training set of n samples gets by default: 10%, at most 5,000. */
+export function defaultValSplit(n: number): number {
+  return Math.min(5000, Math.floor(n / 10));
+}
+
+/** The validation split and the training rows of a run, with errors that name the options. */
+export function splitRows(n: number, o: Pick<DistillOptions, 'valSplit' | 'trainSubset' | 'seed'>): { train: Uint32Array; val: Uint32Array; trainIdx: Uint32Array } {
+  const valSplit = o.valSplit ?? defaultValSplit(n);
+  if (!Number.isInteger(valSplit) || valSplit < 0 || valSplit >= n) {
+    throw new Error(`--val-split ${valSplit}: must be an integer in [0, ${n - 1}], fewer than the ${n} training samples${o.valSplit === undefined ? ' (the default is 10% of them, at most 5,000)' : ''}`);
+  }
+  const split = validationSplit(allIndices(n), valSplit, o.seed);
+  if (o.trainSubset !== undefined && (!Number.isInteger(o.trainSubset) || o.trainSubset < 1 || o.trainSubset > split.train.length)) {
+    throw new Error(`--train-subset ${o.trainSubset}: must be an integer in [1, ${split.train.length}], the training samples left after the validation split of ${valSplit} (--val-split)`);
+  }
+  const trainIdx = o.trainSubset ? trainSubset(split.train, o.trainSubset, o.seed) : split.train;
+  return { ...split, trainIdx };
+}
+
 function quantiles(values: Float32Array, qs: number[]): number[] {
   const s = Float32Array.from(values).sort();
   return qs.map((q) => s[Math.min(s.length - 1, Math.floor(q * (s.length - 1)))]);
@@ -242,8 +264,7 @@ export async function distill(
   const student = initial ?? createModel(engine, o.student, input, o.seed);
 
   // Same split, subset and order for every method of a seed: differences are the method's.
-  const split = validationSplit(allIndices(trainData.n), o.valSplit, o.seed);
-  const trainIdx = o.trainSubset ? trainSubset(split.train, o.trainSubset, o.seed) : split.train;
+  const { trainIdx, ...split } = splitRows(trainData.n, o);
   const batcher = new Batcher(trainData, { batchSize: o.batchSize, seed: o.seed, indices: trainIdx, augment: o.augment });
   const steps = batcher.batchesPerEpoch * o.epochs;
   const sched: Schedule = o.schedule === 'cosine' ? { kind: 'cosine', totalSteps: steps } : o.schedule === 'step' ? { kind: 'step', milestones: [Math.round(steps / 2), Math.round((3 * steps) / 4)], gamma: 0.1 } : { kind: 'constant' };
