@@ -1,7 +1,9 @@
 // What the Node and browser entry points share.
-export { Engine, type Binding, type DispatchArgs, type EngineOptions } from './gpu/engine.js';
+// The declarations use WebGPU's types (GPUBuffer, GPUDevice, …): the package depends on @webgpu/types.
+/// <reference types="@webgpu/types" preserve="true" />
+export { Engine, type Binding, type DispatchArgs, type EngineOptions, type MemoryInfo } from './gpu/engine.js';
 export { BufferPool, sizeClass, type PoolCounters } from './gpu/pool.js';
-export { defineKernel, definedKernels, type KernelDef } from './gpu/kernel.js';
+export { defineKernel, definedKernels, type KernelDef, type BindingSpec, type ElemType, type Access, type UniformType, type Variant } from './gpu/kernel.js';
 export { describeAdapter, engineFromAdapter, type AdapterChoice } from './gpu/acquire.js';
 export { elementwise, type ElementwiseOp } from './kernels/elementwise.js';
 export { reduceAxis } from './kernels/reduce.js';
@@ -13,23 +15,24 @@ export { registry } from './kernels/registry.js';
 export { verifyKernels, unverifiedKernels, type VerifyRow, type VerifyOptions } from './kernels/verify.js';
 export { runKernelBench, timeDispatches, timeDispatchStats, type BenchRow, type KernelBenchResult, type KernelBenchOptions, type Timing } from './bench/kernels.js';
 export { sumTolerance, toF64, type KernelCheck, type VerifyCase, type HostArray } from './kernels/check.js';
-export { Tensor, Graph } from './tensor.js';
+export { Tensor, Graph, EngineTensor } from './tensor.js';
 export * as ops from './autograd.js';
 export { createModel, MODEL_NAMES, type Model, type ModelName, type InputSpec } from './nn/models.js';
-export { ParameterStore } from './nn/parameters.js';
+export { ParameterStore, type ParamEntry } from './nn/parameters.js';
 export { Optimizer, learningRate, type OptimizerRule, type Schedule } from './optim/optimizer.js';
-export { trainStep, evaluate, BatchBuffers, GpuMetrics } from './train.js';
-export { distill, DEFAULT_DISTILL, METHODS, methodParts, validateDistillOptions, type DistillOptions, type DistillResult, type DistillCallbacks, type EpochTelemetry, type Method } from './kd/distill.js';
+export { trainStep, evaluate, BatchBuffers, GpuMetrics, NumericGuard, NumericalFault } from './train.js';
+export { distill, DEFAULT_DISTILL, METHODS, methodParts, validateDistillOptions, type DistillOptions, type DistillResult, type DistillCallbacks, type EpochTelemetry, type SelectionTelemetry, type Method } from './kd/distill.js';
 export { reviseLabels, type ReviseLabelsOptions, type RevisedLabels } from './kd/revise.js';
 export { selectDistillSubset, type SelectionOptions, type SelectionResult } from './kd/selection.js';
-export { TeacherCache } from './kd/teacher-cache.js';
-export { ABLATION_METHODS, summarise, compare, verdict, markdownTable, accuracyChartSpec, type AblationRun } from './kd/ablation.js';
+export { TeacherCache, type TeacherLogits } from './kd/teacher-cache.js';
+export { ABLATION_METHODS, summarise, compare, verdict, markdownTable, accuracyChartSpec, type AblationRun, type AblationArm, type ArmOverrides, type MethodSummary, type PairedComparison, type Metric } from './kd/ablation.js';
 export type { Dataset } from './data/dataset.js';
-export { normalize, channelStats, takeExamples } from './data/dataset.js';
+export { normalize, channelStats, takeExamples, type ChannelStats } from './data/dataset.js';
+export type { AugmentOptions } from './data/augment.js';
 export { parseIdxImages, parseIdxLabels, fashionMnistDataset, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES } from './data/idx.js';
 export { cifarDataset } from './data/cifar.js';
-export { Batcher, allIndices, trainSubset, validationSplit, epochOrder } from './data/batches.js';
-export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
+export { Batcher, allIndices, trainSubset, validationSplit, epochOrder, type Batch, type BatcherOptions } from './data/batches.js';
+export { encodeSafetensors, decodeSafetensors, type Dtype, type SafeTensor, type TensorMap, type SafetensorsFile, type DecodeOptions } from './io/safetensors.js';
 export { encodeCheckpoint, decodeCheckpoint, contentHash, type Checkpoint } from './io/checkpoint.js';
 export { Rng } from './util/rng.js';
 export { encodeModel, restoreModel, modelFromBytes, type ModelConfig, type TrainingState, type RestoredModel } from './nn/checkpoint.js';

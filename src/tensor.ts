@@ -174,3 +174,41 @@ export class Graph {
     this.touched.clear();
   }
 }
+
+/**
+ * A tensor made by engine.tensor() for code that embeds kdgpu: it owns a pooled buffer (outside
+ * any Graph) until dispose(), or until the engine.tidy() it was made in returns without it. It is
+ * a Tensor, so it can be an input of the ops in src/autograd.ts, and its `data` binding can be
+ * handed to kernels directly.
+ */
+export class EngineTensor extends Tensor {
+  private released = false;
+
+  constructor(
+    private readonly engine: Engine,
+    shape: readonly number[],
+    buffer: GPUBuffer,
+    private readonly onDispose: (t: EngineTensor) => void,
+  ) {
+    super(shape, { buffer }, false, null, buffer.label);
+  }
+
+  /** Whether dispose() has run (by hand, by tidy(), or never). */
+  get disposed(): boolean {
+    return this.released;
+  }
+
+  /** Flush recorded work and read the values back (a host sync). */
+  read(): Promise<Float32Array> {
+    if (this.released) return Promise.reject(new Error(`read() of a disposed tensor [${this.shape.join(', ')}]`));
+    return this.engine.readTensor(this);
+  }
+
+  /** Give the buffer back to the engine's pool (reusable after the next submit). Idempotent. */
+  dispose(): void {
+    if (this.released) return;
+    this.released = true;
+    this.engine.release(this.data.buffer);
+    this.onDispose(this);
+  }
+}

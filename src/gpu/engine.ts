@@ -2,9 +2,10 @@
 // Dispatches are recorded back to back into one compute pass and submitted together at flush()
 // (or every `maxDispatchesPerSubmit`); nothing is read back unless read() is called.
 
-import { BufferPool } from './pool.js';
+import { BufferPool, type PoolCounters } from './pool.js';
 import { BufferUsage, MapMode, ShaderStage, STORAGE_USAGE } from './flags.js';
 import { generateWgsl, uniformBytes, variantKey, type KernelDef, type Variant } from './kernel.js';
+import { EngineTensor, Tensor } from '../tensor.js';
 
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
@@ -24,6 +25,11 @@ export interface EngineOptions {
   software?: boolean;
   /** Submit after this many dispatches even without an explicit flush. */
   maxDispatchesPerSubmit?: number;
+}
+
+/** engine.memory(): the buffer pool's counters, and the engine.tensor()s not yet disposed. */
+export interface MemoryInfo extends PoolCounters {
+  tensors: number;
 }
 
 interface CompiledPipeline {
@@ -368,6 +374,82 @@ export class Engine {
     this.pool.release(buf);
   }
 
+  // ---- tensors for embedders -----------------------------------------------------------------
+  // A thin layer over the pool for code that uses kdgpu as a library: training does not use it.
+
+  private liveTensors = new Set<EngineTensor>();
+  private tidyScopes: Array<Set<EngineTensor>> = [];
+
+  /**
+   * A tensor holding a copy of `data` in a pooled storage buffer, outside any Graph: read() it,
+   * pass it to ops (src/autograd.ts) or kernels (`t.data`), and dispose() it, or make it inside
+   * tidy(). `shape` defaults to [data.length].
+   */
+  tensor(data: Float32Array, shape: readonly number[] = [data.length]): EngineTensor {
+    if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`engine.tensor: invalid shape [${shape.join(', ')}]`);
+    const n = shape.reduce((p, d) => p * d, 1);
+    if (n !== data.length) throw new Error(`engine.tensor: ${data.length} values for shape [${shape.join(', ')}] (${n} elements)`);
+    const t = new EngineTensor(this, [...shape], this.upload(data, 'tensor'), (d) => {
+      this.liveTensors.delete(d);
+      for (const scope of this.tidyScopes) scope.delete(d);
+    });
+    this.liveTensors.add(t);
+    this.tidyScopes[this.tidyScopes.length - 1]?.add(t);
+    return t;
+  }
+
+  /**
+   * Run `fn`, then dispose every engine.tensor() made during it except those it returns (a
+   * tensor, or tensors inside returned arrays and plain objects; a returned view keeps its
+   * base). Kept tensors belong to the enclosing tidy(), if any. If `fn` returns a promise, the
+   * disposal waits for it; tensors made by other code while it is pending count as made inside,
+   * so do not run two async tidy() calls on one engine at once.
+   */
+  tidy<T>(fn: () => T): T {
+    const scope = new Set<EngineTensor>();
+    this.tidyScopes.push(scope);
+    const finish = (result: unknown) => {
+      const at = this.tidyScopes.lastIndexOf(scope);
+      if (at >= 0) this.tidyScopes.splice(at, 1);
+      const kept = returnedBuffers(result);
+      const outer = this.tidyScopes[this.tidyScopes.length - 1];
+      for (const t of scope) {
+        if (kept.has(t.data.buffer)) outer?.add(t);
+        else t.dispose();
+      }
+    };
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      finish(undefined);
+      throw e;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (v) => (finish(v), v),
+        (e) => {
+          finish(undefined);
+          throw e;
+        },
+      ) as T;
+    }
+    finish(result);
+    return result;
+  }
+
+  /** The buffer pool's counters (bytes and buffers in use and allocated) and the live engine.tensor()s. */
+  memory(): MemoryInfo {
+    return { ...this.pool.stats(), tensors: this.liveTensors.size };
+  }
+
+  /** Flush and read a tensor's values (any Tensor: an engine.tensor(), an op's output, a parameter). */
+  readTensor(t: Tensor): Promise<Float32Array> {
+    const offset = t.data.offset ?? 0;
+    if (offset % 4 !== 0) throw new Error(`readTensor: binding offset ${offset} is not a multiple of 4`);
+    return this.readF32(t.data.buffer, t.size, offset / 4);
+  }
+
   /** Flush and read `bytes` from `buf` (the only host sync in the engine). */
   async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
@@ -436,6 +518,21 @@ export class Engine {
   }
 }
 
+
+/** The buffers of the tensors in a tidy() result: a Tensor, or arrays and plain objects holding them. */
+function returnedBuffers(result: unknown, out = new Set<GPUBuffer>(), seen = new Set<object>()): Set<GPUBuffer> {
+  if (typeof result !== 'object' || result === null || seen.has(result)) return out;
+  seen.add(result);
+  if (result instanceof Tensor) {
+    out.add(result.data.buffer);
+  } else if (Array.isArray(result)) {
+    for (const v of result) returnedBuffers(v, out, seen);
+  } else {
+    const proto = Object.getPrototypeOf(result);
+    if (proto === Object.prototype || proto === null) for (const v of Object.values(result)) returnedBuffers(v, out, seen);
+  }
+  return out;
+}
 
 /**
  * WebGPU forbids a buffer range bound as writable storage to overlap any other binding of the same

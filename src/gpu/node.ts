@@ -20,6 +20,24 @@ export interface NodeGpuOptions extends EngineOptions {
    * on for CPU-emulated adapters, where the spinning thread takes a core from the emulated GPU.
    */
   throttlePolls?: boolean;
+  /**
+   * Set the Vulkan loader's environment variables in process.env (see createNodeEngine). Default
+   * true. With false, process.env is left alone: for the SwiftShader fallback, set
+   * VK_ICD_FILENAMES yourself before the first engine is created.
+   */
+  setEnv?: boolean;
+  /**
+   * With `adapter: 'auto'`, ask for a hardware adapter in a child process first, so that the
+   * Vulkan loader's warnings about missing drivers stay out of this process's stderr. Default
+   * true. With false no process is spawned: the adapter is requested in this process.
+   */
+  probe?: boolean;
+  /**
+   * Copy npm `webgpu`'s globals (GPUBufferUsage, GPUMapMode, the GPU* interface objects) onto
+   * globalThis when Dawn is first loaded in this process. Default true; kdgpu itself does not
+   * need them (src/gpu/flags.ts).
+   */
+  installGlobals?: boolean;
 }
 
 type DawnModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
@@ -64,10 +82,13 @@ export function throttleDawnPolls(): () => void {
   };
 }
 
-async function loadDawn(): Promise<DawnModule> {
-  if (!dawn) {
-    dawn = (await import('webgpu')) as unknown as DawnModule;
+let globalsInstalled = false;
+
+async function loadDawn(installGlobals: boolean): Promise<DawnModule> {
+  if (!dawn) dawn = (await import('webgpu')) as unknown as DawnModule;
+  if (installGlobals && !globalsInstalled) {
     Object.assign(globalThis, dawn.globals);
+    globalsInstalled = true;
   }
   return dawn;
 }
@@ -100,7 +121,7 @@ function hardwareDriverMayExist(): boolean {
  * stderr for every driver that fails to load, which on a machine without a GPU is noise: the
  * child swallows it, and the parent only creates an instance where one will work.
  */
-function probeHardwareAdapter(): string | null {
+function probeHardwareAdapter(env: NodeJS.ProcessEnv): string | null {
   const url = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
   const script = `
     const { create } = await import(${JSON.stringify(url)});
@@ -111,6 +132,7 @@ function probeHardwareAdapter(): string | null {
   try {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'ignore'],
+      env,
       timeout: 30_000,
       encoding: 'utf8',
     });
@@ -122,29 +144,60 @@ function probeHardwareAdapter(): string | null {
   }
 }
 
-async function requestAdapter(): Promise<{ gpu: GPU; adapter: GPUAdapter | null }> {
-  const { create } = await loadDawn();
+async function requestAdapter(installGlobals: boolean): Promise<{ gpu: GPU; adapter: GPUAdapter | null }> {
+  const { create } = await loadDawn(installGlobals);
   const gpu = create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   return { gpu, adapter };
 }
 
+/**
+ * An engine over Dawn: a hardware GPU, else SwiftShader. Creating one changes the process:
+ *
+ *  - Dawn (npm `webgpu`, a native addon) is loaded once per process, and its globals
+ *    (GPUBufferUsage, GPUMapMode, the GPU* interface objects) are copied onto globalThis. Never
+ *    undone. Opt out: `installGlobals: false`.
+ *  - process.env: VK_LOADER_DRIVERS_DISABLE defaults to '*lvp_icd*' and XDG_RUNTIME_DIR to '/tmp'
+ *    (each only where unset), and for the SwiftShader fallback VK_ICD_FILENAMES is set to
+ *    SWIFTSHADER_ICD (the Vulkan loader reads it when Dawn creates its instance). These stay for
+ *    the life of the process and are inherited by its child processes. Opt out: `setEnv: false`.
+ *  - with `adapter: 'auto'` where a hardware driver may exist, a child Node process asks Dawn for
+ *    an adapter (synchronously, up to 30 s), so the loader's warnings stay out of this stderr.
+ *    Opt out: `probe: false`.
+ *  - on a CPU-emulated adapter, the global setImmediate is wrapped to throttle Dawn's polls (see
+ *    throttleDawnPolls); engine.destroy() restores it (once the last engine that wrapped it is
+ *    destroyed). Opt out: `throttlePolls: false`.
+ *  - the Dawn instance is held (and keeps the event loop alive) until engine.destroy().
+ *  - one line about the adapter goes to stderr. Redirect: `log`.
+ */
 export async function createNodeEngine(options: NodeGpuOptions = {}): Promise<Engine> {
   const choice = options.adapter ?? 'auto';
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const setEnv = options.setEnv ?? true;
+  const installGlobals = options.installGlobals ?? true;
   if (!['auto', 'gpu', 'swiftshader'].includes(choice)) {
     throw new Error(`--adapter must be auto, gpu or swiftshader; got "${choice}"`);
   }
   // Mesa's lavapipe in Debian 12 is too old for Dawn and only prints warnings; never probe it.
-  process.env.VK_LOADER_DRIVERS_DISABLE ??= '*lvp_icd*';
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const loaderDefaults = { VK_LOADER_DRIVERS_DISABLE: '*lvp_icd*', XDG_RUNTIME_DIR: '/tmp' };
+  if (setEnv) {
+    process.env.VK_LOADER_DRIVERS_DISABLE ??= loaderDefaults.VK_LOADER_DRIVERS_DISABLE;
+    process.env.XDG_RUNTIME_DIR ??= loaderDefaults.XDG_RUNTIME_DIR;
+  }
 
   let found: { gpu: GPU; adapter: GPUAdapter | null } | null = null;
-  if (choice === 'gpu' || (choice === 'auto' && hardwareDriverMayExist() && probeHardwareAdapter() !== null)) {
-    found = await requestAdapter();
-    if (found.adapter && choice === 'gpu' && isSoftwareAdapter(found.adapter)) found.adapter = null;
-    if (!found.adapter && choice === 'gpu') {
-      throw new Error(`--adapter gpu: no hardware GPU adapter found.\n${NO_ADAPTER_HELP}`);
+  if (choice === 'gpu') {
+    found = await requestAdapter(installGlobals);
+    if (found.adapter && isSoftwareAdapter(found.adapter)) found.adapter = null;
+    if (!found.adapter) throw new Error(`--adapter gpu: no hardware GPU adapter found.\n${NO_ADAPTER_HELP}`);
+  } else if (choice === 'auto' && hardwareDriverMayExist()) {
+    if (options.probe ?? true) {
+      // The child gets the loader defaults whether or not this process's env was changed.
+      if (probeHardwareAdapter({ ...loaderDefaults, ...process.env }) !== null) found = await requestAdapter(installGlobals);
+    } else {
+      found = await requestAdapter(installGlobals);
+      // What the probe would have refused: a software adapter is taken only as the fallback below.
+      if (found.adapter && isSoftwareAdapter(found.adapter)) found = null;
     }
   }
   if (!found?.adapter) {
@@ -152,9 +205,12 @@ export async function createNodeEngine(options: NodeGpuOptions = {}): Promise<En
       throw new Error(choice === 'swiftshader' ? `--adapter swiftshader: ${SWIFTSHADER_ICD} does not exist.\n${NO_ADAPTER_HELP}` : NO_ADAPTER_HELP);
     }
     // The Vulkan loader reads this when Dawn creates its instance, so set it before create().
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    found = await requestAdapter();
-    if (!found.adapter) throw new Error(`SwiftShader did not provide an adapter (is libvulkan1 installed?).\n${NO_ADAPTER_HELP}`);
+    if (setEnv) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    found = await requestAdapter(installGlobals);
+    if (!found.adapter) {
+      const env = setEnv ? '' : ` With setEnv: false, set VK_ICD_FILENAMES=${SWIFTSHADER_ICD} in the environment yourself.`;
+      throw new Error(`SwiftShader did not provide an adapter (is libvulkan1 installed?).${env}\n${NO_ADAPTER_HELP}`);
+    }
     if (choice === 'auto') log(`kdgpu: no GPU adapter found; using SwiftShader on the CPU (${SWIFTSHADER_ICD})`);
   }
   const engine = await engineFromAdapter(found.adapter!, options);
