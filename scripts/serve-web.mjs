@@ -3,22 +3,33 @@
 //
 //   /            web/                 the page (index.html, style.css)
 //   /dist/       dist/                the bundles (`npm run build`: dist/web/app.js, dist/web/worker.js)
-//   /data/       Debian's dataset-fashion-mnist files (/usr/share/datasets/fashion-mnist, or
+//   /data/       the four Fashion-MNIST files the page fetches (DATA_FILES; nothing else there) from
+//                Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist, or
 //                $KDGPU_DATA_DIR / --data-dir), served gzip-compressed as they are on disk; the
 //                page inflates them with DecompressionStream('gzip')
 //   /models/     models/              checkpoints (the page loads models/teacher-cnn.safetensors)
 //
+// A file is served only when its real path (symbolic links resolved) stays inside its mount's real
+// path, and a request only when its Host header names the server with its port: the --host value,
+// and 127.0.0.1, localhost or [::1] when bound to loopback (or to every interface, which adds the
+// interfaces' addresses). A page of another site whose name is made to resolve to 127.0.0.1 (DNS
+// rebinding) gets 403.
+//
 // Usage: node scripts/serve-web.mjs [--port N] [--host H] [--data-dir DIR] [--teacher FILE]
 // --teacher serves FILE at /models/teacher-cnn.safetensors instead of the committed one.
 
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEFAULT_DATA_DIR = '/usr/share/datasets/fashion-mnist';
+/** The files the page fetches under /data/ (web/runner.ts, loadData): the only ones served there. */
+export const DATA_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -37,38 +48,27 @@ const TYPES = {
 
 /**
  * Start the server. Returns the http.Server and its URL once it listens; port 0 picks a free one.
- * `files` maps exact URL paths to files (e.g. a teacher checkpoint made by a test).
+ * `files` maps exact URL paths to files (e.g. a teacher checkpoint made by a test), served as named.
  */
 export async function serveWeb({ port = 8080, host = '127.0.0.1', dataDir = process.env.KDGPU_DATA_DIR || DEFAULT_DATA_DIR, files = {}, log = () => {} } = {}) {
   const mounts = [
     ['/dist/', join(ROOT, 'dist')],
-    ['/data/', resolve(dataDir)],
+    ['/data/', resolve(dataDir), DATA_FILES],
     ['/models/', join(ROOT, 'models')],
     ['/', join(ROOT, 'web')],
   ];
+  let hosts = new Set(); // the Host values accepted, once the port is known
   const server = createServer(async (req, res) => {
     try {
+      if (!hosts.has(req.headers.host?.toLowerCase())) return send(res, 403, 'Host not allowed');
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET and HEAD');
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-      const file = files[path] ?? resolveFile(mounts, path);
+      const file = files[path] ?? (await resolveFile(mounts, path));
       if (!file) return send(res, 404, `not found: ${path}`);
-      let info = await stat(file).catch(() => null);
-      let target = file;
-      if (info?.isDirectory()) {
-        target = join(file, 'index.html');
-        info = await stat(target).catch(() => null);
-      }
-      if (!info?.isFile()) return send(res, 404, `not found: ${path}`);
-      res.writeHead(200, {
-        'content-type': TYPES[extname(target)] ?? 'application/octet-stream',
-        'content-length': info.size,
-        'cache-control': 'no-store',
-      });
-      log(`${req.method} ${path} -> ${target}`);
-      if (req.method === 'HEAD') return res.end();
-      createReadStream(target).pipe(res);
+      await sendFile(req, res, file, path, log);
     } catch (e) {
-      send(res, 400, String(e?.message ?? e));
+      if (!res.headersSent) send(res, 400, String(e?.message ?? e));
+      else res.destroy();
     }
   });
   await new Promise((ok, fail) => {
@@ -76,19 +76,84 @@ export async function serveWeb({ port = 8080, host = '127.0.0.1', dataDir = proc
     server.listen(port, host, ok);
   });
   const address = server.address();
-  return { server, url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}/` };
+  hosts = allowedHosts(host, address.port);
+  return { server, url: `http://${hostPort(WILDCARD.includes(host) ? '127.0.0.1' : host, address.port)}/` };
 }
 
-/** The file a URL path names under its mount, or null when it would step outside the mount. */
-function resolveFile(mounts, path) {
-  for (const [prefix, dir] of mounts) {
+/**
+ * The real path of the file a URL path names under its mount (a folder's index.html), or null when
+ * it is missing, not listed for its mount, or would step outside the mount, by `..` or by a link.
+ */
+async function resolveFile(mounts, path) {
+  for (const [prefix, dir, only] of mounts) {
     if (!path.startsWith(prefix)) continue;
     const rel = normalize(path.slice(prefix.length));
     if (rel.startsWith('..') || rel.includes(`${sep}..${sep}`) || rel.includes('\0')) return null;
-    const full = join(dir, rel);
-    return full === dir || full.startsWith(dir + sep) ? full : null;
+    if (only && !only.includes(rel)) return null;
+    let full = join(dir, rel);
+    if (full !== dir && !full.startsWith(dir + sep)) return null;
+    if ((await stat(full).catch(() => null))?.isDirectory()) full = join(full, 'index.html');
+    const [real, realDir] = await Promise.all([realpath(full), realpath(dir)]).catch(() => []);
+    return real?.startsWith(realDir + sep) ? real : null;
   }
   return null;
+}
+
+/**
+ * Stream a regular file: 403 when it cannot be opened (permissions), 500 for other failures, 404
+ * when it is not a regular file. A read error after the headers went out, or a client that goes
+ * away mid-download, destroys both ends, which closes the file.
+ */
+async function sendFile(req, res, file, path, log) {
+  let handle;
+  try {
+    // O_NONBLOCK: a FIFO put in the file's place must not hang the open (it is refused below).
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const status = e.code === 'ENOENT' ? 404 : e.code === 'EACCES' || e.code === 'EPERM' ? 403 : 500;
+    log(`${req.method} ${path} -> ${file}: ${e.code ?? e.message}`);
+    return send(res, status, `${status === 404 ? 'not found' : 'cannot read'}: ${path}`);
+  }
+  const info = await handle.stat().catch(() => null);
+  if (!info?.isFile()) {
+    await handle.close();
+    return send(res, 404, `not found: ${path}`);
+  }
+  res.writeHead(200, {
+    'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+    'content-length': info.size,
+    'cache-control': 'no-store',
+  });
+  log(`${req.method} ${path} -> ${file}`);
+  if (req.method === 'HEAD') {
+    await handle.close();
+    return res.end();
+  }
+  pipeline(handle.createReadStream(), res, (e) => {
+    if (e && e.code !== 'ERR_STREAM_PREMATURE_CLOSE') log(`${req.method} ${path} -> ${file}: ${e.code ?? e.message}`);
+  });
+}
+
+const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
+const WILDCARD = ['0.0.0.0', '::'];
+
+/**
+ * The Host header values accepted (lower case, with the port): the bound host; the loopback names
+ * when bound to loopback or to every interface; and, bound to every interface, the addresses of
+ * the machine's interfaces. A name that merely resolves here (DNS rebinding) is not among them.
+ */
+function allowedHosts(host, port) {
+  const names = [host];
+  if (LOOPBACK.includes(host) || WILDCARD.includes(host)) names.push(...LOOPBACK);
+  if (WILDCARD.includes(host)) names.push(...Object.values(networkInterfaces()).flatMap((list) => list.map((i) => i.address)));
+  // A browser leaves the port out of Host when it is the scheme's default.
+  return new Set(names.flatMap((h) => (port === 80 ? [hostPort(h, port), hostPort(h)] : [hostPort(h, port)])));
+}
+
+/** host:port as a URL or a Host header has it: an IPv6 address in brackets, lower case. */
+function hostPort(host, port) {
+  const name = (host.includes(':') ? `[${host}]` : host).toLowerCase();
+  return port === undefined ? name : `${name}:${port}`;
 }
 
 function send(res, status, text) {
