@@ -34,6 +34,6 @@ if want kernels; then step kernels; $KD bench kernels --adapter "$ADAPTER" --jso
 if [ "$ADAPTER" = gpu ]; then STEPS="--rounds 3 --warmup 5 --per-round 10"; else STEPS="--quick"; fi
 if want steps; then step steps;   $NODE dist/bench-steps.js $STEPS --adapter "$ADAPTER" --data-dir "$DATA" --json "$OUT/steps.json"; fi
 if want profile; then step profile; for m in student-cnn teacher-cnn; do $KD bench profile --model $m --steps 5 --data-dir "$DATA" --adapter "$ADAPTER" --json "$OUT/profile-$m.json"; done; fi
-if want train; then step train;   $KD train --model teacher-cnn --epochs 1 --train-subset 10000 --data-dir "$DATA" --no-progress --adapter "$ADAPTER" --out /tmp/teacher-gpu.safetensors | tee "$OUT/train.txt"; fi
+if want train; then step train;   $KD train --model teacher-cnn --epochs 1 --train-subset 10000 --data-dir "$DATA" --no-progress --adapter "$ADAPTER" --out /tmp/teacher-gpu.safetensors --overwrite | tee "$OUT/train.txt"; fi
 if want distill; then step distill; $KD distill --teacher models/teacher-cnn.safetensors --method kd+lr+ds --epochs 3 --train-subset 8000 --val-split 2000 --data-dir "$DATA" --no-progress --adapter "$ADAPTER" | tee "$OUT/distill.txt"; fi
 step done

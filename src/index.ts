@@ -20,7 +20,7 @@ export * as ops from './autograd.js';
 export { createModel, MODEL_NAMES, type Model, type ModelName, type InputSpec } from './nn/models.js';
 export { ParameterStore, type ParamEntry } from './nn/parameters.js';
 export { Optimizer, learningRate, type OptimizerRule, type Schedule } from './optim/optimizer.js';
-export { trainStep, evaluate, BatchBuffers, GpuMetrics, NumericGuard, NumericalFault } from './train.js';
+export { trainStep, evaluate, BatchBuffers, GpuMetrics, NumericGuard, NumericalFault, DivergenceCheck, DIVERGENCE } from './train.js';
 export { distill, DEFAULT_DISTILL, METHODS, methodParts, validateDistillOptions, type DistillOptions, type DistillResult, type DistillCallbacks, type EpochTelemetry, type SelectionTelemetry, type Method } from './kd/distill.js';
 export { reviseLabels, type ReviseLabelsOptions, type RevisedLabels } from './kd/revise.js';
 export { selectDistillSubset, type SelectionOptions, type SelectionResult } from './kd/selection.js';
@@ -35,4 +35,4 @@ export { Batcher, allIndices, trainSubset, validationSplit, epochOrder, type Bat
 export { encodeSafetensors, decodeSafetensors, type Dtype, type SafeTensor, type TensorMap, type SafetensorsFile, type DecodeOptions } from './io/safetensors.js';
 export { encodeCheckpoint, decodeCheckpoint, contentHash, type Checkpoint } from './io/checkpoint.js';
 export { Rng } from './util/rng.js';
-export { encodeModel, restoreModel, modelFromBytes, type ModelConfig, type TrainingState, type RestoredModel } from './nn/checkpoint.js';
+export { encodeModel, restoreModel, modelFromBytes, INPUT_LIMITS, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/checkpoint.js';

@@ -46,14 +46,52 @@ export class GpuMetrics {
   }
 }
 
-/** A loss, gradient or parameter became Inf/NaN. */
+/** A loss, gradient or parameter became Inf/NaN (or, see DivergenceCheck, the loss diverged). */
 export class NumericalFault extends Error {
   constructor(
     readonly step: number,
     readonly tensor: string,
+    readonly detail = 'became Inf or NaN',
   ) {
-    super(`numerical fault at step ${step}: ${tensor} became Inf or NaN`);
+    super(`numerical fault at step ${step}: ${tensor} ${detail}`);
     this.name = 'NumericalFault';
+  }
+}
+
+/**
+ * When the running loss counts as diverged although it is finite (Adam at --lr 1000 reaches a
+ * loss of 1e12 without an Inf): above `factor` times the reference, the smaller of its first
+ * reading and ln(classes) (a uniform guess's cross-entropy, so a run that is already diverging at
+ * its first reading is caught too), and above `floor`. A healthy run's loss stays within a few
+ * times ln(classes), KD's T²-scaled terms included.
+ */
+export const DIVERGENCE = { factor: 1e4, floor: 1e4 } as const;
+
+/**
+ * Divergence without Inf/NaN, from the running loss the host already reads every few steps (no
+ * readback of its own): observe() throws a NumericalFault naming the step.
+ */
+export class DivergenceCheck {
+  private reference: number | null = null;
+
+  constructor(
+    private classes: number,
+    readonly enabled = true,
+  ) {}
+
+  /** `loss`: the running mean loss read at optimizer step `step`. */
+  observe(loss: number, step: number): void {
+    if (!this.enabled || !Number.isFinite(loss)) return; // Inf/NaN is NumericGuard's
+    this.reference ??= Math.min(loss, Math.log(this.classes));
+    const limit = Math.max(DIVERGENCE.floor, DIVERGENCE.factor * this.reference);
+    if (loss > limit) {
+      throw new NumericalFault(
+        step,
+        `the running loss (${loss.toPrecision(3)})`,
+        `exceeds the divergence limit ${limit.toPrecision(3)} (${DIVERGENCE.factor} × ${this.reference.toPrecision(3)}, the smaller of its first reading and ln ${this.classes}; at least ${DIVERGENCE.floor}): the run diverged; ` +
+          'lower --lr, or pass --no-divergence-check to let it continue',
+      );
+    }
   }
 }
 

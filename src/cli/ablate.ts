@@ -26,7 +26,21 @@ export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out'>
 
 export async function renderSvg(spec: Record<string, unknown>): Promise<string> {
   // Loaded here, not at start-up: vega is the biggest thing the CLI imports, and only ablate uses it.
-  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
+  // They are optional peer dependencies of the package (~15 MB): without them the .md and .json are
+  // still written, the chart is a placeholder saying what to install, and one line (once) says so.
+  let vega: typeof import('vega');
+  let compile: typeof import('vega-lite').compile;
+  try {
+    [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    const line = 'kdgpu ablate: no chart drawn (ablation.svg is a placeholder): it needs vega and vega-lite beside kdgpu: npm i vega vega-lite (-g for a global kdgpu)';
+    const once = renderSvg as unknown as { warned?: boolean };
+    if (!once.warned) process.stderr.write(line + '\n');
+    once.warned = true;
+    const text = line.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="40"><text x="10" y="25" font-family="sans-serif" font-size="14">${text}</text></svg>\n`;
+  }
   const view = new vega.View(vega.parse(compile(spec as unknown as TopLevelSpec).spec), { renderer: 'none' });
   return view.toSVG();
 }

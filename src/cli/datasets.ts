@@ -1,6 +1,9 @@
 // Datasets by name for the command line, normalised with the training split's statistics.
 
+import { join } from 'node:path';
+import { CIFAR10_FILES, CIFAR100_FILES } from '../data/cifar.js';
 import { channelStats, normalize, takeExamples, type Dataset } from '../data/dataset.js';
+import { FASHION_MNIST_FILES } from '../data/idx.js';
 import { FASHION_MNIST_DIR, loadCifar10, loadCifar100, loadFashionMnist } from '../data/node-files.js';
 
 export const DATASET_NAMES = ['fashion-mnist', 'cifar10', 'cifar100'] as const;
@@ -41,4 +44,18 @@ export async function loadDataset(name: string, dir?: string, normalisation?: No
     test = takeExamples(test, Array.from({ length: testSubset }, (_, i) => i), `${test.name}[0:${testSubset}]`);
   }
   return { train: normalize(train, norm.mean, norm.std), test: normalize(test, norm.mean, norm.std), normalisation: norm };
+}
+
+/** Every path a dataset may be read from (each spelling the loaders accept), for refusing outputs that would overwrite one. */
+export function datasetFiles(name: string, dir?: string): string[] {
+  const names: string[] =
+    name === 'fashion-mnist'
+      ? Object.values(FASHION_MNIST_FILES).flatMap((f) => [f.images, f.labels]).flatMap((n) => [n, n.slice(0, -'.gz'.length)])
+      : name === 'cifar10'
+        ? [...CIFAR10_FILES.train, ...CIFAR10_FILES.test]
+        : name === 'cifar100'
+          ? [...CIFAR100_FILES.train, ...CIFAR100_FILES.test]
+          : [];
+  const base = name === 'fashion-mnist' ? (dir ?? FASHION_MNIST_DIR) : dir;
+  return base === undefined ? [] : names.map((n) => join(base, n));
 }

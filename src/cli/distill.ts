@@ -2,11 +2,13 @@
 
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
-import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
+import { distill, DEFAULT_DISTILL, validateDistillOptions, type DistillOptions, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { loadDataset } from './datasets.js';
 import { epochBar, type EpochBar } from './progress.js';
-import { checkpointState, loadModel, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+import { DivergenceCheck } from '../train.js';
+import { checkRunPaths } from './preflight.js';
+import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 
 /** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
 const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
@@ -69,8 +71,19 @@ export interface DistillRunResult {
   epochs: EpochTelemetry[];
 }
 
+/**
+ * Everything checked before a distillation reads data or writes a file: the method's options
+ * (validateDistillOptions, which distill() would otherwise only reach after --metrics was
+ * opened), the teacher, and the outputs (see preflight.ts).
+ */
+export function checkDistillOptions(o: DistillCliOptions): void {
+  validateDistillOptions(distillOptions(o, [0], [1], 1)); // normalisation and channels shape only the augmentation's padding
+  checkRunPaths(o, [{ option: '--teacher', path: o.teacher }]);
+}
+
 export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<DistillRunResult> {
-  const teacher = await loadModel(engine, o.teacher);
+  checkDistillOptions(o);
+  const teacher = await loadWeights(engine, o.teacher);
   const tc = teacher.config as ModelConfig;
   if (o.dataset !== tc.dataset) throw new Error(`${o.teacher} was trained on ${tc.dataset}, not --dataset ${o.dataset}`);
   const data = await loadDataset(o.dataset, o.dataDir, tc.normalisation, o.testSubset);
@@ -81,6 +94,8 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
     out(`resuming from ${o.out} after epoch ${resumed.state!.epoch}`);
   }
   opts.stopAfter = o.stopAfter;
+  // The divergence check rides on the progress readbacks distill() already makes (every 20 steps).
+  const divergence = new DivergenceCheck(data.train.numClasses, o.divergenceCheck ?? true);
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
   out(
@@ -105,6 +120,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
         }
         bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
         log({ event: 'step', ...p });
+        divergence.observe(p.loss, (p.epoch - 1) * p.stepsPerEpoch + p.step);
       },
       onEpoch: async (t, student, state) => {
         bar?.stop();

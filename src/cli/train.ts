@@ -8,10 +8,11 @@ import { Batcher, allIndices, trainSubset } from '../data/batches.js';
 import { exampleSize } from '../data/dataset.js';
 import { createModel, type InputSpec } from '../nn/models.js';
 import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
-import { BatchBuffers, GpuMetrics, NumericGuard, evaluate, trainStep } from '../train.js';
+import { BatchBuffers, DivergenceCheck, GpuMetrics, NumericGuard, evaluate, trainStep } from '../train.js';
 import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
-import { loadModel, saveModel } from '../nn/checkpoint-file.js';
+import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
 import { loadDataset } from './datasets.js';
+import { checkRunPaths } from './preflight.js';
 
 export interface TrainOptions {
   model: string;
@@ -34,6 +35,10 @@ export interface TrainOptions {
   progress: boolean;
   /** Continue from the checkpoint at --out (weights, optimizer state, epoch), if it exists. */
   resume?: boolean;
+  /** Let a new run replace an existing checkpoint at --out (refused otherwise). */
+  overwrite?: boolean;
+  /** Stop when the running loss diverges without becoming Inf/NaN (see DivergenceCheck); default on. */
+  divergenceCheck?: boolean;
   /** Stop after this many epochs in this invocation (continue later with --resume). */
   stopAfter?: number;
 }
@@ -50,6 +55,11 @@ export async function resumePoint(engine: Engine, o: { out?: string; resume?: bo
   if (!o.out) throw new Error('--resume needs --out: the checkpoint to continue from and to keep writing');
   if (!existsSync(o.out)) return null;
   const r = await loadModel(engine, o.out);
+  const optimizer = o.optimizer;
+  if (r.state && (optimizer === 'adam' || optimizer === 'adamw') && r.state.optimizer.v.length !== r.state.optimizer.m.length) {
+    r.model.store.destroy();
+    throw new Error(`${o.out}: tensor "train_state/optimizer.v" (Adam's second moments) is missing: cannot --resume --optimizer ${optimizer} from it`);
+  }
   if (!r.state) {
     r.model.store.destroy();
     throw new Error(`${o.out}: has no training state (written by an older kdgpu or not by train/distill): cannot --resume from it`);
@@ -77,15 +87,22 @@ export function schedule(kind: TrainOptions['schedule'], totalSteps: number): Sc
 
 export type { ModelConfig };
 
-export { saveModel, loadModel };
+export { saveModel, loadModel, loadWeights };
 
 /** What a user needs to hear about their checkpoint when a run stops early. */
 export function checkpointState(path: string | undefined, lastSavedEpoch: number): string {
   if (!path) return 'No checkpoint was requested (--out).';
-  return lastSavedEpoch > 0 ? `${path} holds the last good checkpoint (epoch ${lastSavedEpoch}), untouched.` : `No checkpoint had been written to ${path} yet.`;
+  if (lastSavedEpoch > 0) return `${path} holds the last good checkpoint (epoch ${lastSavedEpoch}), untouched.`;
+  return existsSync(path) ? `This run had not saved to ${path} yet: the file there is untouched.` : `No checkpoint had been written to ${path} yet.`;
+}
+
+/** Everything checked before a training run reads data or writes a file (see preflight.ts). */
+export function checkTrainOptions(o: TrainOptions): void {
+  checkRunPaths(o);
 }
 
 export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
+  checkTrainOptions(o);
   const data = await loadDataset(o.dataset, o.dataDir, undefined, o.testSubset);
   const input: InputSpec = { channels: data.train.channels, height: data.train.height, width: data.train.width, classes: data.train.numClasses };
   const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>);
@@ -98,6 +115,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const optimizer = new Optimizer(model.store, optimizerRule(o), o.lr, schedule(o.schedule, steps), guard.health);
   const bufs = new BatchBuffers(engine, o.batch, exampleSize(data.train));
   const metrics = new GpuMetrics(engine);
+  const divergence = new DivergenceCheck(input.classes, o.divergenceCheck ?? true);
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
   out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${o.dataset}: ${indices.length} examples, ${o.epochs} epochs of ${batcher.batchesPerEpoch} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
@@ -128,7 +146,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
       seen += batch.size;
       if (b % 20 === 19 || b === batcher.batchesPerEpoch - 1) {
         running = await metrics.take();
-        await guard.verify().catch((e) => {
+        await guard.verify().then(() => divergence.observe(running.loss, optimizer.stepCount)).catch((e) => {
           bar.stop();
           throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
         });
@@ -162,7 +180,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
 }
 
 export async function runEval(engine: Engine, path: string, opts: { dataset?: string; dataDir?: string; model?: string }, out: (s: string) => void): Promise<number> {
-  const { model, config } = await loadModel(engine, path, opts.model);
+  const { model, config } = await loadWeights(engine, path, opts.model);
   const data = await loadDataset(opts.dataset ?? config.dataset, opts.dataDir, config.normalisation);
   const r = await evaluate(model, data.test);
   out(`${path}: ${config.model} on ${opts.dataset ?? config.dataset} test: accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);

@@ -110,12 +110,20 @@ export function fashionMnistDataset(
   });
 }
 
-function parseIdx(
-  bytes: Uint8Array,
-  fileName: string,
-  magic: number,
-  what: 'images' | 'labels',
-): { dims: number[]; data: Uint8Array } {
+export interface IdxHeader {
+  dims: number[];
+  /** 4 + 4 * dims.length. */
+  headerBytes: number;
+  /** Elements (bytes) the dimensions announce after the header. */
+  count: number;
+}
+
+/**
+ * The header of an IDX file of the given magic, from its first bytes (at least 4 + 4 * dimensions;
+ * the data need not follow): lets a reader know the file's size before it has the rest, so
+ * inflating a gzip file can stop at the size the header announces.
+ */
+export function parseIdxHeader(bytes: Uint8Array, fileName: string, magic: number, what: 'images' | 'labels'): IdxHeader {
   if (isGzip(bytes)) {
     throw new FormatError(
       fileName,
@@ -153,6 +161,16 @@ function parseIdx(
     dims.push(view.getUint32(4 + 4 * d));
     count *= dims[d];
   }
+  return { dims, headerBytes, count };
+}
+
+function parseIdx(
+  bytes: Uint8Array,
+  fileName: string,
+  magic: number,
+  what: 'images' | 'labels',
+): { dims: number[]; data: Uint8Array } {
+  const { dims, headerBytes, count } = parseIdxHeader(bytes, fileName, magic, what);
   const present = bytes.length - headerBytes;
   if (present !== count) {
     const shape = dims.join('x');

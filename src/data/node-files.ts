@@ -1,28 +1,94 @@
 // Node-only file access for the dataset readers: reads files, inflates gzip, and hands the bytes
 // to the pure parsers in idx.ts and cifar.ts (which the browser bundle uses without this module).
+// Gzip is inflated as a stream and stopped at the size the format allows (for IDX, the size its
+// header announces), so a small corrupt or malicious file cannot inflate to gigabytes first.
 
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
+import { readRegularFile } from '../io/regular-file.js';
 import { FormatError } from '../util/format-error.js';
-import { CIFAR10_FILES, CIFAR100_FILES, cifarDataset, type CifarVariant } from './cifar.js';
+import { CIFAR10_FILES, CIFAR100_FILES, cifarDataset, cifarRecordBytes, type CifarVariant } from './cifar.js';
 import type { Dataset } from './dataset.js';
-import { FASHION_MNIST_FILES, fashionMnistDataset, isGzip } from './idx.js';
+import { FASHION_MNIST_FILES, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, fashionMnistDataset, isGzip, parseIdxHeader } from './idx.js';
+
+/** How many bytes a gzip data file may inflate to, decided from its first bytes. */
+export interface InflateLimit {
+  /** Inflated bytes needed to decide (the format's header; 0: none). */
+  headerBytes: number;
+  /** The most bytes the file may inflate to, from its first headerBytes (fewer if that is all there is); may throw a FormatError. */
+  maxBytes(head: Uint8Array): number;
+  /** Where the limit comes from, for the error. */
+  describe: string;
+}
+
+/** The most any data file may inflate to: 1 GiB, seven times the largest file kdgpu reads (CIFAR-100's train.bin). */
+export const MAX_DATA_BYTES = 2 ** 30;
+const ANY_DATA: InflateLimit = { headerBytes: 0, maxBytes: () => MAX_DATA_BYTES, describe: "kdgpu's limit for a data file" };
+
+/**
+ * An IDX file inflates to exactly the size its header announces; a header announcing more than
+ * MAX_DATA_BYTES, or images of another size than `expectSize`, is refused from the header alone.
+ */
+export function idxLimit(what: 'images' | 'labels', fileName: string, expectSize?: { height: number; width: number }): InflateLimit {
+  const magic = what === 'images' ? IDX_IMAGES_MAGIC : IDX_LABELS_MAGIC;
+  return {
+    headerBytes: 4 + 4 * (magic & 0xff),
+    maxBytes(head) {
+      const h = parseIdxHeader(head, fileName, magic, what);
+      if (expectSize && (h.dims[1] !== expectSize.height || h.dims[2] !== expectSize.width)) {
+        throw new FormatError(fileName, 'image size', `expected ${expectSize.height}x${expectSize.width}, found ${h.dims[1]}x${h.dims[2]}`);
+      }
+      const size = h.headerBytes + h.count;
+      if (size > MAX_DATA_BYTES) throw new FormatError(fileName, 'header', `dimensions ${h.dims.join('x')} announce ${size} bytes, more than the ${MAX_DATA_BYTES} kdgpu reads from a data file`);
+      return size;
+    },
+    describe: 'its IDX header announces',
+  };
+}
+
+/** A CIFAR file holds at most the whole dataset's 60,000 records. */
+function cifarLimit(variant: CifarVariant): InflateLimit {
+  const max = 60_000 * cifarRecordBytes(variant);
+  return { headerBytes: 0, maxBytes: () => max, describe: `60,000 ${variant} records (the whole dataset) take` };
+}
 
 /** Where Debian's `dataset-fashion-mnist` package installs the files. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
-/** A file's bytes, inflated when they start with the gzip magic (1f 8b), whatever the name says. */
-export async function readDataFile(path: string): Promise<Uint8Array> {
-  const raw = await readFile(path);
+/**
+ * A file's bytes, inflated when they start with the gzip magic (1f 8b), whatever the name says,
+ * to at most what `limit` allows. Directories, devices and pipes are refused by name.
+ */
+export async function readDataFile(path: string, limit: InflateLimit = ANY_DATA): Promise<Uint8Array> {
+  const raw = await readRegularFile(path, 'a data file');
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (!isGzip(bytes)) return bytes;
+  return isGzip(bytes) ? inflateCapped(bytes, path, limit) : bytes;
+}
+
+/** Inflates a chunk at a time: reads the header first, then stops with an error past the limit. */
+async function inflateCapped(gz: Uint8Array, path: string, limit: InflateLimit): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let max: number | null = limit.headerBytes === 0 ? limit.maxBytes(new Uint8Array(0)) : null;
+  const gunzip = createGunzip();
+  gunzip.end(gz);
   try {
-    const inflated = gunzipSync(bytes);
-    return new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (max === null && total >= limit.headerBytes) max = limit.maxBytes(Buffer.concat(chunks, total));
+      if (max !== null && total > max) {
+        throw new FormatError(path, 'gzip stream', `inflates to more than ${max} bytes, the size ${limit.describe}: a corrupt file or a gzip bomb; stopped inflating`);
+      }
+    }
   } catch (e) {
+    gunzip.destroy();
+    if (e instanceof FormatError) throw e;
     throw new FormatError(path, 'gzip stream', `expected a complete gzip stream: ${(e as Error).message}`);
   }
+  const out = Buffer.concat(chunks, total);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /**
@@ -33,7 +99,8 @@ export async function loadFashionMnist(split: 'train' | 'test', dir = FASHION_MN
   const names = FASHION_MNIST_FILES[split];
   const imagesPath = await findFile(dir, names.images, 'Fashion-MNIST');
   const labelsPath = await findFile(dir, names.labels, 'Fashion-MNIST');
-  const [images, labels] = await Promise.all([readDataFile(imagesPath), readDataFile(labelsPath)]);
+  const size = { height: 28, width: 28 };
+  const [images, labels] = await Promise.all([readDataFile(imagesPath, idxLimit('images', imagesPath, size)), readDataFile(labelsPath, idxLimit('labels', labelsPath))]);
   return fashionMnistDataset(split, images, labels, { images: imagesPath, labels: labelsPath });
 }
 
@@ -50,7 +117,7 @@ export function loadCifar100(dir: string, split: 'train' | 'test', labels: 'fine
 async function loadCifar(variant: CifarVariant, dir: string, names: readonly string[], name: string): Promise<Dataset> {
   const paths: string[] = [];
   for (const n of names) paths.push(await findFile(dir, n, name)); // in order, so the first missing file is the one reported
-  const files = await Promise.all(paths.map(async (fileName) => ({ fileName, bytes: await readDataFile(fileName) })));
+  const files = await Promise.all(paths.map(async (fileName) => ({ fileName, bytes: await readDataFile(fileName, cifarLimit(variant)) })));
   return cifarDataset(variant, files, name);
 }
 

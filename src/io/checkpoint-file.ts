@@ -6,9 +6,10 @@
 // removes those whose writing process is gone.
 
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { decodeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { readRegularFile } from './regular-file.js';
 import type { TensorMap } from './safetensors.js';
 
 /** The temporary file saveCheckpointAtomic writes first: hidden, in the destination's directory. */
@@ -60,9 +61,12 @@ export async function saveCheckpointAtomic(path: string, bytes: Uint8Array): Pro
   await syncDirectory(dirname(path));
 }
 
-/** Reads, decodes and verifies a checkpoint (see decodeCheckpoint); errors name the path. */
+/**
+ * Reads, decodes and verifies a checkpoint (see decodeCheckpoint); errors name the path. A
+ * directory, device or pipe is refused before it is opened (see regular-file.ts).
+ */
 export async function loadCheckpoint(path: string, expectedShapes?: TensorMap<readonly number[]>): Promise<Checkpoint> {
-  const raw = await readFile(path);
+  const raw = await readRegularFile(path, 'a checkpoint');
   return decodeCheckpoint(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), path, expectedShapes);
 }
 

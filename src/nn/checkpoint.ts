@@ -4,7 +4,8 @@
 
 import type { Engine } from '../gpu/engine.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type F32Tensor } from '../io/checkpoint.js';
-import { createModel, type InputSpec, type Model } from './models.js';
+import { FormatError } from '../util/format-error.js';
+import { createModel, MODEL_NAMES, type InputSpec, type Model } from './models.js';
 
 /** What a checkpoint's `config` records: enough to rebuild the model and its input pipeline. */
 export interface ModelConfig {
@@ -55,14 +56,29 @@ export interface RestoredModel {
   state?: TrainingState;
 }
 
+/**
+ * Bounds on a checkpoint's `config.input`, checked before a model is built from it: the models
+ * allocate host memory in proportion to these, so a corrupt value (1e9, -3) would otherwise fail
+ * with "Invalid typed array length" or exhaust memory. Far above the datasets kdgpu reads
+ * (28x28x1 and 32x32x3, 10 or 100 classes).
+ */
+export const INPUT_LIMITS: Readonly<Record<keyof InputSpec, number>> = { channels: 16, height: 256, width: 256, classes: 10_000 };
+
+export interface RestoreOptions {
+  /**
+   * Parse the training state (train_state/ tensors and metadata) for --resume. Default true;
+   * eval and teachers load weights only, so a checkpoint without (or with a broken) state serves.
+   */
+  state?: boolean;
+}
+
 /** Build the recorded model and load its weights; refuses a checkpoint whose tensors do not fit it. */
-export function restoreModel(engine: Engine, ck: Checkpoint, fileName: string, expectName?: string): RestoredModel {
-  const config = ck.config as ModelConfig;
-  if (!config || typeof config !== 'object' || !config.input || !config.model) {
-    throw new Error(`${fileName}: config: expected a kdgpu model config with "model" and "input", found ${JSON.stringify(ck.config).slice(0, 120)}`);
-  }
+export function restoreModel(engine: Engine, ck: Checkpoint, fileName: string, expectName?: string, opts: RestoreOptions = {}): RestoredModel {
+  const config = checkConfig(ck.config, fileName);
   if (expectName && config.model !== expectName) throw new Error(`${fileName}: holds a "${config.model}" model, expected "${expectName}"`);
+  refuseNonFinite(ck, fileName);
   const model = createModel(engine, config.model, config.input, config.seed ?? 0);
+  let state: TrainingState | undefined;
   try {
     const expected = new Map(model.store.entries.map((e) => [e.name, e.shape]));
     for (const [name, shape] of expected) {
@@ -75,27 +91,113 @@ export function restoreModel(engine: Engine, ck: Checkpoint, fileName: string, e
     for (const name of ck.tensors.keys()) {
       if (!expected.has(name) && !name.startsWith(STATE)) throw new Error(`${fileName}: tensor "${name}" is not part of model "${config.model}"`);
     }
+    if (opts.state ?? true) state = trainingState(ck, fileName, model.store.paramFloats);
     model.store.write(new Map([...ck.tensors].filter(([k]) => !k.startsWith(STATE)).map(([k, v]) => [k, v.data])));
   } catch (e) {
     model.store.destroy();
     throw e;
   }
-  let state: TrainingState | undefined;
-  if (ck.metadata.train_state) {
-    const s = JSON.parse(ck.metadata.train_state) as { epoch: number; best: number; last: number; step: number; extra: Record<string, number> };
-    state = {
-      epoch: s.epoch,
-      best: s.best,
-      last: s.last,
-      optimizer: { m: ck.tensors.get(`${STATE}optimizer.m`)!.data, v: ck.tensors.get(`${STATE}optimizer.v`)?.data ?? new Float32Array(0), step: s.step },
-      mask: ck.tensors.get(`${STATE}ds.mask`)?.data,
-      extra: s.extra,
-    };
-  }
   return { model, config, hash: ck.metadata.content_sha256, state };
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 60));
+
+/** The checkpoint's config, checked field by field before anything is built from it. */
+function checkConfig(raw: unknown, fileName: string): ModelConfig {
+  if (!isObject(raw) || !isObject(raw.input) || !raw.model) {
+    throw new Error(`${fileName}: config: expected a kdgpu model config with "model" and "input", found ${JSON.stringify(raw).slice(0, 120)}`);
+  }
+  if (!(MODEL_NAMES as readonly unknown[]).includes(raw.model)) {
+    throw new FormatError(fileName, 'config.model', `expected one of ${MODEL_NAMES.join(', ')}, found ${show(raw.model)}`);
+  }
+  const input = raw.input;
+  for (const [k, max] of Object.entries(INPUT_LIMITS)) {
+    const v = input[k];
+    if (!Number.isSafeInteger(v) || (v as number) < 1 || (v as number) > max) {
+      throw new FormatError(fileName, `config.input.${k}`, `expected an integer in [1, ${max}], found ${show(v)}`);
+    }
+  }
+  const norm = raw.normalisation;
+  if (norm !== undefined) {
+    for (const k of ['mean', 'std'] as const) {
+      const v = isObject(norm) ? norm[k] : undefined;
+      const ok = Array.isArray(v) && v.length === input.channels && v.every((x) => Number.isFinite(x) && (k === 'mean' || x > 0));
+      if (!ok) throw new FormatError(fileName, `config.normalisation.${k}`, `expected ${input.channels} finite numbers${k === 'std' ? ' > 0' : ''} (one per channel), found ${show(v)}`);
+    }
+  }
+  if (raw.seed !== undefined && !Number.isSafeInteger(raw.seed)) throw new FormatError(fileName, 'config.seed', `expected an integer, found ${show(raw.seed)}`);
+  return raw as unknown as ModelConfig;
+}
+
+/**
+ * Refuses weights that are not finite, naming the first: a model saved from a diverged run would
+ * otherwise evaluate to chance or poison a student's targets without a word. A host loop, once,
+ * at load.
+ */
+export function refuseNonFinite(ck: Checkpoint, fileName: string): void {
+  for (const [name, t] of ck.tensors) {
+    if (name.startsWith(STATE)) continue;
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) {
+        throw new FormatError(fileName, `tensor "${name}" element ${i}`, `expected a finite weight, found ${d[i]}: the checkpoint holds non-finite weights (saved from a diverged run?)`);
+      }
+    }
+  }
+}
+
+/** The training state recorded for --resume, if any; every field and tensor checked and named. */
+function trainingState(ck: Checkpoint, fileName: string, paramFloats: number): TrainingState | undefined {
+  const raw = ck.metadata.train_state;
+  if (raw === undefined) return undefined;
+  const field = '__metadata__.train_state';
+  let s: unknown;
+  try {
+    s = JSON.parse(raw);
+  } catch (e) {
+    throw new FormatError(fileName, field, `expected JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(s)) throw new FormatError(fileName, field, `expected a JSON object, found ${show(s)}`);
+  const count = (k: string): number => {
+    if (!Number.isSafeInteger(s[k]) || (s[k] as number) < 0) throw new FormatError(fileName, `${field}.${k}`, `expected an integer >= 0, found ${show(s[k])}`);
+    return s[k] as number;
+  };
+  const fraction = (k: string): number => {
+    if (typeof s[k] !== 'number' || !((s[k] as number) >= 0 && (s[k] as number) <= 1)) throw new FormatError(fileName, `${field}.${k}`, `expected an accuracy in [0, 1], found ${show(s[k])}`);
+    return s[k] as number;
+  };
+  const extra = s.extra ?? {};
+  if (!isObject(extra) || !Object.values(extra).every((v) => typeof v === 'number')) {
+    throw new FormatError(fileName, `${field}.extra`, `expected an object of numbers, found ${show(s.extra)}`);
+  }
+  const vector = (name: string, required: boolean): Float32Array | undefined => {
+    const t = ck.tensors.get(`${STATE}${name}`);
+    if (!t) {
+      if (required) throw new FormatError(fileName, `tensor "${STATE}${name}"`, `missing: ${field} records a training state, which needs this tensor to --resume`);
+      return undefined;
+    }
+    return t.data;
+  };
+  const fields = { epoch: count('epoch'), best: fraction('best'), last: fraction('last'), step: count('step') };
+  const m = vector('optimizer.m', true)!;
+  const v = vector('optimizer.v', false) ?? new Float32Array(0);
+  for (const [name, x] of [['optimizer.m', m], ['optimizer.v', v]] as const) {
+    if (x.length !== paramFloats && !(name === 'optimizer.v' && x.length === 0)) {
+      throw new FormatError(fileName, `tensor "${STATE}${name}"`, `expected ${paramFloats} values (one per parameter of the model), found ${x.length}`);
+    }
+  }
+  return {
+    epoch: fields.epoch,
+    best: fields.best,
+    last: fields.last,
+    optimizer: { m, v, step: fields.step },
+    mask: vector('ds.mask', false),
+    extra: extra as Record<string, number>,
+  };
+}
+
 /** Decode bytes and restore (browser: bytes from fetch or a file input). */
-export function modelFromBytes(engine: Engine, bytes: Uint8Array, fileName: string, expectName?: string): RestoredModel {
-  return restoreModel(engine, decodeCheckpoint(bytes, fileName), fileName, expectName);
+export function modelFromBytes(engine: Engine, bytes: Uint8Array, fileName: string, expectName?: string, opts?: RestoreOptions): RestoredModel {
+  return restoreModel(engine, decodeCheckpoint(bytes, fileName), fileName, expectName, opts);
 }
