@@ -1,7 +1,8 @@
-// Supervised training and evaluation on the GPU. A step records forward, backward and the
-// optimizer update into the engine's current command encoder; its only host work is uploading
-// the batch (which submits the previous step). Loss and accuracy are summed on the GPU and read
-// every few steps, never inside a step.
+// The training loop, the one every trainer in kdgpu uses (`kdgpu train`, distill(), the browser
+// worker), and evaluation. A step records forward, the loss (a plug-in: cross-entropy, or the
+// fused KD/DKD kernel), backward and the optimizer update into the engine's current command
+// encoder; its only host work is uploading the batch (which submits the previous step). Loss and
+// accuracy are summed on the GPU and read every few steps, never inside a step.
 
 import type { Engine } from './gpu/engine.js';
 import { reduceAxis } from './kernels/reduce.js';
@@ -10,10 +11,12 @@ import type { Binding } from './gpu/engine.js';
 import type { ParameterStore } from './nn/parameters.js';
 import { softmaxCrossEntropyLoss } from './autograd.js';
 import type { Model } from './nn/models.js';
-import type { Optimizer } from './optim/optimizer.js';
+import { Optimizer, scheduleFor, type OptimizerRule, type ScheduleKind } from './optim/optimizer.js';
 import { Graph, type Tensor } from './tensor.js';
-import { Batcher } from './data/batches.js';
+import { Batcher, type Batch } from './data/batches.js';
 import { exampleSize, type Dataset } from './data/dataset.js';
+import type { AugmentOptions } from './data/augment.js';
+import type { TrainingState } from './nn/checkpoint.js';
 
 /** Running sums of loss and correct predictions, kept on the GPU. */
 export class GpuMetrics {
@@ -145,6 +148,8 @@ export class NumericGuard {
 export class BatchBuffers {
   readonly images: GPUBuffer;
   readonly labels: GPUBuffer;
+  /** The batch's dataset rows (u32), for losses that look up per-sample state (teacher logits, a mask). */
+  readonly rows: GPUBuffer;
 
   constructor(
     private engine: Engine,
@@ -153,35 +158,68 @@ export class BatchBuffers {
   ) {
     this.images = engine.alloc(batchSize * exampleFloats * 4, 'batch-images');
     this.labels = engine.alloc(batchSize * 4, 'batch-labels');
+    this.rows = engine.alloc(batchSize * 4, 'batch-rows');
   }
 
-  /** Upload a host batch (this submits whatever was recorded before). */
-  upload(images: Float32Array, labels: Uint32Array, size: number): void {
+  /** Upload a host batch (this submits whatever was recorded before); `rows` when a loss needs them. */
+  upload(images: Float32Array, labels: Uint32Array, size: number, rows?: Uint32Array): void {
     this.engine.write(this.images, images.subarray(0, size * this.exampleFloats));
     this.engine.write(this.labels, labels.subarray(0, size));
+    if (rows) this.engine.write(this.rows, rows.subarray(0, size));
   }
 
   destroy(): void {
     this.engine.release(this.images);
     this.engine.release(this.labels);
+    this.engine.release(this.rows);
   }
 }
 
+/** What a loss sees of one step. */
+export interface StepInput {
+  g: Graph;
+  /** The model's output [size, classes]. */
+  logits: Tensor;
+  /** Labels [size] and dataset rows [size] of the batch (u32). */
+  labels: GPUBuffer;
+  rows: GPUBuffer;
+  size: number;
+  /** The optimizer step this is (1-based) and the epoch (0-based). */
+  step: number;
+  epoch: number;
+}
+
+/** What a loss records: per-sample loss and correct flags, and the logits' gradient, seeded on the graph. */
+export interface StepLossResult {
+  loss: Tensor;
+  correct: Tensor;
+  grad: Binding;
+}
+
+/** A training loss, recorded into the step's graph (no readback). */
+export type StepLoss = (s: StepInput) => StepLossResult;
+
+/** Cross-entropy with its gradient, fused (the default loss). */
+export const crossEntropyLoss: StepLoss = ({ g, logits, labels }) => {
+  const { loss, correct } = softmaxCrossEntropyLoss(g, logits, { buffer: labels });
+  return { loss, correct, grad: logits.grad! };
+};
+
 /**
- * Record one cross-entropy training step on an uploaded batch of `size` examples:
- * forward, loss (fused with its gradient), backward, optimizer update.
+ * Record one training step on an uploaded batch of `size` examples: forward, the loss (fused with
+ * its gradient), backward, optimizer update, and the GPU-side Inf/NaN checks.
  */
-export function trainStep(model: Model, optimizer: Optimizer, batch: BatchBuffers, size: number, metrics: GpuMetrics, guard?: NumericGuard): void {
+export function trainStep(model: Model, optimizer: Optimizer, batch: BatchBuffers, size: number, metrics: GpuMetrics, guard?: NumericGuard, loss: StepLoss = crossEntropyLoss, epoch = 0): void {
   const engine = model.store.engine;
   const { channels, height, width } = model.input;
   const step = optimizer.stepCount + 1;
   const g = new Graph(engine);
   const x = g.input(batch.images, [size, channels, height, width]);
   const logits = model.forward(g, x);
-  const { loss, correct } = softmaxCrossEntropyLoss(g, logits, { buffer: batch.labels });
-  metrics.add(loss, correct, size);
-  guard?.check(loss.data, size, step, 'loss');
-  guard?.check(logits.grad!, logits.size, step, 'gradient of the logits');
+  const r = loss({ g, logits, labels: batch.labels, rows: batch.rows, size, step, epoch });
+  metrics.add(r.loss, r.correct, size);
+  guard?.check(r.loss.data, size, step, 'loss');
+  guard?.check(r.grad, logits.size, step, 'gradient of the logits');
   g.backward();
   guard?.check(model.store.buffers.grads, model.store.paramFloats, step, 'gradients');
   optimizer.step();
@@ -189,28 +227,257 @@ export function trainStep(model: Model, optimizer: Optimizer, batch: BatchBuffer
   g.release();
 }
 
-/** Top-1 accuracy (and mean loss) of `model` on `data`, in eval mode; one readback at the end. */
-export async function evaluate(model: Model, data: Dataset, batchSize = 500): Promise<{ accuracy: number; loss: number }> {
+export interface BatchPass {
+  g: Graph;
+  /** The batch's input [size, C, H, W]. */
+  x: Tensor;
+  batch: Batch;
+  bufs: BatchBuffers;
+  /** Batch number, and the offset of its first row among the rows asked for. */
+  index: number;
+  offset: number;
+}
+
+/**
+ * Eval-mode forward passes over `data` (rows `indices`, in order; default all) in batches: `each`
+ * records what it needs on the batch's graph (it calls model.forward itself, with a tap if it
+ * wants features), which is released after. The one batched inference loop: evaluation, data
+ * selection and the teacher cache use it.
+ */
+export function forEachBatch(
+  model: Model,
+  data: Dataset,
+  opts: { indices?: Uint32Array; batchSize?: number; augment?: AugmentOptions; seed?: number; epoch?: number },
+  each: (p: BatchPass) => void,
+): void {
   const engine = model.store.engine;
+  const batchSize = opts.batchSize ?? 500;
   const wasTraining = model.net.training;
   model.net.train(false);
-  const batcher = new Batcher(data, { batchSize, seed: 0, shuffle: false });
+  const batcher = new Batcher(data, { batchSize, seed: opts.seed ?? 0, shuffle: false, indices: opts.indices, augment: opts.augment });
   const bufs = new BatchBuffers(engine, batchSize, exampleSize(data));
-  const metrics = new GpuMetrics(engine);
   try {
-    for (const b of batcher.epochBatches(0)) {
-      bufs.upload(b.images, b.labels, b.size);
+    batcher.startEpoch(opts.epoch ?? 0);
+    for (let b = 0; b < batcher.batchesPerEpoch; b++) {
+      const batch = batcher.fill(b);
+      bufs.upload(batch.images, batch.labels, batch.size, batch.indices);
       const g = new Graph(engine, false);
-      const x = g.input(bufs.images, [b.size, data.channels, data.height, data.width]);
-      const { loss, correct } = softmaxCrossEntropyLoss(g, model.forward(g, x), { buffer: bufs.labels });
-      metrics.add(loss, correct, b.size);
+      const x = g.input(bufs.images, [batch.size, data.channels, data.height, data.width]);
+      each({ g, x, batch, bufs, index: b, offset: b * batchSize });
       g.release();
     }
+  } finally {
+    bufs.destroy();
+    model.net.train(wasTraining);
+  }
+}
+
+/** Top-1 accuracy (and mean loss) of `model` on `data`, in eval mode; one readback at the end. */
+export async function evaluate(model: Model, data: Dataset, batchSize = 500): Promise<{ accuracy: number; loss: number }> {
+  const metrics = new GpuMetrics(model.store.engine);
+  try {
+    forEachBatch(model, data, { batchSize }, ({ g, x, bufs, batch }) => {
+      const { loss, correct } = softmaxCrossEntropyLoss(g, model.forward(g, x), { buffer: bufs.labels });
+      metrics.add(loss, correct, batch.size);
+    });
     const m = await metrics.take();
     return { accuracy: m.accuracy, loss: m.loss };
   } finally {
     metrics.destroy();
-    bufs.destroy();
-    model.net.train(wasTraining);
   }
+}
+
+// ---- the training loop --------------------------------------------------------------------------
+
+export interface TrainLoopOptions {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerRule;
+  schedule: ScheduleKind;
+  /** Seeds the data order and augmentation (the model was initialised by its creator). */
+  seed: number;
+  /** The training rows of the dataset (default: all). */
+  indices?: Uint32Array;
+  augment?: AugmentOptions;
+  /** Evaluated after every epoch: the model is chosen on `val`, and `test` is reported (either may be absent). */
+  val?: Dataset | null;
+  test?: Dataset | null;
+  /** Steps between reads of the running loss (each is one host sync, never inside a step); default 20. */
+  progressEvery?: number;
+  /** Continue from this state (the weights are the model's own). */
+  resume?: TrainingState;
+  /** Stop after this many epochs in this call. */
+  stopAfter?: number;
+  /** Treat a finite loss that grows far beyond its start as a numerical fault (DivergenceCheck); default true. */
+  divergenceCheck?: boolean;
+}
+
+export interface TrainProgress {
+  /** 1-based epoch and step within it. */
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  /** Optimizer steps so far. */
+  globalStep: number;
+  loss: number;
+  accuracy: number;
+  samplesPerSecond: number;
+  learningRate: number;
+}
+
+export interface EpochResult {
+  /** 1-based. */
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  /** Null when there is no validation split. */
+  valAccuracy: number | null;
+  /** Null when there is no test set. */
+  testAccuracy: number | null;
+  testLoss: number | null;
+  /** The maximum of test accuracy over the epochs so far: for display only, never to choose a model. */
+  bestTestAccuracy: number;
+  /** Test accuracy at the epoch of best validation accuracy so far (the last epoch without a validation split). */
+  testAtBestVal: number;
+  bestValEpoch: number;
+  learningRate: number;
+  seconds: number;
+  samples: number;
+  samplesPerSecond: number;
+}
+
+export interface TrainHooks {
+  /** The loss (default: cross-entropy). */
+  loss?: StepLoss;
+  /** Before each epoch's steps (e.g. a data selection); may read back, it is between epochs. */
+  beforeEpoch?: (epoch: number) => void | Promise<void>;
+  /** Every `progressEvery` steps and at the end of an epoch. */
+  onProgress?: (p: TrainProgress) => void;
+  /** After each epoch's evaluation; `state()` reads what a checkpoint needs to resume (a few readbacks). */
+  onEpoch?: (r: EpochResult, state: () => Promise<TrainingState>) => void | Promise<void>;
+  /** Return true to stop after the current step. */
+  shouldStop?: () => boolean;
+  /** The caller's own state for checkpoints (numbers and tensors, e.g. a selection mask). */
+  state?: () => Promise<Pick<TrainingState, 'extra' | 'tensors'>>;
+}
+
+export interface TrainResult {
+  epochs: EpochResult[];
+  /** Maximum test accuracy over epochs (display only). */
+  best: number;
+  last: number;
+  testAtBestVal: number;
+  bestVal: number | null;
+}
+
+/**
+ * Train `model` on `data` for o.epochs epochs with the given loss (default cross-entropy):
+ * shuffled batches (seeded), the optimizer and schedule, GPU-side Inf/NaN checks read with the
+ * running loss every `progressEvery` steps, evaluation after each epoch, and the state a
+ * checkpoint needs to resume bit-identically. Throws a NumericalFault naming the step on Inf/NaN
+ * or divergence.
+ */
+export async function train(engine: Engine, model: Model, data: Dataset, o: TrainLoopOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const loss = hooks.loss ?? crossEntropyLoss;
+  const batcher = new Batcher(data, { batchSize: o.batchSize, seed: o.seed, indices: o.indices, augment: o.augment });
+  const stepsPerEpoch = batcher.batchesPerEpoch;
+  const guard = new NumericGuard(engine, model.store);
+  const optimizer = new Optimizer(model.store, o.optimizer, o.lr, scheduleFor(o.schedule, stepsPerEpoch * o.epochs), guard.health);
+  const bufs = new BatchBuffers(engine, o.batchSize, exampleSize(data));
+  const metrics = new GpuMetrics(engine);
+  const divergence = new DivergenceCheck(model.input.classes, o.divergenceCheck ?? true);
+  const every = Math.max(1, o.progressEvery ?? 20);
+
+  let best = 0;
+  let last = 0;
+  let bestVal = -1;
+  let testAtBestVal = 0;
+  let bestValEpoch = 0;
+  let firstEpoch = 0;
+  if (o.resume) {
+    optimizer.writeState(o.resume.optimizer);
+    ({ best, last, epoch: firstEpoch } = o.resume);
+    const x = o.resume.extra ?? {};
+    bestVal = x.bestVal ?? bestVal;
+    testAtBestVal = x.testAtBestVal ?? last;
+    bestValEpoch = x.bestValEpoch ?? firstEpoch;
+  }
+  const state = async (epoch: number): Promise<TrainingState> => {
+    const own = (await hooks.state?.()) ?? {};
+    return { epoch, best, last, optimizer: await optimizer.readState(), extra: { ...own.extra, bestVal, testAtBestVal, bestValEpoch }, tensors: own.tensors };
+  };
+  const epochs: EpochResult[] = [];
+  const lastEpoch = Math.min(o.epochs, o.stopAfter ? firstEpoch + o.stopAfter : o.epochs);
+  try {
+    for (let epoch = firstEpoch; epoch < lastEpoch; epoch++) {
+      await hooks.beforeEpoch?.(epoch);
+      model.net.train(true);
+      batcher.startEpoch(epoch);
+      const started = performance.now();
+      let seen = 0;
+      let running = { loss: 0, accuracy: 0, samples: 0 };
+      let stopped = false;
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        const batch = batcher.fill(b);
+        bufs.upload(batch.images, batch.labels, batch.size, batch.indices);
+        trainStep(model, optimizer, bufs, batch.size, metrics, guard, loss, epoch);
+        seen += batch.size;
+        stopped = hooks.shouldStop?.() ?? false;
+        if (b % every === every - 1 || b === stepsPerEpoch - 1 || stopped) {
+          running = await metrics.take();
+          await guard.verify();
+          divergence.observe(running.loss, optimizer.stepCount);
+          hooks.onProgress?.({
+            epoch: epoch + 1,
+            step: b + 1,
+            stepsPerEpoch,
+            globalStep: optimizer.stepCount,
+            loss: running.loss,
+            accuracy: running.accuracy,
+            samplesPerSecond: seen / ((performance.now() - started) / 1000),
+            learningRate: optimizer.currentLr(),
+          });
+        }
+        if (stopped) break;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const valAccuracy = o.val ? (await evaluate(model, o.val)).accuracy : null;
+      const test = o.test ? await evaluate(model, o.test) : null;
+      if (test) {
+        last = test.accuracy;
+        best = Math.max(best, last);
+      }
+      // Model choice on the validation split (strictly better: the earliest epoch wins ties).
+      if (valAccuracy === null || valAccuracy > bestVal) {
+        bestVal = valAccuracy ?? -1;
+        testAtBestVal = last;
+        bestValEpoch = epoch + 1;
+      }
+      const r: EpochResult = {
+        epoch: epoch + 1,
+        trainLoss: running.loss,
+        trainAccuracy: running.accuracy,
+        valAccuracy,
+        testAccuracy: test?.accuracy ?? null,
+        testLoss: test?.loss ?? null,
+        bestTestAccuracy: best,
+        testAtBestVal,
+        bestValEpoch,
+        learningRate: optimizer.currentLr(),
+        seconds,
+        samples: seen,
+        samplesPerSecond: seen / seconds,
+      };
+      epochs.push(r);
+      await hooks.onEpoch?.(r, () => state(epoch + 1));
+      if (stopped || hooks.shouldStop?.()) break;
+    }
+  } finally {
+    metrics.destroy();
+    guard.destroy();
+    bufs.destroy();
+    optimizer.destroy();
+  }
+  return { epochs, best, last, testAtBestVal, bestVal: bestVal >= 0 ? bestVal : null };
 }

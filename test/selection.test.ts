@@ -57,7 +57,7 @@ describe('data selection on the committed teacher', () => {
     const sel = seen.find((e) => e.t.selection);
     expect(sel).toBeDefined();
     const s = sel!.t.selection!;
-    const mask = sel!.state.mask!;
+    const mask = sel!.state.tensors!['ds.mask'];
     const { rows, wrong, labels, C } = await rowsAndWrong(o);
     const perClass = Array.from({ length: C }, () => ({ samples: 0, selected: 0 }));
     let wrongIn = 0;

@@ -138,7 +138,7 @@ export class Runner {
       bytes = new Uint8Array(await source.file.arrayBuffer());
     }
     // Refuses a corrupt file (content hash) and missing, extra or reshaped tensors, naming them.
-    const restored = modelFromBytes(engine, bytes, name);
+    const restored = modelFromBytes(engine, bytes, name, undefined, { state: false });
     const config = restored.config;
     const problem = !config.normalisation
       ? 'config.normalisation: expected the mean and std the teacher was trained with'

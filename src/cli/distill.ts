@@ -6,7 +6,6 @@ import { distill, DEFAULT_DISTILL, validateDistillOptions, type DistillOptions, 
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { loadDataset } from './datasets.js';
 import { epochBar, type EpochBar } from './progress.js';
-import { DivergenceCheck } from '../train.js';
 import { checkRunPaths } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 
@@ -94,8 +93,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
     out(`resuming from ${o.out} after epoch ${resumed.state!.epoch}`);
   }
   opts.stopAfter = o.stopAfter;
-  // The divergence check rides on the progress readbacks distill() already makes (every 20 steps).
-  const divergence = new DivergenceCheck(data.train.numClasses, o.divergenceCheck ?? true);
+  opts.divergenceCheck = o.divergenceCheck ?? true;
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
   out(
@@ -120,7 +118,6 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
         }
         bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
         log({ event: 'step', ...p });
-        divergence.observe(p.loss, (p.epoch - 1) * p.stepsPerEpoch + p.step);
       },
       onEpoch: async (t, student, state) => {
         bar?.stop();

@@ -2,13 +2,12 @@
 // JSON-lines metrics and atomic safetensors checkpoints.
 
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { epochBar } from './progress.js';
+import { epochBar, type EpochBar } from './progress.js';
 import type { Engine } from '../gpu/engine.js';
-import { Batcher, allIndices, trainSubset } from '../data/batches.js';
-import { exampleSize } from '../data/dataset.js';
+import { allIndices, trainSubset } from '../data/batches.js';
 import { createModel, type InputSpec } from '../nn/models.js';
-import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
-import { BatchBuffers, DivergenceCheck, GpuMetrics, NumericGuard, evaluate, trainStep } from '../train.js';
+import type { OptimizerRule } from '../optim/optimizer.js';
+import { evaluate, train } from '../train.js';
 import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
 import { loadDataset } from './datasets.js';
@@ -44,7 +43,7 @@ export interface TrainOptions {
 }
 
 /** Options that must be the same for --resume to continue a run rather than start another. */
-export const RUN_IDENTITY = ['model', 'student', 'teacher', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsWarmupEpochs', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'];
+export const RUN_IDENTITY = ['model', 'student', 'teacher', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'];
 
 /**
  * The checkpoint to resume from, if --resume and it exists; refuses one written by a different run
@@ -79,12 +78,6 @@ export function optimizerRule(o: Pick<TrainOptions, 'optimizer' | 'momentum' | '
   return { kind: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay, decoupled: o.optimizer === 'adamw' };
 }
 
-export function schedule(kind: TrainOptions['schedule'], totalSteps: number): Schedule {
-  if (kind === 'cosine') return { kind: 'cosine', totalSteps };
-  if (kind === 'step') return { kind: 'step', milestones: [0.5, 0.75].map((f) => Math.round(f * totalSteps)), gamma: 0.1 };
-  return { kind: 'constant' };
-}
-
 export type { ModelConfig };
 
 export { saveModel, loadModel, loadWeights };
@@ -109,74 +102,55 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const model = resumed?.model ?? createModel(engine, o.model, input, o.seed);
   const indices = o.trainSubset ? trainSubset(allIndices(data.train.n), o.trainSubset, o.seed) : allIndices(data.train.n);
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
-  const batcher = new Batcher(data.train, { batchSize: o.batch, seed: o.seed, indices, augment });
-  const steps = batcher.batchesPerEpoch * o.epochs;
-  const guard = new NumericGuard(engine, model.store);
-  const optimizer = new Optimizer(model.store, optimizerRule(o), o.lr, schedule(o.schedule, steps), guard.health);
-  const bufs = new BatchBuffers(engine, o.batch, exampleSize(data.train));
-  const metrics = new GpuMetrics(engine);
-  const divergence = new DivergenceCheck(input.classes, o.divergenceCheck ?? true);
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
-  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${o.dataset}: ${indices.length} examples, ${o.epochs} epochs of ${batcher.batchesPerEpoch} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
-
-  let best = 0;
-  let last = 0;
+  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${o.dataset}: ${indices.length} examples, ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
   let lastSaved = 0;
-  let firstEpoch = 0;
   if (resumed?.state) {
-    optimizer.writeState(resumed.state.optimizer);
-    ({ best, last, epoch: firstEpoch } = resumed.state);
-    lastSaved = firstEpoch;
-    out(`resuming from ${o.out} after epoch ${firstEpoch} (step ${resumed.state.optimizer.step})`);
+    lastSaved = resumed.state.epoch;
+    out(`resuming from ${o.out} after epoch ${lastSaved} (step ${resumed.state.optimizer.step})`);
   }
-  const lastEpoch = Math.min(o.epochs, o.stopAfter ? firstEpoch + o.stopAfter : o.epochs);
   const started = performance.now();
-  for (let epoch = firstEpoch; epoch < lastEpoch; epoch++) {
-    model.net.train(true);
-    batcher.startEpoch(epoch);
-    const bar = epochBar(o.progress, `epoch ${epoch + 1}/${o.epochs}`, batcher.batchesPerEpoch);
-    const epochStart = performance.now();
-    let seen = 0;
-    let running = { loss: 0, accuracy: 0 };
-    for (let b = 0; b < batcher.batchesPerEpoch; b++) {
-      const batch = batcher.fill(b);
-      bufs.upload(batch.images, batch.labels, batch.size);
-      trainStep(model, optimizer, bufs, batch.size, metrics, guard);
-      seen += batch.size;
-      if (b % 20 === 19 || b === batcher.batchesPerEpoch - 1) {
-        running = await metrics.take();
-        await guard.verify().then(() => divergence.observe(running.loss, optimizer.stepCount)).catch((e) => {
-          bar.stop();
-          throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
-        });
-        const rate = seen / ((performance.now() - epochStart) / 1000);
-        bar.update(b + 1, running.loss, running.accuracy, rate);
-        log({ event: 'step', epoch: epoch + 1, step: optimizer.stepCount, loss: running.loss, train_acc: running.accuracy, lr: optimizer.currentLr(), samples_per_s: rate });
-      }
-    }
-    bar.stop();
-    const test = await evaluate(model, data.test);
-    last = test.accuracy;
-    best = Math.max(best, last);
-    const seconds = (performance.now() - epochStart) / 1000;
-    out(
-      `epoch ${epoch + 1}/${o.epochs}: train loss ${running.loss.toFixed(4)}, test accuracy ${(100 * last).toFixed(2)}% (best ${(100 * best).toFixed(2)}%), ${(seen / seconds).toFixed(0)} samples/s`,
+  let bar: EpochBar | null = null;
+  let barEpoch = 0;
+  try {
+    const result = await train(
+      engine,
+      model,
+      data.train,
+      { epochs: o.epochs, batchSize: o.batch, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
+      {
+        onProgress: (p) => {
+          if (p.epoch !== barEpoch) {
+            bar?.stop();
+            bar = epochBar(o.progress, `epoch ${p.epoch}/${o.epochs}`, p.stepsPerEpoch);
+            barEpoch = p.epoch;
+          }
+          bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
+          log({ event: 'step', epoch: p.epoch, step: p.globalStep, loss: p.loss, train_acc: p.accuracy, lr: p.learningRate, samples_per_s: p.samplesPerSecond });
+        },
+        onEpoch: async (r, state) => {
+          bar?.stop();
+          bar = null;
+          barEpoch = 0;
+          const last = r.testAccuracy ?? 0;
+          out(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)}, test accuracy ${(100 * last).toFixed(2)}% (best ${(100 * r.bestTestAccuracy).toFixed(2)}%), ${r.samplesPerSecond.toFixed(0)} samples/s`);
+          log({ event: 'epoch', epoch: r.epoch, test_acc: last, best_test_acc: r.bestTestAccuracy, test_loss: r.testLoss, seconds: r.seconds });
+          if (o.out) {
+            await saveModel(o.out, model, { model: o.model, input, dataset: o.dataset, normalisation: data.normalisation, seed: o.seed, epoch: r.epoch, testAccuracy: last, command: { ...o } }, await state());
+            lastSaved = r.epoch;
+          }
+        },
+      },
     );
-    log({ event: 'epoch', epoch: epoch + 1, test_acc: last, best_test_acc: best, test_loss: test.loss, seconds });
-    if (o.out) {
-      const state = { epoch: epoch + 1, best, last, optimizer: await optimizer.readState() };
-      await saveModel(o.out, model, { model: o.model, input, dataset: o.dataset, normalisation: data.normalisation, seed: o.seed, epoch: epoch + 1, testAccuracy: last, command: { ...o } }, state);
-      lastSaved = epoch + 1;
-    }
+    out(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: best ${(100 * result.best).toFixed(2)}%, last ${(100 * result.last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
+    return { best: result.best, last: result.last };
+  } catch (e) {
+    (bar as EpochBar | null)?.stop();
+    throw new Error(`${(e as Error).message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
+  } finally {
+    model.store.destroy();
   }
-  out(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: best ${(100 * best).toFixed(2)}%, last ${(100 * last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
-  metrics.destroy();
-  guard.destroy();
-  bufs.destroy();
-  optimizer.destroy();
-  model.store.destroy();
-  return { best, last };
 }
 
 export async function runEval(engine: Engine, path: string, opts: { dataset?: string; dataDir?: string; model?: string }, out: (s: string) => void): Promise<number> {

@@ -4,14 +4,13 @@
 // update, recorded into one submit; the teacher's logits come from the GPU cache.
 
 import type { Engine } from '../gpu/engine.js';
-import { Batcher, allIndices, trainSubset, validationSplit } from '../data/batches.js';
-import { exampleSize, takeExamples, type Dataset } from '../data/dataset.js';
+import { allIndices, trainSubset, validationSplit } from '../data/batches.js';
+import { takeExamples, type Dataset } from '../data/dataset.js';
 import type { AugmentOptions } from '../data/augment.js';
 import { kdLoss, labelRevision, NO_REVISION, selectMask, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import { createModel, type Model } from '../nn/models.js';
-import { Optimizer, type OptimizerRule, type Schedule } from '../optim/optimizer.js';
-import { Graph } from '../tensor.js';
-import { BatchBuffers, GpuMetrics, NumericGuard, evaluate } from '../train.js';
+import type { OptimizerRule, ScheduleKind } from '../optim/optimizer.js';
+import { train, type StepLoss } from '../train.js';
 import { Rng } from '../util/rng.js';
 import { TeacherCache } from './teacher-cache.js';
 import { selectDistillSubset } from './selection.js';
@@ -27,7 +26,7 @@ export interface DistillOptions {
   batchSize: number;
   lr: number;
   optimizer: OptimizerRule;
-  schedule: 'constant' | 'cosine' | 'step';
+  schedule: ScheduleKind;
   seed: number;
   /** Train on a seeded subset of this many samples (after the validation split). */
   trainSubset?: number;
@@ -64,6 +63,8 @@ export interface DistillOptions {
   resume?: TrainingState;
   /** Stop after this many epochs in this call. */
   stopAfter?: number;
+  /** Treat a finite loss that grows far beyond its start as a numerical fault (default true). */
+  divergenceCheck?: boolean;
 }
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epochs'> = {
@@ -242,8 +243,11 @@ function quantiles(values: Float32Array, qs: number[]): number[] {
 }
 
 /**
- * Distil `teacher` (with content hash `teacherHash`, the cache key) into a fresh `student` model.
- * `cache` may be shared across runs (the ablation does), so teacher logits are computed once.
+ * Distil `teacher` (with content hash `teacherHash`, the cache key) into a fresh `student` model,
+ * with the one training loop (src/train.ts): the loss is the fused KD/DKD kernel (label revision
+ * and the selection mask inside), the data selection runs before the epochs that need it, and
+ * the mask travels in checkpoints as the tensor "ds.mask". `cache` may be shared across runs (the
+ * ablation does), so teacher logits are computed once.
  */
 export async function distill(
   engine: Engine,
@@ -265,175 +269,129 @@ export async function distill(
 
   // Same split, subset and order for every method of a seed: differences are the method's.
   const { trainIdx, ...split } = splitRows(trainData.n, o);
-  const batcher = new Batcher(trainData, { batchSize: o.batchSize, seed: o.seed, indices: trainIdx, augment: o.augment });
-  const steps = batcher.batchesPerEpoch * o.epochs;
-  const sched: Schedule = o.schedule === 'cosine' ? { kind: 'cosine', totalSteps: steps } : o.schedule === 'step' ? { kind: 'step', milestones: [Math.round(steps / 2), Math.round((3 * steps) / 4)], gamma: 0.1 } : { kind: 'constant' };
-  const guard = new NumericGuard(engine, student.store);
-  const optimizer = new Optimizer(student.store, o.optimizer, o.lr, sched, guard.health);
-  const bufs = new BatchBuffers(engine, o.batchSize, exampleSize(trainData));
-  const idxBuf = engine.alloc(o.batchSize * 4, 'batch-idx');
-  const metrics = new GpuMetrics(engine);
   const labelsAll = engine.upload(trainData.labels, 'dataset-labels');
   // Selection mask over the dataset: all ones until a selection is made.
   const mask = engine.upload(new Float32Array(trainData.n).fill(1), 'ds-mask');
   const counts = engine.alloc(2 * C * 4, 'ds-counts');
-  // The validation split, evaluated every epoch: the model is chosen on it, never on the test set.
-  const valData = split.val.length > 0 ? takeExamples(trainData, split.val, `${trainData.name}/validation`) : null;
   const revision: Revision = parts.revise ? { revise: true, eta: o.eta, scope: o.lrScope, betaAtT1: o.betaAtT1 } : NO_REVISION;
+  const selecting = parts.select !== 'none';
+  const warmingAt = (epoch: number) => selecting && epoch < o.dsWarmupEpochs;
 
-  // Teacher telemetry over the training rows (once: the teacher does not change).
-  // The teacher's logits for the training rows only (validation rows never use them).
+  // The teacher's logits for the training rows only (validation rows never use them), and its
+  // telemetry over them (once: the teacher does not change).
   let teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch: 0 });
   const tele = await teacherTelemetry(engine, teacherLogits.logits, labelsAll, trainData, trainIdx, C, o.temperature, revision);
 
   let distilled = parts.loss !== 'ce' ? trainIdx.length : 0;
-  let best = 0;
-  let last = 0;
-  let bestVal = -1;
-  let testAtBestVal = 0;
-  let bestValEpoch = 0;
-  let firstEpoch = 0;
   let selected = false;
   let previousMask: Float32Array | null = null;
-  if (o.resume) {
-    optimizer.writeState(o.resume.optimizer);
-    ({ best, last, epoch: firstEpoch } = o.resume);
-    const x = o.resume.extra ?? {};
-    bestVal = x.bestVal ?? bestVal;
-    testAtBestVal = x.testAtBestVal ?? last;
-    bestValEpoch = x.bestValEpoch ?? firstEpoch;
-    if (o.resume.mask) {
-      engine.write(mask, o.resume.mask);
-      previousMask = o.resume.mask;
-      distilled = x.distilled ?? distilled;
-      selected = true;
-    }
+  const resumedMask = o.resume?.tensors?.['ds.mask'];
+  if (resumedMask) {
+    engine.write(mask, resumedMask);
+    previousMask = resumedMask;
+    distilled = o.resume!.extra?.distilled ?? distilled;
+    selected = true;
   }
-  const epochs: EpochTelemetry[] = [];
-  const dkdWarmSteps = Math.max(1, o.dkdWarmupEpochs * batcher.batchesPerEpoch);
-  const lastEpoch = Math.min(o.epochs, o.stopAfter ? firstEpoch + o.stopAfter : o.epochs);
-  const state = async (epoch: number): Promise<TrainingState> => ({
-    epoch,
-    best,
-    last,
-    optimizer: await optimizer.readState(),
-    mask: selected ? await engine.readF32(mask, trainData.n) : undefined,
-    extra: { distilled, bestVal, testAtBestVal, bestValEpoch },
-  });
+  let selection: SelectionTelemetry | undefined;
+  const dkdWarmSteps = Math.max(1, o.dkdWarmupEpochs * Math.ceil(trainIdx.length / o.batchSize));
 
+  // The fused loss: label revision + KD/DKD + selection mask + gradient in one pass over [B, C].
+  const loss: StepLoss = ({ g, logits, labels, rows, size: B, step, epoch }) => {
+    const warming = warmingAt(epoch);
+    const lossT = g.tensor([B], false, 'loss');
+    const correct = g.tensor([B], false, 'correct');
+    const grad = g.scratch(B * C, 'grad');
+    // Warm-up: the method's own loss on every sample (the mask is not used), or CE alone.
+    const kdTerm = parts.loss !== 'ce' && !(warming && o.dsWarmupLoss === 'ce');
+    const warm = Math.min(1, step / dkdWarmSteps);
+    const lossSpec: KdLoss =
+      parts.loss === 'dkd'
+        ? { kind: 'dkd', lambda1: 1, alpha: kdTerm ? o.dkdAlpha : 0, beta: kdTerm ? o.dkdBeta : 0, warm }
+        : { kind: 'kd', lambda1: kdTerm ? o.lambda1 : 1, lambda2: kdTerm ? o.lambda2 : 0 };
+    kdLoss(
+      engine,
+      { zs: logits.data, zt: teacherLogits.logits, labels, idx: rows, mask, loss: lossT.data, grad, correct: correct.data },
+      B,
+      C,
+      { loss: lossSpec, temperature: o.temperature, revision, useMask: selecting && !warming, restWeight: o.dsRestWeight === 'lambda1' ? undefined : o.dsRestWeight },
+    );
+    g.seed(logits, { buffer: grad });
+    return { loss: lossT, correct, grad: { buffer: grad } };
+  };
+
+  const epochs: EpochTelemetry[] = [];
+  const valData = split.val.length > 0 ? takeExamples(trainData, split.val, `${trainData.name}/validation`) : null;
   try {
-    for (let epoch = firstEpoch; epoch < lastEpoch; epoch++) {
-      if (o.augment && epoch > 0) teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch });
-      const selecting = parts.select !== 'none';
-      const warming = selecting && epoch < o.dsWarmupEpochs;
-      const rescore = o.dsEvery > 0 && (epoch - o.dsWarmupEpochs) % o.dsEvery === 0;
-      let selection: SelectionTelemetry | undefined;
-      if (selecting && !warming && (!selected || rescore)) {
-        selected = true;
-        const made = await makeSelection(engine, parts.select, student, trainData, split, trainIdx, { teacherLogits: teacherLogits.logits, labels: labelsAll, mask, counts }, o, revision, tele.wrong, previousMask);
-        previousMask = made.mask;
-        selection = { ...made.telemetry, afterEpoch: epoch };
-        distilled = selection.selected;
-      }
-      student.net.train(true);
-      batcher.startEpoch(epoch);
-      const started = performance.now();
-      let seen = 0;
-      let running = { loss: 0, accuracy: 0, samples: 0 };
-      for (let b = 0; b < batcher.batchesPerEpoch; b++) {
-        const batch = batcher.fill(b);
-        bufs.upload(batch.images, batch.labels, batch.size);
-        engine.write(idxBuf, batch.indices.subarray(0, batch.size));
-        const B = batch.size;
-        const g = new Graph(engine);
-        const zs = student.forward(g, g.input(bufs.images, [B, input.channels, input.height, input.width]));
-        const loss = g.tensor([B], false, 'loss');
-        const correct = g.tensor([B], false, 'correct');
-        const grad = g.scratch(B * C, 'grad');
-        // Warm-up: the method's own loss on every sample (the mask is not used), or CE alone.
-        const kdTerm = parts.loss !== 'ce' && !(warming && o.dsWarmupLoss === 'ce');
-        const warm = Math.min(1, (optimizer.stepCount + 1) / dkdWarmSteps);
-        const lossSpec: KdLoss =
-          parts.loss === 'dkd'
-            ? { kind: 'dkd', lambda1: 1, alpha: kdTerm ? o.dkdAlpha : 0, beta: kdTerm ? o.dkdBeta : 0, warm }
-            : { kind: 'kd', lambda1: kdTerm ? o.lambda1 : 1, lambda2: kdTerm ? o.lambda2 : 0 };
-        kdLoss(
-          engine,
-          { zs: zs.data, zt: teacherLogits.logits, labels: bufs.labels, idx: idxBuf, mask, loss: loss.data, grad, correct: correct.data },
-          B,
-          C,
-          { loss: lossSpec, temperature: o.temperature, revision, useMask: selecting && !warming, restWeight: o.dsRestWeight === 'lambda1' ? undefined : o.dsRestWeight },
-        );
-        g.seed(zs, { buffer: grad });
-        metrics.add(loss, correct, B);
-        const step = optimizer.stepCount + 1;
-        guard.check(loss.data, B, step, 'loss');
-        guard.check({ buffer: grad }, B * C, step, 'gradient of the logits');
-        g.backward();
-        guard.check(student.store.buffers.grads, student.store.paramFloats, step, 'gradients');
-        optimizer.step();
-        guard.check(student.store.buffers.params, student.store.paramFloats, step, 'parameters');
-        g.release();
-        seen += B;
-        const every = Math.max(1, cb.progressEvery ?? 20);
-        if (b % every === every - 1 || b === batcher.batchesPerEpoch - 1) {
-          running = await metrics.take();
-          await guard.verify();
-          cb.onProgress?.({
-            epoch: epoch + 1,
-            step: b + 1,
-            stepsPerEpoch: batcher.batchesPerEpoch,
-            loss: running.loss,
-            accuracy: running.accuracy,
-            samplesPerSecond: seen / ((performance.now() - started) / 1000),
-          });
-        }
-        if (cb.shouldStop?.()) break;
-      }
-      const seconds = (performance.now() - started) / 1000;
-      const valAccuracy = valData ? (await evaluate(student, valData)).accuracy : null;
-      const result = await evaluate(student, test);
-      last = result.accuracy;
-      best = Math.max(best, last);
-      // Model choice on the validation split (strictly better: the earliest epoch wins ties).
-      if (valAccuracy === null || valAccuracy > bestVal) {
-        bestVal = valAccuracy ?? -1;
-        testAtBestVal = last;
-        bestValEpoch = epoch + 1;
-      }
-      const t: EpochTelemetry = {
-        method: o.method,
-        epoch: epoch + 1,
-        trainLoss: running.loss,
-        trainAccuracy: running.accuracy,
-        testAccuracy: last,
-        bestTestAccuracy: best,
-        valAccuracy,
-        testAtBestVal,
-        bestValEpoch,
-        selection,
-        teacherTrainError: tele.errorRate,
-        lrChanged: parts.revise ? tele.wrongCount : 0,
-        betaQuantiles: tele.betaQuantiles,
-        distilled: parts.loss === 'ce' || (warming && o.dsWarmupLoss === 'ce') ? 0 : warming ? trainIdx.length : distilled,
-        trainSamples: trainIdx.length,
-        learningRate: optimizer.currentLr(),
-        seconds,
-        samplesPerSecond: seen / seconds,
-      };
-      epochs.push(t);
-      await cb.onEpoch?.(t, student, () => state(epoch + 1));
-      if (cb.shouldStop?.()) break;
-    }
+    const result = await train(
+      engine,
+      student,
+      trainData,
+      {
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        lr: o.lr,
+        optimizer: o.optimizer,
+        schedule: o.schedule,
+        seed: o.seed,
+        indices: trainIdx,
+        augment: o.augment,
+        val: valData,
+        test,
+        progressEvery: cb.progressEvery,
+        resume: o.resume,
+        stopAfter: o.stopAfter,
+        divergenceCheck: o.divergenceCheck,
+      },
+      {
+        loss,
+        beforeEpoch: async (epoch) => {
+          selection = undefined;
+          if (o.augment && epoch > 0) teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch });
+          const rescore = o.dsEvery > 0 && (epoch - o.dsWarmupEpochs) % o.dsEvery === 0;
+          if (selecting && !warmingAt(epoch) && (!selected || rescore)) {
+            selected = true;
+            const made = await makeSelection(engine, parts.select, student, trainData, split, trainIdx, { teacherLogits: teacherLogits.logits, labels: labelsAll, mask, counts }, o, revision, tele.wrong, previousMask);
+            previousMask = made.mask;
+            selection = { ...made.telemetry, afterEpoch: epoch };
+            distilled = selection.selected;
+          }
+        },
+        onProgress: (p) => cb.onProgress?.({ epoch: p.epoch, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, accuracy: p.accuracy, samplesPerSecond: p.samplesPerSecond }),
+        onEpoch: async (r, state) => {
+          const warming = warmingAt(r.epoch - 1);
+          const t: EpochTelemetry = {
+            method: o.method,
+            epoch: r.epoch,
+            trainLoss: r.trainLoss,
+            trainAccuracy: r.trainAccuracy,
+            testAccuracy: r.testAccuracy ?? 0,
+            bestTestAccuracy: r.bestTestAccuracy,
+            valAccuracy: r.valAccuracy,
+            testAtBestVal: r.testAtBestVal,
+            bestValEpoch: r.bestValEpoch,
+            selection,
+            teacherTrainError: tele.errorRate,
+            lrChanged: parts.revise ? tele.wrongCount : 0,
+            betaQuantiles: tele.betaQuantiles,
+            distilled: parts.loss === 'ce' || (warming && o.dsWarmupLoss === 'ce') ? 0 : warming ? trainIdx.length : distilled,
+            trainSamples: trainIdx.length,
+            learningRate: r.learningRate,
+            seconds: r.seconds,
+            samplesPerSecond: r.samplesPerSecond,
+          };
+          epochs.push(t);
+          await cb.onEpoch?.(t, student, state);
+        },
+        shouldStop: cb.shouldStop,
+        state: async () => ({ extra: { distilled }, tensors: selected ? { 'ds.mask': await engine.readF32(mask, trainData.n) } : undefined }),
+      },
+    );
+    return { student, epochs, best: result.best, last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal };
   } finally {
-    for (const b of [idxBuf, labelsAll, mask, counts]) engine.release(b);
-    metrics.destroy();
-    guard.destroy();
-    bufs.destroy();
-    optimizer.destroy();
+    for (const b of [labelsAll, mask, counts]) engine.release(b);
   }
-  return { student, epochs, best, last, testAtBestVal, bestVal: bestVal >= 0 ? bestVal : null };
 }
+
 
 /** Teacher error rate, β quantiles and wrong flags over the training rows (runs once, between epochs). */
 async function teacherTelemetry(

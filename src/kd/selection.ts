@@ -3,15 +3,13 @@
 // the training rows and a held-out validation split, the validation CE gradient G_val, an
 // optional damped diagonal Gauss–Newton Hessian, then the fused score and selection kernels.
 
-import { Batcher } from '../data/batches.js';
-import { exampleSize, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { elementwise } from '../kernels/elementwise.js';
 import { matmul } from '../kernels/matmul.js';
 import { softmax, softmaxCrossEntropy } from '../kernels/softmax.js';
 import { influenceScores, selectMask, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import type { Model } from '../nn/models.js';
-import { Graph } from '../tensor.js';
-import { BatchBuffers } from '../train.js';
+import { forEachBatch } from '../train.js';
 
 export interface SelectionOptions {
   /** 'ratio': keep `ratio` of the samples with the lowest scores; 'sign': keep every s_i < 0. */
@@ -34,24 +32,12 @@ function studentOutputs(student: Model, data: Dataset, indices: Uint32Array): { 
   const rows = indices.length;
   const logits = engine.alloc(rows * C * 4, 'ds-logits');
   const features = engine.alloc(rows * D * 4, 'ds-features');
-  const batchSize = 500;
-  const batcher = new Batcher(data, { batchSize, seed: 0, shuffle: false, indices });
-  const bufs = new BatchBuffers(engine, batchSize, exampleSize(data));
-  const wasTraining = student.net.training;
-  student.net.train(false);
-  batcher.startEpoch(0);
-  for (let b = 0; b < batcher.batchesPerEpoch; b++) {
-    const batch = batcher.fill(b);
-    bufs.upload(batch.images, batch.labels, batch.size);
-    const g = new Graph(engine, false);
+  forEachBatch(student, data, { indices }, ({ g, x, batch, offset }) => {
     let h = null as null | { buffer: GPUBuffer; offset?: number };
-    const z = student.forward(g, g.input(bufs.images, [batch.size, data.channels, data.height, data.width]), (t) => (h = t.data));
-    engine.copy(z.data.buffer, z.data.offset ?? 0, logits, b * batchSize * C * 4, batch.size * C * 4);
-    engine.copy(h!.buffer, h!.offset ?? 0, features, b * batchSize * D * 4, batch.size * D * 4);
-    g.release();
-  }
-  student.net.train(wasTraining);
-  bufs.destroy();
+    const z = student.forward(g, x, (t) => (h = t.data));
+    engine.copy(z.data.buffer, z.data.offset ?? 0, logits, offset * C * 4, batch.size * C * 4);
+    engine.copy(h!.buffer, h!.offset ?? 0, features, offset * D * 4, batch.size * D * 4);
+  });
   return { logits, features, D };
 }
 

@@ -4,13 +4,12 @@
 // Revised targets are derived from these logits inside the fused loss kernel, per batch.
 
 import type { Engine } from '../gpu/engine.js';
-import { Batcher, allIndices } from '../data/batches.js';
+import { allIndices } from '../data/batches.js';
 import { scatterRows } from '../kernels/scatter.js';
 import type { Dataset } from '../data/dataset.js';
 import type { AugmentOptions } from '../data/augment.js';
 import type { Model } from '../nn/models.js';
-import { Graph } from '../tensor.js';
-import { BatchBuffers } from '../train.js';
+import { forEachBatch } from '../train.js';
 
 export interface TeacherLogits {
   /** [dataset.n, classes], row k = the teacher's logits for dataset sample k. */
@@ -48,25 +47,9 @@ export class TeacherCache {
     }
     const classes = teacher.input.classes;
     const logits = this.engine.upload(new Float32Array(data.n * classes), 'teacher-logits');
-    const batchSize = 500;
-    const batcher = new Batcher(data, { batchSize, seed: opts.seed ?? 0, shuffle: false, augment: opts.augment, indices: rows });
-    const idx = this.engine.alloc(batchSize * 4, 'teacher-rows');
-    const bufs = new BatchBuffers(this.engine, batchSize, data.channels * data.height * data.width);
-    const wasTraining = teacher.net.training;
-    teacher.net.train(false);
-    batcher.startEpoch(opts.epoch ?? 0);
-    for (let b = 0; b < batcher.batchesPerEpoch; b++) {
-      const batch = batcher.fill(b);
-      bufs.upload(batch.images, batch.labels, batch.size);
-      this.engine.write(idx, batch.indices.subarray(0, batch.size));
-      const g = new Graph(this.engine, false);
-      const out = teacher.forward(g, g.input(bufs.images, [batch.size, data.channels, data.height, data.width]));
-      scatterRows(this.engine, out.data, idx, logits, batch.size, classes);
-      g.release();
-    }
-    teacher.net.train(wasTraining);
-    bufs.destroy();
-    this.engine.release(idx);
+    forEachBatch(teacher, data, { indices: rows, augment: opts.augment, seed: opts.seed ?? 0, epoch: opts.epoch ?? 0 }, ({ g, x, bufs, batch }) => {
+      scatterRows(this.engine, teacher.forward(g, x).data, bufs.rows, logits, batch.size, classes);
+    });
     this.engine.flush();
     const entry = { logits, n: data.n, classes, key };
     this.entries.set(key, entry);

@@ -27,10 +27,10 @@ export interface TrainingState {
   best: number;
   last: number;
   optimizer: { m: Float32Array; v: Float32Array; step: number };
-  /** The data-selection mask over the dataset, when one was made. */
-  mask?: Float32Array;
-  /** Anything else a loop keeps (e.g. |Dt|), JSON. */
+  /** Numbers a loop or its caller keeps (e.g. |Dt|, the best validation accuracy), JSON. */
   extra?: Record<string, number>;
+  /** Vectors a caller keeps (e.g. distillation's selection mask, "ds.mask"); stored as train_state/<name>. */
+  tensors?: Record<string, Float32Array>;
 }
 
 const STATE = 'train_state/';
@@ -42,7 +42,10 @@ export async function encodeModel(model: Model, config: ModelConfig, state?: Tra
   if (state) {
     tensors.set(`${STATE}optimizer.m`, { shape: [state.optimizer.m.length], data: state.optimizer.m });
     if (state.optimizer.v.length > 0) tensors.set(`${STATE}optimizer.v`, { shape: [state.optimizer.v.length], data: state.optimizer.v });
-    if (state.mask) tensors.set(`${STATE}ds.mask`, { shape: [state.mask.length], data: state.mask });
+    for (const [name, data] of Object.entries(state.tensors ?? {})) {
+      if (name.startsWith('optimizer.')) throw new Error(`training state: the tensor name "${name}" is the optimizer's`);
+      tensors.set(`${STATE}${name}`, { shape: [data.length], data });
+    }
     extraMetadata.train_state = JSON.stringify({ epoch: state.epoch, best: state.best, last: state.last, step: state.optimizer.step, extra: state.extra ?? {} });
   }
   return encodeCheckpoint({ model: model.name, config, tensors, extraMetadata });
@@ -192,8 +195,10 @@ function trainingState(ck: Checkpoint, fileName: string, paramFloats: number): T
     best: fields.best,
     last: fields.last,
     optimizer: { m, v, step: fields.step },
-    mask: vector('ds.mask', false),
     extra: extra as Record<string, number>,
+    tensors: Object.fromEntries(
+      [...ck.tensors.entries()].filter(([k]) => k.startsWith(STATE) && !k.startsWith(`${STATE}optimizer.`)).map(([k, t]) => [k.slice(STATE.length), t.data]),
+    ),
   };
 }
 

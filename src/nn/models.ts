@@ -20,7 +20,8 @@ export const MODEL_NAMES = ['teacher-cnn', 'student-cnn', 'resnet8x4', 'resnet20
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export interface Model {
-  name: ModelName;
+  /** One of MODEL_NAMES, or the name given to defineModel. */
+  name: string;
   input: InputSpec;
   seed: number;
   store: ParameterStore;
@@ -81,9 +82,46 @@ function resnet(store: ParameterStore, rng: Rng, input: InputSpec, depth: number
 }
 
 /** Build a model by name with weights from a seeded generator (the same seed, the same weights). */
-export function createModel(engine: Engine, name: string, input: InputSpec, seed: number): Model {
+/** What a model is made of: a body (features h) and a head, the last Linear (logits = head(h)). */
+export interface ModelParts {
+  body: Module;
+  head: Linear;
+}
+
+/**
+ * A model of your own from kdgpu's layers (Conv2d, Linear, ReLU, MaxPool2d, BatchNorm2d, Flatten,
+ * GlobalAvgPool, Sequential): `build` creates the layers on `store` (initialised from `rng`); the
+ * head must be a Linear from the body's features to input.classes logits (distillation's data
+ * selection reads the head's input). Train it with train(), distil into it with distill()'s
+ * `initial` student.
+ */
+export function defineModel(engine: Engine, name: string, input: InputSpec, seed: number, build: (store: ParameterStore, rng: Rng, input: InputSpec) => ModelParts): Model {
   const store = new ParameterStore(engine);
-  const rng = new Rng(seed);
+  const { body, head } = build(store, new Rng(seed), input);
+  if (head.outFeatures !== input.classes) throw new Error(`model "${name}": the head has ${head.outFeatures} outputs, the data has ${input.classes} classes`);
+  store.build();
+  const net = new Sequential(body, head);
+  return {
+    name,
+    input,
+    seed,
+    store,
+    net,
+    head,
+    forward(g: Graph, x: Tensor, features?: (h: Tensor) => void): Tensor {
+      const hFeat = body.forward(g, x, 'none' as Activation);
+      features?.(hFeat);
+      return head.forward(g, hFeat);
+    },
+  };
+}
+
+export function createModel(engine: Engine, name: string, input: InputSpec, seed: number): Model {
+  if (!(MODEL_NAMES as readonly string[]).includes(name)) throw new Error(`unknown model "${name}" (known: ${MODEL_NAMES.join(', ')})`);
+  return defineModel(engine, name, input, seed, (store, rng) => builtIn(store, rng, name as ModelName, input));
+}
+
+function builtIn(store: ParameterStore, rng: Rng, name: ModelName, input: InputSpec): ModelParts {
   let body: Sequential;
   let head: Linear;
   const { channels: c, height: h, width: w, classes } = input;
@@ -124,22 +162,6 @@ export function createModel(engine: Engine, name: string, input: InputSpec, seed
     case 'resnet8x4':
       ({ body, head } = resnet(store, rng, input, 8, [32, 64, 128, 256]));
       break;
-    default:
-      throw new Error(`unknown model "${name}" (known: ${MODEL_NAMES.join(', ')})`);
   }
-  store.build();
-  const net = new Sequential(body, head);
-  return {
-    name: name as ModelName,
-    input,
-    seed,
-    store,
-    net,
-    head,
-    forward(g: Graph, x: Tensor, features?: (h: Tensor) => void): Tensor {
-      const hFeat = body.forward(g, x, 'none' as Activation);
-      features?.(hFeat);
-      return head.forward(g, hFeat);
-    },
-  };
+  return { body, head };
 }

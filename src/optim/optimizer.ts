@@ -12,6 +12,15 @@ export type Schedule =
   | { kind: 'step'; milestones: number[]; gamma: number }
   | { kind: 'cosine'; totalSteps: number; minLr?: number };
 
+export type ScheduleKind = 'constant' | 'cosine' | 'step';
+
+/** The schedule of a run of `totalSteps` steps: cosine to 0, or steps of 0.1 at 50% and 75%, or constant. */
+export function scheduleFor(kind: ScheduleKind, totalSteps: number): Schedule {
+  if (kind === 'cosine') return { kind: 'cosine', totalSteps };
+  if (kind === 'step') return { kind: 'step', milestones: [0.5, 0.75].map((f) => Math.round(f * totalSteps)), gamma: 0.1 };
+  return { kind: 'constant' };
+}
+
 /** Learning rate at `step` (0-based) for base rate `lr`. Step milestones are in steps. */
 export function learningRate(lr: number, schedule: Schedule, step: number): number {
   switch (schedule.kind) {
