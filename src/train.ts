@@ -303,7 +303,7 @@ export interface TrainLoopOptions {
   /** Evaluated after every epoch: the model is chosen on `val`, and `test` is reported (either may be absent). */
   val?: Dataset | null;
   test?: Dataset | null;
-  /** Steps between reads of the running loss (each is one host sync, never inside a step); default 20. */
+  /** Steps between reads of the running loss (each is one host sync, never inside a step); default 20. The first step of a call is read too. */
   progressEvery?: number;
   /** Continue from this state (the weights are the model's own). */
   resume?: TrainingState;
@@ -424,7 +424,10 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
         trainStep(model, optimizer, bufs, batch.size, metrics, guard, loss, epoch);
         seen += batch.size;
         stopped = hooks.shouldStop?.() ?? false;
-        if (b % every === every - 1 || b === stepsPerEpoch - 1 || stopped) {
+        // Also after the first step of the call: it compiles the run's pipelines, and a caller
+        // showing progress wants to know when that is over.
+        const first = epoch === firstEpoch && b === 0;
+        if (b % every === every - 1 || b === stepsPerEpoch - 1 || stopped || first) {
           running = await metrics.take();
           await guard.verify();
           divergence.observe(running.loss, optimizer.stepCount);

@@ -22,7 +22,8 @@ import { formatTable } from './table.js';
 export const BENCH_SUITES = ['kernels', 'steps', 'profile'] as const;
 
 export interface BenchOptions {
-  json?: string;
+  /** The results as JSON: to this file (the tables still print), or, when true, to stdout instead of the tables. */
+  json?: string | boolean;
   quick?: boolean;
   filter?: string;
   adapter?: string;
@@ -35,9 +36,21 @@ export interface BenchOptions {
   checks?: KernelCheck[];
 }
 
-export async function runBenchCommand(engine: Engine, suite: string, opts: BenchOptions, out: (s: string) => void): Promise<void> {
+/** `--json [file]`, the same for every command: the results as JSON, to the file named or else to stdout. */
+export function emitJson(json: string | boolean | undefined, value: unknown, out: (s: string) => void): void {
+  if (json === undefined || json === false) return;
+  const text = JSON.stringify(value, null, 2);
+  if (typeof json === 'string') {
+    writeFileSync(json, text);
+    out(`wrote ${json}`);
+  } else out(text);
+}
+
+export async function runBenchCommand(engine: Engine, suite: string, opts: BenchOptions, print: (s: string) => void): Promise<void> {
+  // With --json and no file, stdout carries the JSON only.
+  const out = opts.json === true ? () => {} : print;
   if (suite === 'steps') return runStepsSuite(engine, opts);
-  if (suite === 'profile') return runProfileSuite(engine, opts, out);
+  if (suite === 'profile') return runProfileSuite(engine, opts, out, print);
   if (suite !== 'kernels') throw new Error(`unknown benchmark suite "${suite}" (known: ${BENCH_SUITES.join(', ')})`);
   out(`adapter: ${engine.adapterName}`);
   const result = await runKernelBench(engine, {
@@ -53,10 +66,7 @@ export async function runBenchCommand(engine: Engine, suite: string, opts: Bench
       result.rows.map((r) => [r.name, r.shape, r.ms.toFixed(3), `${r.msMin.toFixed(3)}-${r.msMax.toFixed(3)}`, r.unit ? `${r.rate.toFixed(2)} ${r.unit}` : '–', r.unit ? `${(100 * r.fractionOfCeiling).toFixed(1)}%` : '–']),
     ),
   );
-  if (opts.json) {
-    writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2));
-    out(`\nwrote ${opts.json}`);
-  }
+  emitJson(opts.json, { date: new Date().toISOString(), ...result }, print);
 }
 
 /**
@@ -64,13 +74,14 @@ export async function runBenchCommand(engine: Engine, suite: string, opts: Bench
  * child per backend. The engine of this process only tells it which adapter Dawn picked, so the
  * tfjs-webgpu peer is put on the same one.
  */
-async function runStepsSuite(engine: Engine, opts: { json?: string; quick?: boolean; filter?: string; adapter?: string }): Promise<void> {
+async function runStepsSuite(engine: Engine, opts: { json?: string | boolean; quick?: boolean; filter?: string; adapter?: string }): Promise<void> {
+  if (opts.json === true) throw new Error('bench steps: --json needs a file (the peers print their progress on stdout)');
   const script = fileURLToPath(new URL('./bench-steps.js', import.meta.url));
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` (the steps suite needs the dev dependencies, @tensorflow/*)`);
   const args = [script, engine.software ? '--swiftshader' : '--no-swiftshader', '--adapter', opts.adapter ?? 'auto'];
   if (opts.quick) args.push('--quick');
   if (opts.filter) args.push('--filter', opts.filter);
-  if (opts.json) args.push('--json', opts.json);
+  if (typeof opts.json === 'string') args.push('--json', opts.json);
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: 'inherit' });
     child.on('error', reject);
@@ -86,7 +97,7 @@ async function runStepsSuite(engine: Engine, opts: { json?: string; quick?: bool
  * profiled steps). Profiling puts each dispatch in a pass of its own, so the GPU sum is an upper
  * bound of what the unprofiled step spends on the GPU.
  */
-async function runProfileSuite(engine: Engine, opts: BenchOptions, out: (s: string) => void): Promise<void> {
+async function runProfileSuite(engine: Engine, opts: BenchOptions, out: (s: string) => void, print: (s: string) => void): Promise<void> {
   const modelName = opts.model ?? 'student-cnn';
   if (!(MODEL_NAMES as readonly string[]).includes(modelName)) throw new Error(`bench profile: unknown model "${modelName}" (known: ${MODEL_NAMES.join(', ')})`);
   const batch = opts.batch ?? 128;
@@ -141,10 +152,7 @@ async function runProfileSuite(engine: Engine, opts: BenchOptions, out: (s: stri
     const sorted = [...wall].sort((a, b) => a - b);
     const median = sorted[sorted.length >> 1];
     out(`\n${rows.length} dispatches a step; GPU time (profiled) ${gpu.toFixed(2)} ms; wall time of an unprofiled step (median of ${steps}, with its readback) ${median.toFixed(2)} ms`);
-    if (opts.json) {
-      writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), adapter: engine.adapterName, model: modelName, batch, steps, wallMs: wall, gpuMs: gpu, dispatches: rows }, null, 2));
-      out(`wrote ${opts.json}`);
-    }
+    emitJson(opts.json, { date: new Date().toISOString(), adapter: engine.adapterName, model: modelName, batch, steps, wallMs: wall, gpuMs: gpu, dispatches: rows }, print);
   } finally {
     metrics.destroy();
     bufs.destroy();

@@ -1,5 +1,6 @@
 // The `kdgpu` command.
 
+import { createRequire } from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createNodeEngine } from '../gpu/node.js';
 import type { AdapterChoice } from '../gpu/acquire.js';
@@ -97,21 +98,36 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--dkd-warmup-epochs <n>', 'DKD linear warm-up of the KD terms, in epochs', int('--dkd-warmup-epochs', 0), D.dkdWarmupEpochs);
 }
 
+/** The package's version, from the package.json beside the bundle (dist/..) or the source (src/cli/../..). */
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const p of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = require(p) as { name?: string; version?: string };
+      if (pkg.name === 'kdgpu' && pkg.version) return pkg.version;
+    } catch {
+      // try the next location
+    }
+  }
+  return 'unknown';
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('kdgpu')
     .description('Train and distill small CNNs on WebGPU; every kernel verified against a float64 reference.')
-    .showHelpAfterError();
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError('(add --help for the options)');
 
   program
     .command('verify')
     .description('run every kernel on random inputs and shapes against its float64 CPU reference')
     .addOption(adapterOption())
-    .option('--json', 'print the results as JSON')
+    .option('--json [file]', 'the results as JSON: to this file, or without one to stdout instead of the table')
     .option('--seed <n>', 'seed for the random inputs', int('--seed'))
     .option('--filter <name>', 'only kernels whose name contains this')
     .option('--checks <files...>', 'also verify your own kernels: ES modules exporting `checks` (see examples/my-kernels.mjs)')
     .option('--no-builtins', "only the kernels of --checks, not kdgpu's own")
-    .action(async (opts: { adapter: AdapterChoice; json?: boolean; seed?: number; filter?: string; checks?: string[]; builtins: boolean }) => {
+    .action(async (opts: { adapter: AdapterChoice; json?: boolean | string; seed?: number; filter?: string; checks?: string[]; builtins: boolean }) => {
       const checks = await loadChecks(opts.checks);
       if (!opts.builtins && checks.length === 0) throw new Error('--no-builtins needs --checks: there would be nothing to verify');
       const engine = await createNodeEngine({ adapter: opts.adapter });
@@ -175,8 +191,17 @@ export async function main(argv: string[]): Promise<void> {
         .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation'),
       D.lr,
     ),
-  ).action(async (opts: AblateOptions & { adapter: AdapterChoice }) => {
+  ).action(async (opts: AblateOptions & { adapter: AdapterChoice }, cmd: Command) => {
     if (opts.grid && opts.methods) throw new Error('--grid and --methods cannot be used together');
+    // Options ablate has (they come with the training options) but cannot honour: refused, not ignored.
+    for (const [key, flag, why] of [
+      ['seed', '--seed', 'ablate runs seeds 1..--seeds'],
+      ['metrics', '--metrics', 'ablate writes its results to --out-dir'],
+      ['resume', '--resume', 'ablate rewrites --out-dir after every run; rerun what is missing with --methods'],
+      ['stopAfter', '--stop-after', 'ablate runs every arm to --epochs'],
+    ] as const) {
+      if (cmd.getOptionValueSource(key) === 'cli') throw new Error(`${flag} does not apply to ablate: ${why}`);
+    }
     for (const m of opts.methods?.split(',') ?? []) {
       if (!(METHODS as readonly string[]).includes(m.trim())) throw new Error(`--methods: unknown method "${m}" (known: ${METHODS.join(', ')})`);
     }
@@ -212,7 +237,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('benchmarks (see bench/): kernels (throughput vs this device\'s ceilings), steps (training steps beside TensorFlow.js), profile (one step\'s GPU time per dispatch)')
     .argument('[suite]', 'kernels, steps or profile', 'kernels')
     .addOption(adapterOption())
-    .option('--json <file>', 'also write the results as JSON to this file')
+    .option('--json [file]', 'the results as JSON: to this file, or without one to stdout instead of the tables')
     .option('--quick', 'fewer repetitions and smaller sizes')
     .option('--filter <name>', 'only kernels whose name contains this')
     .option('--model <name>', 'profile: the model', 'student-cnn')
@@ -220,8 +245,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--steps <n>', 'profile: profiled steps', int('--steps', 1))
     .option('--data-dir <dir>', 'profile: the Fashion-MNIST directory')
     .option('--checks <files...>', 'kernels: also time your own kernels\' verification cases (ES modules exporting `checks`)')
-    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string; checks?: string[] }) => {
+    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string | boolean; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string; checks?: string[] }, cmd: Command) => {
       if (opts.checks && suite !== 'kernels') throw new Error(`--checks applies to "bench kernels", not "bench ${suite}"`);
+      for (const [key, flag] of [['model', '--model'], ['batch', '--batch'], ['steps', '--steps'], ['dataDir', '--data-dir']] as const) {
+        if (suite !== 'profile' && cmd.getOptionValueSource(key) === 'cli') throw new Error(`${flag} applies to "bench profile", not "bench ${suite}"`);
+      }
       const checks = await loadChecks(opts.checks);
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {

@@ -1,4 +1,7 @@
-// The progress bar shared by train and distill (cli-progress), off when stdout is not a terminal.
+// Progress for train and distill: a bar (cli-progress) on a terminal; on a pipe or a file, a
+// heartbeat line about every 10 s, so a log shows the run is alive between epochs. Before the
+// first step completes, a "compiling GPU pipelines" phase with its own timer (the first step
+// compiles every pipeline the run needs: seconds on a CPU adapter).
 
 import { SingleBar } from 'cli-progress';
 
@@ -7,8 +10,24 @@ export interface EpochBar {
   stop(): void;
 }
 
-export function epochBar(enabled: boolean, label: string, steps: number): EpochBar {
-  if (!enabled || !process.stdout.isTTY) return { update() {}, stop() {} };
+/** Seconds between heartbeat lines when stdout is not a terminal. */
+export const HEARTBEAT_SECONDS = 10;
+
+const tty = () => Boolean(process.stdout.isTTY);
+
+export function epochBar(enabled: boolean, label: string, steps: number, out: (s: string) => void = (s) => process.stdout.write(s + '\n')): EpochBar {
+  if (!enabled) return { update() {}, stop() {} };
+  if (!tty()) {
+    let next = Date.now() + HEARTBEAT_SECONDS * 1000;
+    return {
+      update(step, loss, accuracy, rate) {
+        if (Date.now() < next || step >= steps) return;
+        next = Date.now() + HEARTBEAT_SECONDS * 1000;
+        out(`${label}: step ${step}/${steps}, loss ${loss.toFixed(4)}, train accuracy ${(100 * accuracy).toFixed(1)}%, ${rate.toFixed(0)} samples/s`);
+      },
+      stop() {},
+    };
+  }
   const bar = new SingleBar({
     format: `${label} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {rate} samples/s | ETA {eta_formatted}`,
     hideCursor: true,
@@ -22,6 +41,42 @@ export function epochBar(enabled: boolean, label: string, steps: number): EpochB
     },
     stop() {
       bar.stop();
+    },
+  };
+}
+
+export interface Phase {
+  /** End the phase, printing how long it took and `detail`. */
+  end(detail?: string): void;
+}
+
+/**
+ * A phase before the first progress: a line with a running timer on a terminal (redrawn every
+ * second, with `status()` appended), or a line at the start and a heartbeat on a pipe.
+ */
+export function phase(enabled: boolean, label: string, status: () => string, out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Phase {
+  const started = Date.now();
+  const secs = () => ((Date.now() - started) / 1000).toFixed(0);
+  if (!enabled) return { end() {} };
+  let timer: ReturnType<typeof setInterval>;
+  if (tty()) {
+    const draw = () => process.stdout.write(`\r${label}… ${secs()} s${status() ? ` (${status()})` : ''}\x1b[K`);
+    draw();
+    timer = setInterval(draw, 1000);
+  } else {
+    out(`${label}…`);
+    timer = setInterval(() => out(`${label}… ${secs()} s${status() ? ` (${status()})` : ''}`), HEARTBEAT_SECONDS * 1000);
+  }
+  timer.unref?.();
+  let ended = false;
+  return {
+    end(detail) {
+      if (ended) return;
+      ended = true;
+      clearInterval(timer);
+      const line = `${label}: ${((Date.now() - started) / 1000).toFixed(1)} s${detail ? `, ${detail}` : ''}`;
+      if (tty()) process.stdout.write(`\r${line}\x1b[K\n`);
+      else out(line);
     },
   };
 }

@@ -2,7 +2,7 @@
 // JSON-lines metrics and atomic safetensors checkpoints.
 
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { epochBar, type EpochBar } from './progress.js';
+import { epochBar, phase, type EpochBar } from './progress.js';
 import type { Engine } from '../gpu/engine.js';
 import { allIndices, trainSubset } from '../data/batches.js';
 import { createModel, type InputSpec } from '../nn/models.js';
@@ -112,6 +112,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   }
   const started = performance.now();
   let bar: EpochBar | null = null;
+  const compiling = phase(o.progress, 'compiling GPU pipelines', () => `${engine.compiledPipelines} compiled`, out);
   let barEpoch = 0;
   try {
     const result = await train(
@@ -121,9 +122,10 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
       { epochs: o.epochs, batchSize: o.batch, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
       {
         onProgress: (p) => {
+          compiling.end(`${engine.compiledPipelines} pipelines (including the first step)`);
           if (p.epoch !== barEpoch) {
             bar?.stop();
-            bar = epochBar(o.progress, `epoch ${p.epoch}/${o.epochs}`, p.stepsPerEpoch);
+            bar = epochBar(o.progress, `epoch ${p.epoch}/${o.epochs}`, p.stepsPerEpoch, out);
             barEpoch = p.epoch;
           }
           bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
@@ -146,6 +148,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
     out(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: best ${(100 * result.best).toFixed(2)}%, last ${(100 * result.last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
     return { best: result.best, last: result.last };
   } catch (e) {
+    compiling.end();
     (bar as EpochBar | null)?.stop();
     throw new Error(`${(e as Error).message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
   } finally {

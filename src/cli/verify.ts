@@ -4,9 +4,11 @@ import type { Engine } from '../gpu/engine.js';
 import { verifyKernels, unverifiedKernels, type VerifyRow } from '../kernels/verify.js';
 import type { KernelCheck } from '../kernels/check.js';
 import { formatTable } from './table.js';
+import { emitJson } from './bench.js';
 
 export interface VerifyCliOptions {
-  json?: boolean;
+  /** The results as JSON: to this file (the table still prints), or, when true, to stdout instead of the table. */
+  json?: boolean | string;
   /** Checks besides the built-ins (e.g. loaded by --checks). */
   checks?: KernelCheck[];
   /** false: only `checks`. */
@@ -25,8 +27,9 @@ export async function runVerifyCommand(engine: Engine, opts: VerifyCliOptions, o
   const failed = rows.filter((r) => !r.pass);
   const ok = failed.length === 0 && unverified.length === 0 && rows.length > 0;
   const seconds = (performance.now() - started) / 1000;
-  if (opts.json) {
-    out(JSON.stringify({ adapter: engine.adapterName, seed, pass: ok, unverified, seconds, rows }, null, 2));
+  const result = { adapter: engine.adapterName, seed, pass: ok, unverified, seconds, rows };
+  if (opts.json === true) {
+    emitJson(true, result, out);
     return ok;
   }
   out(`adapter: ${engine.adapterName}   seed: ${seed}`);
@@ -47,5 +50,6 @@ export async function runVerifyCommand(engine: Engine, opts: VerifyCliOptions, o
   for (const k of unverified) out(`FAIL: kernel "${k}" is defined but no registered check dispatched it`);
   if (rows.length === 0) out(`FAIL: no kernel matched${opts.filter ? ` --filter ${opts.filter}` : ''}`);
   out(`${rows.length - failed.length} passed, ${failed.length} failed (${seconds.toFixed(1)} s; rerun with --seed ${seed})`);
+  emitJson(opts.json, result, out);
   return ok;
 }
