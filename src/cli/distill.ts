@@ -5,7 +5,7 @@ import type { Engine } from '../gpu/engine.js';
 import { distill, DEFAULT_DISTILL, validateDistillOptions, type DistillOptions, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { loadDataset } from './datasets.js';
-import { epochBar, phase, type EpochBar } from './progress.js';
+import { RunProgress } from './progress.js';
 import { checkRunPaths } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 
@@ -101,9 +101,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
       `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
       `${o.method.includes('ds') ? ` ds: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
-  let bar: EpochBar | null = null;
-  const compiling = phase(o.progress, "the teacher's logits and the GPU pipelines", () => `${engine.compiledPipelines} pipelines compiled`, out);
-  let barEpoch = 0;
+  const progress = new RunProgress(o.progress, o.epochs, "the teacher's logits and the GPU pipelines", () => engine.compiledPipelines, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
   const result = await distill(
     engine,
@@ -112,19 +110,11 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
     opts,
     {
       onProgress: (p) => {
-          compiling.end(`${engine.compiledPipelines} pipelines (including the first step)`);
-        if (p.epoch !== barEpoch) {
-          bar?.stop();
-          bar = epochBar(o.progress, `epoch ${p.epoch}/${o.epochs}`, p.stepsPerEpoch, out);
-          barEpoch = p.epoch;
-        }
-        bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
+          progress.step(p);
         log({ event: 'step', ...p });
       },
       onEpoch: async (t, student, state) => {
-        bar?.stop();
-        bar = null;
-        barEpoch = 0;
+        progress.epochEnd();
         if (t.selection) out(describeSelection(t.selection));
         out(describeEpoch(t));
         log({ event: 'epoch', ...t });
@@ -146,8 +136,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
     cache,
     resumed?.model,
   ).catch((e: Error) => {
-    compiling.end();
-    (bar as EpochBar | null)?.stop();
+    progress.stop();
     throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
   });
   const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;

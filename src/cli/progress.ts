@@ -80,3 +80,44 @@ export function phase(enabled: boolean, label: string, status: () => string, out
     },
   };
 }
+
+/** What a train or distill run shows: the compile phase, then a bar (or heartbeat) per epoch. */
+export class RunProgress {
+  private bar: EpochBar | null = null;
+  private barEpoch = 0;
+  private compiling: Phase;
+
+  constructor(
+    private enabled: boolean,
+    private epochs: number,
+    phaseLabel: string,
+    private compiled: () => number,
+    private out: (s: string) => void,
+  ) {
+    this.compiling = phase(enabled, phaseLabel, () => `${compiled()} pipelines compiled`, out);
+  }
+
+  /** A progress report of the loop (the first one ends the compile phase). */
+  step(p: { epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; samplesPerSecond: number }): void {
+    this.compiling.end(`${this.compiled()} pipelines (including the first step)`);
+    if (p.epoch !== this.barEpoch) {
+      this.bar?.stop();
+      this.bar = epochBar(this.enabled, `epoch ${p.epoch}/${this.epochs}`, p.stepsPerEpoch, this.out);
+      this.barEpoch = p.epoch;
+    }
+    this.bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
+  }
+
+  /** Before an epoch's lines are printed. */
+  epochEnd(): void {
+    this.bar?.stop();
+    this.bar = null;
+    this.barEpoch = 0;
+  }
+
+  /** When the run stops early (an error). */
+  stop(): void {
+    this.compiling.end();
+    this.bar?.stop();
+  }
+}

@@ -2,7 +2,7 @@
 // JSON-lines metrics and atomic safetensors checkpoints.
 
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { epochBar, phase, type EpochBar } from './progress.js';
+import { RunProgress } from './progress.js';
 import type { Engine } from '../gpu/engine.js';
 import { allIndices, trainSubset } from '../data/batches.js';
 import { createModel, type InputSpec } from '../nn/models.js';
@@ -111,9 +111,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
     out(`resuming from ${o.out} after epoch ${lastSaved} (step ${resumed.state.optimizer.step})`);
   }
   const started = performance.now();
-  let bar: EpochBar | null = null;
-  const compiling = phase(o.progress, 'compiling GPU pipelines', () => `${engine.compiledPipelines} compiled`, out);
-  let barEpoch = 0;
+  const progress = new RunProgress(o.progress, o.epochs, 'compiling GPU pipelines', () => engine.compiledPipelines, out);
   try {
     const result = await train(
       engine,
@@ -122,19 +120,11 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
       { epochs: o.epochs, batchSize: o.batch, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
       {
         onProgress: (p) => {
-          compiling.end(`${engine.compiledPipelines} pipelines (including the first step)`);
-          if (p.epoch !== barEpoch) {
-            bar?.stop();
-            bar = epochBar(o.progress, `epoch ${p.epoch}/${o.epochs}`, p.stepsPerEpoch, out);
-            barEpoch = p.epoch;
-          }
-          bar!.update(p.step, p.loss, p.accuracy, p.samplesPerSecond);
+          progress.step(p);
           log({ event: 'step', epoch: p.epoch, step: p.globalStep, loss: p.loss, train_acc: p.accuracy, lr: p.learningRate, samples_per_s: p.samplesPerSecond });
         },
         onEpoch: async (r, state) => {
-          bar?.stop();
-          bar = null;
-          barEpoch = 0;
+          progress.epochEnd();
           const last = r.testAccuracy ?? 0;
           out(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)}, test accuracy ${(100 * last).toFixed(2)}% (best ${(100 * r.bestTestAccuracy).toFixed(2)}%), ${r.samplesPerSecond.toFixed(0)} samples/s`);
           log({ event: 'epoch', epoch: r.epoch, test_acc: last, best_test_acc: r.bestTestAccuracy, test_loss: r.testLoss, seconds: r.seconds });
@@ -148,8 +138,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
     out(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: best ${(100 * result.best).toFixed(2)}%, last ${(100 * result.last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
     return { best: result.best, last: result.last };
   } catch (e) {
-    compiling.end();
-    (bar as EpochBar | null)?.stop();
+    progress.stop();
     throw new Error(`${(e as Error).message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
   } finally {
     model.store.destroy();

@@ -6,11 +6,9 @@
 import type { Engine } from '../gpu/engine.js';
 import { allIndices, trainSubset, validationSplit } from '../data/batches.js';
 import { takeExamples, type Dataset } from '../data/dataset.js';
-import type { AugmentOptions } from '../data/augment.js';
 import { kdLoss, labelRevision, NO_REVISION, selectMask, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import { createModel, type Model } from '../nn/models.js';
-import type { OptimizerRule, ScheduleKind } from '../optim/optimizer.js';
-import { train, type StepLoss } from '../train.js';
+import { train, type StepLoss, type TrainLoopOptions } from '../train.js';
 import { Rng } from '../util/rng.js';
 import { TeacherCache } from './teacher-cache.js';
 import { selectDistillSubset } from './selection.js';
@@ -19,15 +17,10 @@ import type { TrainingState } from '../nn/checkpoint.js';
 export const METHODS = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'dkd', 'dkd+lr+ds', 'kd+ds-random', 'kd+ds-correct'] as const;
 export type Method = (typeof METHODS)[number];
 
-export interface DistillOptions {
+/** The loop's options (epochs, batch size, optimizer, schedule, seed, augmentation, resume…) and the method's. */
+export interface DistillOptions extends Pick<TrainLoopOptions, 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'schedule' | 'seed' | 'augment' | 'resume' | 'stopAfter' | 'divergenceCheck'> {
   method: Method;
   student: string;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  optimizer: OptimizerRule;
-  schedule: ScheduleKind;
-  seed: number;
   /** Train on a seeded subset of this many samples (after the validation split). */
   trainSubset?: number;
   /**
@@ -36,7 +29,6 @@ export interface DistillOptions {
    * training set, at most 5,000 (`defaultValSplit`).
    */
   valSplit?: number;
-  augment?: AugmentOptions;
   temperature: number;
   lambda1: number;
   lambda2: number;
@@ -59,12 +51,6 @@ export interface DistillOptions {
   dkdAlpha: number;
   dkdBeta: number;
   dkdWarmupEpochs: number;
-  /** Continue an interrupted run from this state (weights are restored by the caller via `initial`). */
-  resume?: TrainingState;
-  /** Stop after this many epochs in this call. */
-  stopAfter?: number;
-  /** Treat a finite loss that grows far beyond its start as a numerical fault (default true). */
-  divergenceCheck?: boolean;
 }
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epochs'> = {
