@@ -5,7 +5,7 @@
 // backward() walks it in reverse, and each op's closure adds its inputs' gradients, like
 // micrograd's `_backward`, but over whole tensors and with GPU kernels.
 
-import type { Engine } from './gpu/engine.js';
+import { Engine } from './gpu/engine.js';
 import { elementwise } from './kernels/elementwise.js';
 
 /** Gradient state, shared by a tensor and its views (a view's gradient is its base's). */
@@ -181,6 +181,26 @@ export class Graph {
  * a Tensor, so it can be an input of the ops in src/autograd.ts, and its `data` binding can be
  * handed to kernels directly.
  */
+declare module './gpu/engine.js' {
+  interface Engine {
+    /**
+     * A tensor holding a copy of `data` in a pooled storage buffer, outside any Graph: read() it,
+     * pass it to ops (src/autograd.ts) or kernels (`t.data`), and dispose() it, or make it inside
+     * tidy(). `shape` defaults to [data.length].
+     */
+    tensor(data: Float32Array, shape?: readonly number[]): EngineTensor;
+  }
+}
+
+Engine.prototype.tensor = function tensor(this: Engine, data: Float32Array, shape: readonly number[] = [data.length]): EngineTensor {
+  if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`engine.tensor: invalid shape [${shape.join(', ')}]`);
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (n !== data.length) throw new Error(`engine.tensor: ${data.length} values for shape [${shape.join(', ')}] (${n} elements)`);
+  const t = new EngineTensor(this, [...shape], this.upload(data, 'tensor'), (d) => this.letGo(d));
+  this.hold(t);
+  return t;
+};
+
 export class EngineTensor extends Tensor {
   private released = false;
 

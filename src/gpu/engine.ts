@@ -5,7 +5,6 @@
 import { BufferPool, type PoolCounters } from './pool.js';
 import { BufferUsage, MapMode, ShaderStage, STORAGE_USAGE } from './flags.js';
 import { generateWgsl, uniformBytes, variantKey, type KernelDef, type Variant } from './kernel.js';
-import { EngineTensor, Tensor } from '../tensor.js';
 
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
@@ -25,6 +24,16 @@ export interface EngineOptions {
   software?: boolean;
   /** Submit after this many dispatches even without an explicit flush. */
   maxDispatchesPerSubmit?: number;
+}
+
+/**
+ * What the engine keeps of an engine.tensor() (made in src/tensor.ts, which sits above the
+ * engine): its buffer and its size, and how to give it back.
+ */
+export interface HeldTensor {
+  readonly data: GPUBufferBinding;
+  readonly size: number;
+  dispose(): void;
 }
 
 /** engine.memory(): the buffer pool's counters, and the engine.tensor()s not yet disposed. */
@@ -377,25 +386,19 @@ export class Engine {
   // ---- tensors for embedders -----------------------------------------------------------------
   // A thin layer over the pool for code that uses kdgpu as a library: training does not use it.
 
-  private liveTensors = new Set<EngineTensor>();
-  private tidyScopes: Array<Set<EngineTensor>> = [];
+  private liveTensors = new Set<HeldTensor>();
+  private tidyScopes: Array<Set<HeldTensor>> = [];
 
-  /**
-   * A tensor holding a copy of `data` in a pooled storage buffer, outside any Graph: read() it,
-   * pass it to ops (src/autograd.ts) or kernels (`t.data`), and dispose() it, or make it inside
-   * tidy(). `shape` defaults to [data.length].
-   */
-  tensor(data: Float32Array, shape: readonly number[] = [data.length]): EngineTensor {
-    if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`engine.tensor: invalid shape [${shape.join(', ')}]`);
-    const n = shape.reduce((p, d) => p * d, 1);
-    if (n !== data.length) throw new Error(`engine.tensor: ${data.length} values for shape [${shape.join(', ')}] (${n} elements)`);
-    const t = new EngineTensor(this, [...shape], this.upload(data, 'tensor'), (d) => {
-      this.liveTensors.delete(d);
-      for (const scope of this.tidyScopes) scope.delete(d);
-    });
+  /** Track an engine.tensor() (src/tensor.ts makes them): counted by memory(), owned by the innermost tidy(). */
+  hold(t: HeldTensor): void {
     this.liveTensors.add(t);
     this.tidyScopes[this.tidyScopes.length - 1]?.add(t);
-    return t;
+  }
+
+  /** Forget a disposed tensor. */
+  letGo(t: HeldTensor): void {
+    this.liveTensors.delete(t);
+    for (const scope of this.tidyScopes) scope.delete(t);
   }
 
   /**
@@ -406,7 +409,7 @@ export class Engine {
    * so do not run two async tidy() calls on one engine at once.
    */
   tidy<T>(fn: () => T): T {
-    const scope = new Set<EngineTensor>();
+    const scope = new Set<HeldTensor>();
     this.tidyScopes.push(scope);
     const finish = (result: unknown) => {
       const at = this.tidyScopes.lastIndexOf(scope);
@@ -444,7 +447,7 @@ export class Engine {
   }
 
   /** Flush and read a tensor's values (any Tensor: an engine.tensor(), an op's output, a parameter). */
-  readTensor(t: Tensor): Promise<Float32Array> {
+  readTensor(t: { data: GPUBufferBinding; size: number }): Promise<Float32Array> {
     const offset = t.data.offset ?? 0;
     if (offset % 4 !== 0) throw new Error(`readTensor: binding offset ${offset} is not a multiple of 4`);
     return this.readF32(t.data.buffer, t.size, offset / 4);
@@ -519,12 +522,13 @@ export class Engine {
 }
 
 
-/** The buffers of the tensors in a tidy() result: a Tensor, or arrays and plain objects holding them. */
+/** The buffers of the tensors in a tidy() result: a tensor, or arrays and plain objects holding them. */
 function returnedBuffers(result: unknown, out = new Set<GPUBuffer>(), seen = new Set<object>()): Set<GPUBuffer> {
   if (typeof result !== 'object' || result === null || seen.has(result)) return out;
   seen.add(result);
-  if (result instanceof Tensor) {
-    out.add(result.data.buffer);
+  const data = (result as { data?: GPUBufferBinding }).data;
+  if (data && typeof data === 'object' && typeof (data.buffer as GPUBuffer | undefined)?.mapAsync === 'function') {
+    out.add(data.buffer);
   } else if (Array.isArray(result)) {
     for (const v of result) returnedBuffers(v, out, seen);
   } else {
