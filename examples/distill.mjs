@@ -16,5 +16,5 @@ const result = await distill(
   { ...DEFAULT_DISTILL, method: 'kd+lr+ds', student: 'student-cnn', epochs, trainSubset },
   { onEpoch: (t) => console.log(`epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}%, |Dt| ${t.distilled}, LR changed ${t.lrChanged}`) },
 );
-console.log(`best ${(100 * result.best).toFixed(2)}%`);
+console.log(`last ${(100 * result.last).toFixed(2)}%, test at best validation ${(100 * result.testAtBestVal).toFixed(2)}%`);
 engine.destroy();
