@@ -27,11 +27,20 @@ export { reviseLabels, type ReviseLabelsOptions, type RevisedLabels } from './kd
 export { selectDistillSubset, type SelectionOptions, type SelectionResult } from './kd/selection.js';
 export { TeacherCache, type TeacherLogits } from './kd/teacher-cache.js';
 export { ABLATION_METHODS, summarise, compare, verdict, markdownTable, accuracyChartSpec, type AblationRun, type AblationArm, type ArmOverrides, type MethodSummary, type PairedComparison, type Metric } from './kd/ablation.js';
-export type { Dataset } from './data/dataset.js';
-export { normalize, channelStats, takeExamples, type ChannelStats } from './data/dataset.js';
+export type { Dataset, PixelLayout } from './data/dataset.js';
+export { normalize, channelStats, takeExamples, pixelsToUnitCHW, type ChannelStats } from './data/dataset.js';
 export type { AugmentOptions } from './data/augment.js';
-export { parseIdxImages, parseIdxLabels, fashionMnistDataset, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES } from './data/idx.js';
-export { cifarDataset } from './data/cifar.js';
+export {
+  parseIdxImages, parseIdxLabels, parseIdxHeader, idxDataset, fashionMnistDataset, isGzip, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES,
+  IDX_IMAGES_MAGIC, IDX_IMAGES4_MAGIC, IDX_LABELS_MAGIC, type IdxPair, type IdxImages, type ImageSize,
+} from './data/idx.js';
+export { cifarDataset, CIFAR10_CLASSES } from './data/cifar.js';
+export { csvDataset, csvDatasets, parseCsvTable, csvPixelRange, PIXEL_RANGES, type CsvFile, type CsvOptions, type CsvDatasetOptions, type CsvTable, type PixelRange } from './data/csv.js';
+export {
+  imageFolderListing, imageFolderDatasets, imageChannels, isImageFileName, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS,
+  type DecodedImage, type ImageDecoder, type ImageFolderEntry, type ImageFolderListing, type ImageFolderOptions,
+} from './data/image-folder.js';
+export { checkDatasetSpec, parseImageShape, DATASET_KINDS, type DatasetSpec, type DatasetKind, type DatasetFiles } from './data/spec.js';
 export { Batcher, allIndices, trainSubset, validationSplit, epochOrder, type Batch, type BatcherOptions } from './data/batches.js';
 export { encodeSafetensors, decodeSafetensors, type Dtype, type SafeTensor, type TensorMap, type SafetensorsFile, type DecodeOptions } from './io/safetensors.js';
 export { encodeCheckpoint, decodeCheckpoint, contentHash, type Checkpoint } from './io/checkpoint.js';

@@ -6,7 +6,7 @@
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileKind, requireRegularFileSync } from '../io/regular-file.js';
-import { datasetFiles } from './datasets.js';
+import { datasetFiles, type DatasetSpec } from './datasets.js';
 
 /** A path given on the command line, with the option (or role) that gave it. */
 export interface NamedPath {
@@ -92,13 +92,14 @@ export function checkFreshOut(o: { out?: string; resume?: boolean; overwrite?: b
   }
 }
 
-/** The dataset's files, named for the errors above. */
-export function datasetInputs(o: { dataset: string; dataDir?: string }): NamedPath[] {
-  return datasetFiles(o.dataset, o.dataDir).map((path) => ({ option: `the ${o.dataset} file`, path }));
+/** The dataset's files, named for the errors above: by spec when one is given (any kind), else by --dataset and --data-dir. */
+export function datasetInputs(o: { dataset: string; dataDir?: string; datasetSpec?: DatasetSpec }): NamedPath[] {
+  const label = o.datasetSpec?.kind ?? o.dataset;
+  return datasetFiles(o.datasetSpec ?? o.dataset, o.dataDir).map((path) => ({ option: `the ${label} file`, path }));
 }
 
 /** Everything train and distill check before they start: their outputs (--out, --metrics) against inputs and folders, and --out's run. */
-export function checkRunPaths(o: { out?: string; metrics?: string; resume?: boolean; overwrite?: boolean; dataset: string; dataDir?: string }, inputs: NamedPath[] = []): void {
+export function checkRunPaths(o: { out?: string; metrics?: string; resume?: boolean; overwrite?: boolean; dataset: string; dataDir?: string; datasetSpec?: DatasetSpec }, inputs: NamedPath[] = []): void {
   const outputs: NamedPath[] = [];
   if (o.out) outputs.push({ option: '--out', path: o.out });
   if (o.metrics) outputs.push({ option: '--metrics', path: o.metrics });

@@ -17,6 +17,9 @@ export const CIFAR10_FILES = {
   test: ['test_batch.bin'],
 } as const;
 
+/** CIFAR-10's class names, by label (batches.meta.txt). */
+export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
+
 export const CIFAR100_FILES = { train: ['train.bin'], test: ['test.bin'] } as const;
 
 interface RecordLayout {
@@ -72,7 +75,9 @@ export function cifarDataset(variant: CifarVariant, files: readonly CifarFile[],
       for (let p = 0; p < CIFAR_PIXELS; p++) images[out + p] = f.bytes[px + p] / 255;
     }
   }
-  return { images, labels, n, channels: 3, height: 32, width: 32, numClasses: layout.numClasses, name };
+  const ds: Dataset = { images, labels, n, channels: 3, height: 32, width: 32, numClasses: layout.numClasses, name };
+  if (variant === 'cifar-10') ds.classNames = [...CIFAR10_CLASSES];
+  return ds;
 }
 
 function countRecords(f: CifarFile, record: number, layout: RecordLayout): number {

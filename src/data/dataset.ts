@@ -2,6 +2,8 @@
 // Normalisation is a separate, explicit step so the readers stay format-only and the mean/std a
 // model was trained with can be stored beside its checkpoint.
 
+import { FormatError } from '../util/format-error.js';
+
 export interface Dataset {
   /** n * channels * height * width floats, NCHW, one example after another. */
   images: Float32Array;
@@ -14,6 +16,26 @@ export interface Dataset {
   numClasses: number;
   /** Where it came from, e.g. 'fashion-mnist/train'. */
   name: string;
+  /** The name of each class, by label (Fashion-MNIST's names, an image folder's class folders); absent when the data has none. */
+  classNames?: string[];
+}
+
+/**
+ * How a colour image's values are ordered in a file that holds them flat: 'hwc' (interleaved, a
+ * pixel's channels together, as numpy flattens an H x W x C array; IDX 4-D files and CSV rows by
+ * default) or 'chw' (planar, a whole channel after another, as CIFAR's binaries and kdgpu in memory).
+ */
+export type PixelLayout = 'hwc' | 'chw';
+
+/**
+ * An image shape given by a caller (a spec, an option): [height, width] or [height, width,
+ * channels] of integers >= 1, as [height, width, channels] (channels 1 when absent).
+ */
+export function checkImageShape(shape: readonly unknown[], where: string, field = 'imageShape'): [number, number, number] {
+  const dims = shape.length === 3 && shape[2] === undefined ? 2 : shape.length;
+  const ok = (dims === 2 || dims === 3) && shape.slice(0, dims).every((v) => Number.isSafeInteger(v) && (v as number) >= 1);
+  if (!ok) throw new FormatError(where, field, `expected [height, width] or [height, width, channels] of integers >= 1, found ${JSON.stringify(shape)}`);
+  return [shape[0] as number, shape[1] as number, dims === 3 ? (shape[2] as number) : 1];
 }
 
 export function exampleSize(ds: Pick<Dataset, 'channels' | 'height' | 'width'>): number {
@@ -26,6 +48,31 @@ export function exampleSize(ds: Pick<Dataset, 'channels' | 'height' | 'width'>):
  */
 export function pixelsToUnit(pixels: Uint8Array, out: Float32Array = new Float32Array(pixels.length), outOffset = 0): Float32Array {
   for (let i = 0; i < pixels.length; i++) out[outOffset + i] = pixels[i] / 255;
+  return out;
+}
+
+/**
+ * u8 pixels of consecutive examples (`channels` x `height` x `width` each, in `layout` order) to
+ * floats in [0, 1] in CHW order, written to `out` from `outOffset`. Values are x / 255, as pixelsToUnit.
+ */
+export function pixelsToUnitCHW(
+  pixels: Uint8Array,
+  shape: { channels: number; height: number; width: number },
+  layout: PixelLayout,
+  out: Float32Array = new Float32Array(pixels.length),
+  outOffset = 0,
+): Float32Array {
+  const { channels } = shape;
+  if (channels === 1 || layout === 'chw') return pixelsToUnit(pixels, out, outOffset);
+  const plane = shape.height * shape.width;
+  const size = plane * channels;
+  const n = pixels.length / size;
+  for (let i = 0; i < n; i++) {
+    const base = i * size;
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < channels; c++) out[outOffset + base + c * plane + p] = pixels[base + p * channels + c] / 255;
+    }
+  }
   return out;
 }
 
