@@ -120,7 +120,7 @@ export async function runAblate(engine: Engine, o: AblateOptions, out: (s: strin
     ].join('\n');
     writeFileSync(join(o.outDir, 'ablation.md'), md);
     writeFileSync(join(o.outDir, 'ablation.json'), JSON.stringify({ options: o, cpu, adapter: engine.adapterName, arms, summaries, comparisons, runs }, null, 2));
-    writeFileSync(join(o.outDir, 'ablation.svg'), await renderSvg(accuracyChartSpec(runs, `${o.student} on ${o.dataset}: test accuracy per arm (${o.seeds} seeds)`)));
+    writeFileSync(join(o.outDir, 'ablation.svg'), await renderSvg(accuracyChartSpec(runs, `${o.student} on ${o.dataset ?? "the teacher's data"}: test accuracy per arm (${o.seeds} seeds)`)));
     return md;
   };
   for (let seed = 1; seed <= o.seeds; seed++) {

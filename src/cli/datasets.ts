@@ -40,10 +40,12 @@ export async function loadDataset(name: string, dir?: string, normalisation?: No
 /**
  * The data a spec names (checked first: see checkDatasetSpec), normalised with `normalisation` or,
  * absent, the training split's per-channel mean and std. testSubset: the first n test examples only.
+ * `check` sees the training split first (its shape and classes), before anything is normalised.
  */
-export async function loadDatasetSpec(spec: DatasetSpec, normalisation?: Normalisation, testSubset?: number): Promise<LoadedData> {
+export async function loadDatasetSpec(spec: DatasetSpec, normalisation?: Normalisation, testSubset?: number, check?: (train: Dataset) => void): Promise<LoadedData> {
   const s = checkDatasetSpec(spec, 'dataset spec');
   let { train, test } = await readSpec(s);
+  check?.(train); // e.g. a model's input shape and classes, before normalising with its statistics
   if (testSubset !== undefined) {
     if (testSubset > test.n) throw new Error(`--test-subset ${testSubset} is larger than the ${test.n} test examples`);
     test = takeExamples(test, Array.from({ length: testSubset }, (_, i) => i), `${test.name}[0:${testSubset}]`);

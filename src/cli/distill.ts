@@ -4,10 +4,12 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
 import { distill, DEFAULT_DISTILL, validateDistillOptions, type DistillOptions, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
-import { loadDataset } from './datasets.js';
+import { loadDatasetSpec } from './datasets.js';
+import { checkModelFitsData, dataIdentity, describeSpec, namesData, specFromOptions, specOfCheckpoint, trainingSetHash } from './data-options.js';
 import { RunProgress } from './progress.js';
 import { checkRunPaths } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+import type { DataIdentity } from '../nn/checkpoint.js';
 
 /** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
 const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
@@ -77,15 +79,19 @@ export interface DistillRunResult {
  */
 export function checkDistillOptions(o: DistillCliOptions): void {
   validateDistillOptions(distillOptions(o, [0], [1], 1)); // normalisation and channels shape only the augmentation's padding
-  checkRunPaths(o, [{ option: '--teacher', path: o.teacher }]);
+  checkRunPaths(namesData(o) ? { ...o, datasetSpec: specFromOptions(o, null) } : o, [{ option: '--teacher', path: o.teacher }]);
 }
 
 export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<DistillRunResult> {
   checkDistillOptions(o);
   const teacher = await loadWeights(engine, o.teacher);
   const tc = teacher.config as ModelConfig;
-  if (o.dataset !== tc.dataset) throw new Error(`${o.teacher} was trained on ${tc.dataset}, not --dataset ${o.dataset}`);
-  const data = await loadDataset(o.dataset, o.dataDir, tc.normalisation, o.testSubset);
+  // The teacher's data unless the options name other data; the teacher must fit it.
+  const spec = specFromOptions(o, specOfCheckpoint(tc, o.teacher));
+  const data = await loadDatasetSpec(spec, tc.normalisation, o.testSubset, (train) => checkModelFitsData(`the teacher ${o.teacher} (${tc.model})`, tc.input, train, spec));
+  if (tc.data && tc.data.trainHash !== trainingSetHash(data.train)) {
+    out(`note: the teacher was trained on other data (${describeSpec(tc.data.spec)}); distilling on ${describeSpec(spec)} anyway`);
+  }
   const opts = distillOptions(o, tc.normalisation.mean, tc.normalisation.std, data.train.channels);
   const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>);
   if (resumed) {
@@ -103,6 +109,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
   );
   const progress = new RunProgress(o.progress, o.epochs, "the teacher's logits and the GPU pipelines", () => engine.compiledPipelines, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
+  let identity: DataIdentity | undefined;
   const result = await distill(
     engine,
     { model: teacher.model, hash: teacher.hash },
@@ -122,7 +129,8 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
           await saveModel(o.out, student, {
             model: o.student,
             input: student.input,
-            dataset: o.dataset,
+            dataset: spec.kind,
+            data: (identity ??= dataIdentity(spec, data)),
             normalisation: tc.normalisation,
             seed: o.seed,
             epoch: t.epoch,

@@ -9,18 +9,32 @@ import { loadChecks } from './checks.js';
 import { runBenchCommand } from './bench.js';
 import { checkTrainOptions, runEval, runTrain, type TrainOptions } from './train.js';
 import { MODEL_NAMES } from '../nn/models.js';
-import { DATASET_NAMES } from './datasets.js';
+import { DATASET_KINDS } from './datasets.js';
 import { checkDistillOptions, runDistill, type DistillCliOptions } from './distill.js';
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
 import { requireRegularFileSync } from '../io/regular-file.js';
+import type { DataOptions } from './data-options.js';
+
+/** Which data: a built-in dataset, or your own (IDX, CSV, a folder of images); shared by train, distill, ablate and eval. */
+export function addDataOptions(cmd: Command, defaultHelp: string): Command {
+  return cmd
+    .addOption(new Option('--dataset <kind>', `dataset kind (${defaultHelp})`).choices([...DATASET_KINDS]))
+    .option('--data-dir <dir>', "the dataset's folder: fashion-mnist (default: Debian's /usr/share/datasets/fashion-mnist), cifar10/100 binaries, idx (the four conventional file names), csv (train.csv, test.csv), folder (train/<class>/*.png|jpg, test/<class>/…)")
+    .option('--train-images <file>', 'idx: the training images (IDX [N,H,W] or [N,H,W,C], gzip or not)')
+    .option('--train-labels <file>', 'idx: the training labels')
+    .option('--test-images <file>', 'idx: the test images')
+    .option('--test-labels <file>', 'idx: the test labels')
+    .option('--train-csv <file>', 'csv: the training rows (label, then pixels; header optional)')
+    .option('--test-csv <file>', 'csv: the test rows')
+    .option('--image-shape <h,w[,c]>', 'the images\' shape (csv: default a square of one channel; others: checked)')
+    .option('--num-classes <n>', 'the number of classes (default: from the data)', int('--num-classes', 1));
+}
 
 /** Options shared by train and distill (`lr`: the learning rate's default, which differs). */
-export function addTrainingOptions(cmd: Command, lr = 0.05): Command {
-  return cmd
-    .addOption(new Option('--dataset <name>', 'dataset').choices([...DATASET_NAMES]).default('fashion-mnist'))
-    .option('--data-dir <dir>', 'directory of the dataset files (default: Debian\'s /usr/share/datasets/fashion-mnist)')
+export function addTrainingOptions(cmd: Command, lr = 0.05, dataDefault = 'default: fashion-mnist'): Command {
+  return addDataOptions(cmd, dataDefault)
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
     .option('--batch <n>', 'batch size', int('--batch', 1), 128)
     .option('--lr <x>', 'learning rate', num('--lr', 0, Infinity, { lo: true }), lr)
@@ -167,6 +181,7 @@ export async function main(argv: string[]): Promise<void> {
         .option('--out <file>', 'save the student here after every epoch')
         .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
       D.lr,
+      "default: the teacher's",
     ),
   ).action(async (opts: DistillCliOptions & { adapter: AdapterChoice }) => {
     checkDistillOptions(opts); // before the engine starts: nothing is written until these pass
@@ -190,6 +205,7 @@ export async function main(argv: string[]): Promise<void> {
         .option('--grid', 'instead of the methods, the variant grid on kd+lr+ds (rest weight × balance × rule × β at T or 1, and re-scoring every epoch) beside kd and kd+ds-random')
         .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation'),
       D.lr,
+      "default: the teacher's",
     ),
   ).action(async (opts: AblateOptions & { adapter: AdapterChoice }, cmd: Command) => {
     if (opts.grid && opts.methods) throw new Error('--grid and --methods cannot be used together');
@@ -214,15 +230,16 @@ export async function main(argv: string[]): Promise<void> {
     }
   });
 
-  program
-    .command('eval')
-    .description('test accuracy of a saved model')
-    .requiredOption('--checkpoint <file>', 'a checkpoint written by kdgpu train or distill')
-    .addOption(new Option('--model <name>', 'refuse the checkpoint unless it holds this model').choices([...MODEL_NAMES]))
-    .option('--dataset <name>', 'dataset (default: the one it was trained on)')
-    .option('--data-dir <dir>', 'directory of the dataset files')
+  addDataOptions(
+    program
+      .command('eval')
+      .description('test accuracy of a saved model, on the data it records (or the data you name)')
+      .requiredOption('--checkpoint <file>', 'a checkpoint written by kdgpu train or distill')
+      .addOption(new Option('--model <name>', 'refuse the checkpoint unless it holds this model').choices([...MODEL_NAMES])),
+    "default: the checkpoint's",
+  )
     .addOption(adapterOption())
-    .action(async (opts: { checkpoint: string; model?: string; dataset?: string; dataDir?: string; adapter: AdapterChoice }) => {
+    .action(async (opts: { checkpoint: string; model?: string; adapter: AdapterChoice } & DataOptions) => {
       requireRegularFileSync(opts.checkpoint, 'a checkpoint'); // a directory or /dev/zero, refused by name before the engine starts
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {

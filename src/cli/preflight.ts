@@ -93,13 +93,15 @@ export function checkFreshOut(o: { out?: string; resume?: boolean; overwrite?: b
 }
 
 /** The dataset's files, named for the errors above: by spec when one is given (any kind), else by --dataset and --data-dir. */
-export function datasetInputs(o: { dataset: string; dataDir?: string; datasetSpec?: DatasetSpec }): NamedPath[] {
+export function datasetInputs(o: { dataset?: string; dataDir?: string; datasetSpec?: DatasetSpec }): NamedPath[] {
+  const named = o.datasetSpec ?? o.dataset;
+  if (named === undefined) return [];
   const label = o.datasetSpec?.kind ?? o.dataset;
-  return datasetFiles(o.datasetSpec ?? o.dataset, o.dataDir).map((path) => ({ option: `the ${label} file`, path }));
+  return datasetFiles(named, o.dataDir).map((path) => ({ option: `the ${label} file`, path }));
 }
 
 /** Everything train and distill check before they start: their outputs (--out, --metrics) against inputs and folders, and --out's run. */
-export function checkRunPaths(o: { out?: string; metrics?: string; resume?: boolean; overwrite?: boolean; dataset: string; dataDir?: string; datasetSpec?: DatasetSpec }, inputs: NamedPath[] = []): void {
+export function checkRunPaths(o: { out?: string; metrics?: string; resume?: boolean; overwrite?: boolean; dataset?: string; dataDir?: string; datasetSpec?: DatasetSpec }, inputs: NamedPath[] = []): void {
   const outputs: NamedPath[] = [];
   if (o.out) outputs.push({ option: '--out', path: o.out });
   if (o.metrics) outputs.push({ option: '--metrics', path: o.metrics });

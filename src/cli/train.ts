@@ -10,13 +10,12 @@ import type { OptimizerRule } from '../optim/optimizer.js';
 import { evaluate, train } from '../train.js';
 import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
-import { loadDataset } from './datasets.js';
+import { loadDatasetSpec } from './datasets.js';
 import { checkRunPaths } from './preflight.js';
+import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';
 
-export interface TrainOptions {
+export interface TrainOptions extends DataOptions {
   model: string;
-  dataset: string;
-  dataDir?: string;
   epochs: number;
   batch: number;
   lr: number;
@@ -90,13 +89,20 @@ export function checkpointState(path: string | undefined, lastSavedEpoch: number
 }
 
 /** Everything checked before a training run reads data or writes a file (see preflight.ts). */
+/** The data `kdgpu train` reads: the options', fashion-mnist by default. */
+export function trainSpec(o: TrainOptions) {
+  return specFromOptions(o, { kind: 'fashion-mnist' });
+}
+
 export function checkTrainOptions(o: TrainOptions): void {
-  checkRunPaths(o);
+  checkRunPaths({ ...o, dataset: o.dataset ?? 'fashion-mnist', datasetSpec: trainSpec(o) });
 }
 
 export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
   checkTrainOptions(o);
-  const data = await loadDataset(o.dataset, o.dataDir, undefined, o.testSubset);
+  const spec = trainSpec(o);
+  const data = await loadDatasetSpec(spec, undefined, o.testSubset);
+  const identity = dataIdentity(spec, data);
   const input: InputSpec = { channels: data.train.channels, height: data.train.height, width: data.train.width, classes: data.train.numClasses };
   const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>);
   const model = resumed?.model ?? createModel(engine, o.model, input, o.seed);
@@ -104,7 +110,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
-  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${o.dataset}: ${indices.length} examples, ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
+  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${indices.length} examples, ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
   let lastSaved = 0;
   if (resumed?.state) {
     lastSaved = resumed.state.epoch;
@@ -129,7 +135,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
           out(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)}, test accuracy ${(100 * last).toFixed(2)}% (best ${(100 * r.bestTestAccuracy).toFixed(2)}%), ${r.samplesPerSecond.toFixed(0)} samples/s`);
           log({ event: 'epoch', epoch: r.epoch, test_acc: last, best_test_acc: r.bestTestAccuracy, test_loss: r.testLoss, seconds: r.seconds });
           if (o.out) {
-            await saveModel(o.out, model, { model: o.model, input, dataset: o.dataset, normalisation: data.normalisation, seed: o.seed, epoch: r.epoch, testAccuracy: last, command: { ...o } }, await state());
+            await saveModel(o.out, model, { model: o.model, input, dataset: spec.kind, data: identity, normalisation: data.normalisation, seed: o.seed, epoch: r.epoch, testAccuracy: last, command: { ...o } }, await state());
             lastSaved = r.epoch;
           }
         },
@@ -145,11 +151,16 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   }
 }
 
-export async function runEval(engine: Engine, path: string, opts: { dataset?: string; dataDir?: string; model?: string }, out: (s: string) => void): Promise<number> {
+export async function runEval(engine: Engine, path: string, opts: DataOptions & { model?: string }, out: (s: string) => void): Promise<number> {
   const { model, config } = await loadWeights(engine, path, opts.model);
-  const data = await loadDataset(opts.dataset ?? config.dataset, opts.dataDir, config.normalisation);
-  const r = await evaluate(model, data.test);
-  out(`${path}: ${config.model} on ${opts.dataset ?? config.dataset} test: accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
-  model.store.destroy();
-  return r.accuracy;
+  try {
+    // The data the checkpoint records, unless the options name other data.
+    const spec = specFromOptions(opts, specOfCheckpoint(config, path));
+    const data = await loadDatasetSpec(spec, config.normalisation, undefined, (train) => checkModelFitsData(`${path} (${config.model})`, config.input, train, spec));
+    const r = await evaluate(model, data.test);
+    out(`${path}: ${config.model} on ${describeSpec(spec)} test: accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
+    return r.accuracy;
+  } finally {
+    model.store.destroy();
+  }
 }

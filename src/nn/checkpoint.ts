@@ -5,13 +5,28 @@
 import type { Engine } from '../gpu/engine.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type F32Tensor } from '../io/checkpoint.js';
 import { FormatError } from '../util/format-error.js';
+import type { DatasetSpec } from '../data/spec.js';
 import { createModel, MODEL_NAMES, type InputSpec, type Model } from './models.js';
 
 /** What a checkpoint's `config` records: enough to rebuild the model and its input pipeline. */
+/** Which data a model was trained on (every checkpoint written by kdgpu train or distill). */
+export interface DataIdentity {
+  /** How to read it again (a DatasetSpec: kind, folder or files as absolute paths, shape, classes). */
+  spec: DatasetSpec;
+  /** [channels, height, width]. */
+  inputShape: number[];
+  classes: number;
+  classNames?: string[];
+  /** sha256 of the training set (labels and normalised images). */
+  trainHash: string;
+}
+
 export interface ModelConfig {
   model: string;
   input: InputSpec;
+  /** The dataset's kind (fashion-mnist, cifar10, idx, csv, folder…); `data` says which data exactly. */
   dataset: string;
+  data?: DataIdentity;
   normalisation: { mean: number[]; std: number[] };
   seed: number;
   epoch?: number;
