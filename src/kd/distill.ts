@@ -73,7 +73,9 @@ export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epoch
   dsRestWeight: 1,
   dsWarmupEpochs: 1,
   dsWarmupLoss: 'method',
-  dsEvery: 0,
+  // Chosen on validation accuracy by the variant grid (ablation/grid): re-scoring every epoch was the
+  // best KD+LR+DS arm (88.34% validation against 88.16-88.27% for the other rest-weight-1 arms).
+  dsEvery: 1,
   dsHessian: 'identity',
   dsDamping: 0.01,
   dkdAlpha: 1,
