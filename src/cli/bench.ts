@@ -77,7 +77,12 @@ export async function runBenchCommand(engine: Engine, suite: string, opts: Bench
 async function runStepsSuite(engine: Engine, opts: { json?: string | boolean; quick?: boolean; filter?: string; adapter?: string }): Promise<void> {
   if (opts.json === true) throw new Error('bench steps: --json needs a file (the peers print their progress on stdout)');
   const script = fileURLToPath(new URL('./bench-steps.js', import.meta.url));
-  if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` (the steps suite needs the dev dependencies, @tensorflow/*)`);
+  if (!existsSync(script)) {
+    throw new Error(
+      'bench steps compares kdgpu with TensorFlow.js (@tensorflow/tfjs, -backend-wasm, -backend-webgpu: dev dependencies), so it runs from a clone of the repository, not from the installed package: ' +
+        'git clone the project, then npm install && npm run build && npx kdgpu bench steps',
+    );
+  }
   const args = [script, engine.software ? '--swiftshader' : '--no-swiftshader', '--adapter', opts.adapter ?? 'auto'];
   if (opts.quick) args.push('--quick');
   if (opts.filter) args.push('--filter', opts.filter);
