@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a GPU machine lent by the `device` tool (see scripts/device-pack.sh): verify every kernel on
+# On a machine with a GPU (see scripts/device-pack.sh): verify every kernel on
 # the GPU, the kernel benchmarks, kdgpu's training steps, and a short distillation; results go to
 # $OUT (verify.json, kernels.json, steps.json, profile-*.json, train.txt, distill.txt, log.txt). ADAPTER=swiftshader runs the
 # same here, for trying the script without a GPU.

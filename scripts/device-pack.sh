@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pack what a GPU machine lent through the `device` tool needs to run kdgpu's checks (it has no
+# Pack what a GPU machine needs to run kdgpu's checks (it has no
 # Node and no Vulkan loader, and only the working tree plus up to 8 carried paths travel, 64 MiB
 # in all). Run here after `npm run build`; it writes .device/ (git-ignored):
 #   kit.tar.xz   node, the built CLI and benchmarks, the runtime modules (commander, cli-progress
