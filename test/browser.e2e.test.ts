@@ -5,15 +5,24 @@
 //
 // Needs `npm run build` (dist/web/) and the dataset-fashion-mnist package; the teacher is
 // models/teacher-cnn.safetensors, or one trained here for a minute when that is not committed.
+//
+// Then the user's own data through the page's file inputs, small and synthetic (a bright block in
+// a corner per class): IDX files (8×8 grey, 3 classes), CSV files (8×8, 4 classes, a header) and
+// a folder of PNGs picked with the directory input (8×8 colour, 3 named classes). The committed
+// 1×28×28 teacher does not fit them: the page says so naming both shapes, offers CE only, and CE
+// trains above chance; a teacher checkpoint that fits (made here, untrained) enables distillation.
 
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { serveWeb, DEFAULT_DATA_DIR } from '../scripts/serve-web.mjs';
+import { encodeCheckpoint } from '../src/io/checkpoint.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.KDGPU_CHROMIUM ?? '/usr/bin/chromium';
@@ -33,8 +42,75 @@ const haveData = existsSync(join(process.env.KDGPU_DATA_DIR ?? DEFAULT_DATA_DIR,
 
 type Demo = Window['kdgpuDemo'];
 
+/** A seeded uniform generator in [0, 1) (mulberry32). */
+function random(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (x + 0x6d2b79f5) >>> 0;
+    let t = x;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * n synthetic h×w images of c channels (HWC bytes) and their labels: dim noise, and a bright 3×3
+ * block in the corner of the image's class (classes ≤ 4). Easy: a small CNN learns it in a few steps.
+ */
+function synthetic(n: number, classes: number, h: number, w: number, c: number, seed: number, labelOf?: (i: number) => number): { pixels: Uint8Array; labels: Uint8Array } {
+  const rand = random(seed);
+  const corners = [[1, 1], [1, w - 4], [h - 4, 1], [h - 4, w - 4]];
+  const pixels = new Uint8Array(n * h * w * c);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = labelOf ? labelOf(i) : Math.floor(rand() * classes);
+    labels[i] = k;
+    const base = i * h * w * c;
+    for (let j = 0; j < h * w * c; j++) pixels[base + j] = Math.floor(rand() * 60);
+    const [y0, x0] = corners[k];
+    for (let y = y0; y < y0 + 3; y++) for (let x = x0; x < x0 + 3; x++) for (let ch = 0; ch < c; ch++) pixels[base + (y * w + x) * c + ch] = 190 + Math.floor(rand() * 65);
+  }
+  return { pixels, labels };
+}
+
+/** An IDX file: magic 0x0000080D (unsigned bytes, D dimensions), the dimensions, the bytes. */
+function idxBytes(dims: number[], data: Uint8Array): Buffer {
+  const out = Buffer.alloc(4 + 4 * dims.length + data.length);
+  out.writeUInt32BE(0x0800 | dims.length, 0);
+  dims.forEach((d, i) => out.writeUInt32BE(d, 4 + 4 * i));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+/** A CSV file of grey images: a header, then a row per image (label, pixels 0-255). */
+function csvText(d: { pixels: Uint8Array; labels: Uint8Array }, size: number): string {
+  const header = ['label', ...Array.from({ length: size }, (_, i) => `p${i}`)].join(',');
+  const rows = Array.from(d.labels, (y, i) => [y, ...d.pixels.subarray(i * size, (i + 1) * size)].join(','));
+  return [header, ...rows].join('\n') + '\n';
+}
+
+/** A kdgpu checkpoint of an untrained student-cnn taking `input`: a teacher that fits such data (its predictions are noise). */
+function randomTeacher(input: { channels: number; height: number; width: number; classes: number }): Buffer {
+  const rand = random(7);
+  const t = (shape: number[], scale: number) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rand() * 2 - 1) * scale) });
+  const { channels: c, height: h, width: w, classes } = input;
+  const flat = 16 * Math.floor(h / 4) * Math.floor(w / 4);
+  const tensors = new Map([
+    ['conv1.weight', t([8, c, 3, 3], 0.5)],
+    ['conv1.bias', t([8], 0)],
+    ['conv2.weight', t([16, 8, 3, 3], 0.2)],
+    ['conv2.bias', t([16], 0)],
+    ['fc.weight', t([classes, flat], 0.2)],
+    ['fc.bias', t([classes], 0)],
+  ]);
+  const config = { model: 'student-cnn', input, dataset: 'idx', normalisation: { mean: new Array(c).fill(0.25), std: new Array(c).fill(0.3) }, seed: 0 };
+  return Buffer.from(encodeCheckpoint({ model: 'student-cnn', config, tensors }));
+}
+
 describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', () => {
   let work: string;
+  let teacherFile: string;
   let server: Awaited<ReturnType<typeof serveWeb>>['server'] | undefined;
   let context: BrowserContext | undefined;
   let page: Page;
@@ -57,6 +133,7 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
         { stdio: 'inherit', timeout: 240_000 },
       );
     }
+    teacherFile = teacher;
     const served = await serveWeb({ port: 0, files: { '/e2e/teacher.safetensors': teacher } });
     server = served.server;
 
@@ -139,7 +216,7 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
         return n;
       }),
     );
-    expect(inked).toHaveLength(4);
+    expect(inked).toHaveLength(5); // loss, test accuracy, β, |Dt|, kept per class
     for (const n of inked) expect(n).toBeGreaterThan(500);
     // The grid of samples the teacher gets wrong (a weak teacher has many), drawn on canvases.
     expect(await page.locator('#samples canvas.digit').count()).toBeGreaterThan(0);
@@ -182,4 +259,156 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
     expect(v.verify.passed).toBeGreaterThan(100);
     expect(pageErrors).toEqual([]);
   }, 270_000);
+  // ---- the user's own data -------------------------------------------------------------------
+
+  type RunRow = Demo['state']['runs'][number];
+
+  /** Sets the run's size on the page, trains the checked method and waits for it to end. */
+  async function trainOnPage(settings: { steps: number; epochs: number; batch: number; val: number; testEval: number }): Promise<RunRow> {
+    for (const [id, v] of [['steps', settings.steps], ['epochs', settings.epochs], ['batch', settings.batch], ['val', settings.val], ['test-eval', settings.testEval]] as const) {
+      await page.fill(`#${id}`, String(v));
+    }
+    const [runs, errors] = await demo((d) => [d.state.runs.length, d.state.errors.length]);
+    await page.click('#train');
+    await page.waitForFunction(
+      ([n, e]) => {
+        const s = window.kdgpuDemo.state;
+        return (s.runs.length > n && s.runs[s.runs.length - 1].status !== 'running') || s.errors.length > e;
+      },
+      [runs, errors],
+      { timeout: 120_000, polling: 250 },
+    );
+    const s = await demo((d) => ({ runs: d.state.runs, errors: d.state.errors }));
+    expect(s.errors.slice(errors)).toEqual([]);
+    return s.runs[s.runs.length - 1];
+  }
+
+  /** Waits for the next data set (or an error) after `act`, and returns the page's data state. */
+  async function loadOnPage(act: () => Promise<void>): Promise<{ data: Demo['state']['data']; errors: string[]; status: string }> {
+    const [loads, errors] = await demo((d) => [d.state.dataLoads, d.state.errors.length]);
+    await act();
+    await page.waitForFunction(([n, e]) => window.kdgpuDemo.state.dataLoads > n || window.kdgpuDemo.state.errors.length > e, [loads, errors], { timeout: 60_000, polling: 100 });
+    return demo((d) => ({ data: d.state.data, errors: d.state.errors, status: document.getElementById('data-status')!.textContent ?? '' })).then((r) => ({ ...r, errors: r.errors.slice(errors) }));
+  }
+
+  const methodsEnabled = () => page.evaluate(() => Array.from(document.querySelectorAll<HTMLInputElement>('input[name=method]')).filter((i) => !i.disabled).map((i) => i.value));
+  const checkedMethod = () => page.evaluate(() => document.querySelector<HTMLInputElement>('input[name=method]:checked')?.value);
+
+  it('takes IDX files of another shape (8×8, 3 classes): refuses distillation with the 28×28 teacher, trains CE; a teacher that fits enables distillation', async () => {
+    const train = synthetic(900, 3, 8, 8, 1, 11);
+    const test = synthetic(150, 3, 8, 8, 1, 12);
+    await page.selectOption('#data-kind', 'idx');
+    const r = await loadOnPage(() =>
+      page.setInputFiles('#data-files', [
+        { name: 'train-images-idx3-ubyte.gz', mimeType: 'application/gzip', buffer: gzipSync(idxBytes([900, 8, 8], train.pixels)) },
+        { name: 'train-labels-idx1-ubyte', mimeType: 'application/octet-stream', buffer: idxBytes([900], train.labels) },
+        { name: 't10k-images-idx3-ubyte', mimeType: 'application/octet-stream', buffer: idxBytes([150, 8, 8], test.pixels) },
+        { name: 't10k-labels-idx1-ubyte', mimeType: 'application/octet-stream', buffer: idxBytes([150], test.labels) },
+      ]),
+    );
+    expect(r.errors).toEqual([]);
+    expect(r.data).toMatchObject({ kind: 'idx', trainCount: 900, testCount: 150, channels: 1, height: 8, width: 8, numClasses: 3, classNames: null });
+    expect(r.status).toContain('1×8×8, 3 classes');
+
+    // The committed teacher takes 1×28×28: the page names both shapes and offers CE only.
+    const compat = await page.locator('#compat').textContent();
+    expect(compat).toContain('1×28×28, 10 classes');
+    expect(compat).toContain('1×8×8, 3 classes');
+    expect(await methodsEnabled()).toEqual(['ce']);
+    expect(await checkedMethod()).toBe('ce');
+    expect(await page.isDisabled('input[name=method][value="kd+lr+ds"]')).toBe(true);
+
+    const run = await trainOnPage({ steps: 40, epochs: 2, batch: 32, val: 100, testEval: 150 });
+    console.log(`browser e2e, IDX 8×8×1, 3 classes: CE ${run.steps} steps, test accuracy ${(100 * run.last).toFixed(1)}%`);
+    expect(run).toMatchObject({ method: 'ce', status: 'done', epochs: 2, steps: 40 });
+    expect(run.last).toBeGreaterThan(0.6); // chance: 1/3
+    expect(await page.locator('#samples-note').textContent()).toContain('without a teacher');
+
+    // A teacher checkpoint that takes 1×8×8 and predicts 3 classes: distillation is offered again.
+    const teachers = await demo((d) => d.state.teacherLoads);
+    await page.setInputFiles('#teacher-file', { name: 'teacher-8x8.safetensors', mimeType: 'application/octet-stream', buffer: randomTeacher({ channels: 1, height: 8, width: 8, classes: 3 }) });
+    await page.waitForFunction((n) => window.kdgpuDemo.state.teacherLoads > n || window.kdgpuDemo.state.errors.length > 0, teachers, { timeout: 30_000, polling: 100 });
+    expect(await demo((d) => ({ fits: d.state.compat.fits, input: d.state.teacher?.input, errors: d.state.errors }))).toEqual({ fits: true, input: { channels: 1, height: 8, width: 8, classes: 3 }, errors: [] });
+    expect(await methodsEnabled()).toEqual(['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds']);
+    expect(await checkedMethod()).toBe('kd+lr+ds'); // the method chosen before, restored
+    await page.check('input[name=method][value="kd+lr"]');
+    const kd = await trainOnPage({ steps: 20, epochs: 1, batch: 32, val: 100, testEval: 150 });
+    expect(kd).toMatchObject({ method: 'kd+lr', status: 'done', steps: 20 });
+    // The teacher view draws the 8×8 samples the (untrained) teacher gets wrong.
+    const sizes = await page.evaluate(() => Array.from(document.querySelectorAll<HTMLCanvasElement>('#samples canvas.digit')).map((c) => `${c.width}x${c.height}`));
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(new Set(sizes)).toEqual(new Set(['8x8']));
+  }, 300_000);
+
+  it('takes CSV files (header, 4 classes), showing a parser error with its file and line', async () => {
+    const train = synthetic(700, 4, 8, 8, 1, 21);
+    const test = synthetic(120, 4, 8, 8, 1, 22);
+    await page.selectOption('#data-kind', 'csv');
+    const bad = csvText(synthetic(3, 4, 8, 8, 1, 23), 64).split('\n');
+    bad[3] = bad[3].replace(/^(\d+,\d+,\d+,)\d+/, '$1oops'); // line 4, column 4
+    await page.setInputFiles('#csv-test', { name: 'test.csv', mimeType: 'text/csv', buffer: Buffer.from(csvText(test, 64)) });
+    const refused = await loadOnPage(() => page.setInputFiles('#csv-train', { name: 'bad-train.csv', mimeType: 'text/csv', buffer: Buffer.from(bad.join('\n')) }));
+    expect(refused.errors).toEqual(['load-data: bad-train.csv: line 4: column 4: expected a pixel value (a number), found "oops"']);
+    expect(refused.status).toBe('bad-train.csv: line 4: column 4: expected a pixel value (a number), found "oops"');
+    expect(await page.locator('#data-status').getAttribute('class')).toBe('bad');
+
+    const r = await loadOnPage(() => page.setInputFiles('#csv-train', { name: 'train.csv', mimeType: 'text/csv', buffer: Buffer.from(csvText(train, 64)) }));
+    expect(r.errors).toEqual([]);
+    expect(r.data).toMatchObject({ kind: 'csv', trainCount: 700, testCount: 120, channels: 1, height: 8, width: 8, numClasses: 4 });
+    // The 8×8 teacher of the last test predicts 3 classes, the data has 4.
+    const compat = await page.locator('#compat').textContent();
+    expect(compat).toContain('1×8×8, 3 classes');
+    expect(compat).toContain('1×8×8, 4 classes');
+    expect(await methodsEnabled()).toEqual(['ce']);
+    const run = await trainOnPage({ steps: 40, epochs: 2, batch: 32, val: 60, testEval: 120 });
+    console.log(`browser e2e, CSV 8×8, 4 classes: CE ${run.steps} steps, test accuracy ${(100 * run.last).toFixed(1)}%`);
+    expect(run).toMatchObject({ method: 'ce', status: 'done', steps: 40 });
+    expect(run.last).toBeGreaterThan(0.5); // chance: 1/4
+  }, 240_000);
+
+  it('takes a folder of PNG images picked with the directory input (colour, named classes)', async () => {
+    // synthetic-pets/{train,test}/<class>/<n>.png, opaque RGBA PNGs (colour: every channel differs).
+    const root = join(work, 'synthetic-pets');
+    const names = ['stripe', 'circle', 'cross']; // folder order is sorted: circle, cross, stripe
+    for (const [split, perClass, seed] of [['train', 80, 31], ['test', 20, 32]] as const) {
+      names.forEach((name, k) => {
+        const dir = join(root, split, name);
+        mkdirSync(dir, { recursive: true });
+        const imgs = synthetic(perClass, 3, 8, 8, 3, seed + 10 * k, () => k);
+        for (let i = 0; i < perClass; i++) {
+          const png = new PNG({ width: 8, height: 8 });
+          for (let p = 0; p < 64; p++) png.data.set([...imgs.pixels.subarray((i * 64 + p) * 3, (i * 64 + p + 1) * 3), 255], 4 * p);
+          writeFileSync(join(dir, `${String(i).padStart(3, '0')}.png`), PNG.sync.write(png));
+        }
+      });
+    }
+    writeFileSync(join(root, 'README.txt'), 'ignored: not in train/ or test/');
+    await page.selectOption('#data-kind', 'folder');
+    const r = await loadOnPage(() => page.setInputFiles('#data-folder', root));
+    expect(r.errors).toEqual([]);
+    expect(r.data).toMatchObject({ kind: 'folder', trainCount: 240, testCount: 60, channels: 3, height: 8, width: 8, numClasses: 3, classNames: ['circle', 'cross', 'stripe'] });
+    expect(r.status).toContain('3×8×8, 3 classes: circle, cross, stripe');
+    const compat = await page.locator('#compat').textContent();
+    expect(compat).toContain('1×8×8, 3 classes');
+    expect(compat).toContain('3×8×8, 3 classes');
+    expect(await methodsEnabled()).toEqual(['ce']);
+    const run = await trainOnPage({ steps: 20, epochs: 2, batch: 16, val: 40, testEval: 60 });
+    console.log(`browser e2e, image folder 8×8×3, 3 classes: CE ${run.steps} steps, test accuracy ${(100 * run.last).toFixed(1)}%`);
+    expect(run).toMatchObject({ method: 'ce', status: 'done', steps: 20 });
+    expect(run.last).toBeGreaterThan(0.6); // chance: 1/3
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-own-data.png'), fullPage: true });
+  }, 240_000);
+
+  it('offers distillation again with the 28×28 teacher and Fashion-MNIST', async () => {
+    await page.setInputFiles('#teacher-file', teacherFile);
+    await page.selectOption('#data-kind', 'server');
+    const r = await loadOnPage(() => page.click('#data-server'));
+    expect(r.errors).toEqual([]);
+    expect(r.data).toMatchObject({ kind: 'server', trainCount: RUN.pool, channels: 1, height: 28, width: 28, numClasses: 10 });
+    await page.waitForFunction(() => window.kdgpuDemo.state.compat.fits === true && window.kdgpuDemo.state.busy === 0, null, { timeout: 30_000, polling: 100 });
+    expect(await methodsEnabled()).toEqual(['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds']);
+    expect(await checkedMethod()).toBe('kd+lr');
+    expect(await page.locator('#compat').textContent()).toBe('');
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });

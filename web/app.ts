@@ -4,14 +4,34 @@
 // URL query (every one optional; the end-to-end test sets them):
 //   teacher=URL        teacher checkpoint (default models/teacher-cnn.safetensors)
 //   data=URL           folder with the four Fashion-MNIST IDX files (default /data/)
-//   pool=N, test=N     training / test examples loaded (default 10000 / 2000)
+//   pool=N, test=N     training / test examples loaded at most (default 10000 / 2000)
+//
+// Data: Fashion-MNIST from the server, or the user's own (the Data panel's source): the four IDX
+// files (any [N,H,W] or [N,H,W,C]), a train and a test CSV file, or a folder of images picked with
+// a directory input (train/<class>/*.png|jpg, test/<class>/…, decoded in the worker by the
+// browser). Shape and classes come from the data; when the teacher does not take them, the page
+// names both shapes and offers CE only (trained without a teacher) until a teacher that fits is picked.
 //   method, steps, epochs, batch, lr, eta, ratio, T, val, testEval, seed   initial training settings
 //   verifyFilter=S     verify only kernels whose name contains S
 //   worker=0           run the GPU work on the page's thread (browsers without WebGPU in workers)
 
 import { HistogramChart, METHOD_COLORS, MethodLineChart } from './charts.js';
-import { WEB_METHODS, type AdapterReport, type DataSource, type FromWorker, type TeacherView, type ToWorker, type TrainParams, type WebMethod } from './protocol.js';
-import type { BenchRow, VerifyRow } from '../src/index.browser.js';
+import {
+  WEB_METHODS,
+  describeShape,
+  sameShape,
+  type AdapterReport,
+  type DataKind,
+  type DataOptions,
+  type DataSource,
+  type FromWorker,
+  type InputShape,
+  type TeacherView,
+  type ToWorker,
+  type TrainParams,
+  type WebMethod,
+} from './protocol.js';
+import { parseImageShape, type BenchRow, type VerifyRow } from '../src/index.browser.js';
 
 const query = new URLSearchParams(location.search);
 const num = (name: string, fallback: number) => {
@@ -31,6 +51,13 @@ const state = {
   noWebGpu: null as string | null,
   teacher: null as Extract<FromWorker, { type: 'teacher' }> | null,
   data: null as Extract<FromWorker, { type: 'data' }> | null,
+  /** Whether the teacher fits the data (null: not known yet), what the page says about it, and the methods offered. */
+  compat: { fits: null as boolean | null, text: '', methods: [...WEB_METHODS] as WebMethod[] },
+  /** The data's class names by label (the labels as numbers when it has none). */
+  classNames: [] as string[],
+  /** Data sets and teachers loaded so far (tests wait for the next one). */
+  dataLoads: 0,
+  teacherLoads: 0,
   verify: { running: false, rows: 0, passed: 0, failed: 0, unverified: [] as string[], done: false, seconds: 0, last: '', failures: [] as string[] },
   bench: { running: false, rows: [] as BenchRow[], done: false, fmaGflops: 0, copyGBps: 0, adapter: '', seconds: 0 },
   runs: [] as Array<{ runId: number; method: WebMethod; params: TrainParams; status: string; best: number; last: number; epochs: number; steps: number; loss: number; seconds: number; samplesPerSecond: number }>,
@@ -72,7 +99,8 @@ const lossChart = new MethodLineChart($('chart-loss'), { xLabel: 'step', yLabel:
 const accChart = new MethodLineChart($('chart-acc'), { xLabel: 'epoch', yLabel: 'test accuracy', yRange: [0, 1], points: true, format: (v) => `${(100 * v).toFixed(2)}%` });
 const dtChart = new MethodLineChart($('chart-dt'), { xLabel: 'epoch', yLabel: '|Dt| (distilled samples)', points: true, format: (v) => v.toFixed(0) });
 const betaChart = new HistogramChart($('chart-beta'), 'β (label revision weight)');
-const keptChart = new HistogramChart($('chart-kept'), 'class', { yLabel: 'kept for distillation (%)', linear: true, xFormat: (x) => String(Math.round(x)) });
+const className = (i: number) => state.classNames[i] ?? String(i);
+const keptChart = new HistogramChart($('chart-kept'), 'class', { yLabel: 'kept for distillation (%)', linear: true, xFormat: (x) => `${Math.round(x)}: ${className(Math.round(x))}` });
 
 // ---- messages -------------------------------------------------------------------------------
 
@@ -114,17 +142,32 @@ function onMessage(msg: FromWorker): void {
       break;
     case 'teacher':
       state.teacher = msg;
+      state.teacherLoads++;
       $('teacher-status').className = 'ok';
       $('teacher-status').textContent =
-        `${msg.model} from ${msg.source}: ${msg.parameters.toLocaleString('en-US')} parameters` +
+        `${msg.model} from ${msg.source}: takes ${describeShape(msg.input)}; trained on ${msg.trainedOn}; ${msg.parameters.toLocaleString('en-US')} parameters` +
         (msg.testAccuracy !== null ? `, test accuracy ${(100 * msg.testAccuracy).toFixed(2)}%` : '') +
         `, sha256 ${msg.hash.slice(0, 12)}…`;
       $('teacher-file').classList.remove('attention');
+      renderCompat();
       break;
-    case 'data':
+    case 'data': {
       state.data = msg;
+      state.dataLoads++;
+      state.classNames = msg.classNames ?? Array.from({ length: msg.numClasses }, (_, i) => String(i));
+      const count = (kept: number, total: number) => `${kept.toLocaleString('en-US')}${total > kept ? ` of ${total.toLocaleString('en-US')}` : ''}`;
+      const names = msg.classNames ? `: ${listNames(msg.classNames)}` : ' (labels 0–' + (msg.numClasses - 1) + ')';
       $('data-status').className = 'ok';
-      $('data-status').textContent = `${msg.trainCount.toLocaleString('en-US')} training and ${msg.testCount.toLocaleString('en-US')} test images from ${msg.source} (${msg.seconds.toFixed(1)} s)`;
+      $('data-status').textContent =
+        `${count(msg.trainCount, msg.trainTotal)} training and ${count(msg.testCount, msg.testTotal)} test images of ${describeShape(dataShape(msg))}${names}; ` +
+        `${SOURCE_WORDS[msg.kind]} ${msg.source} (${msg.seconds.toFixed(1)} s)`;
+      renderCompat();
+      updateDerived();
+      break;
+    }
+    case 'data-status':
+      $('data-status').className = '';
+      $('data-status').textContent = msg.text;
       break;
     case 'verify-row':
       addVerifyRow(msg.row);
@@ -151,7 +194,11 @@ function onMessage(msg: FromWorker): void {
       const run = { runId: msg.runId, method: msg.params.method, params: msg.params, status: 'running', best: 0, last: 0, epochs: 0, steps: 0, loss: NaN, seconds: 0, samplesPerSecond: 0 };
       state.runs.push(run);
       for (const c of [lossChart, accChart, dtChart]) c.reset(msg.params.method);
-      $('run-status').textContent = `${msg.params.method}: ${msg.params.epochs} epochs × ${msg.stepsPerEpoch} steps on ${msg.trainSamples} samples`;
+      $('run-status').textContent = `${msg.params.method}: ${msg.params.epochs} epochs × ${msg.stepsPerEpoch} steps on ${msg.trainSamples} samples${msg.teacherFree ? ', without a teacher' : ''}`;
+      if (msg.teacherFree) {
+        $('samples').innerHTML = '';
+        $('samples-note').textContent = `${msg.params.method.toUpperCase()} runs without a teacher (${state.teacher ? 'none fits the data' : 'none is loaded'}): no teacher view.`;
+      }
       renderRuns();
       break;
     }
@@ -174,12 +221,16 @@ function onMessage(msg: FromWorker): void {
       if (t.selection) {
         const s = t.selection;
         keptChart.set(-0.5, s.perClass.length - 0.5, s.perClass.map((c) => 100 * c.fraction), `${msg.method}: kept % per class after epoch ${s.afterEpoch}`, METHOD_COLORS[msg.method]);
-        $('kept-note').textContent = `|Dt| ${s.selected}/${s.candidates}; teacher error in Dt ${(100 * s.teacherErrorInside).toFixed(1)}%, outside ${(100 * s.teacherErrorOutside).toFixed(1)}%; ${s.changed} samples changed`;
+        const perClass = s.perClass.length <= 20 ? `; kept per class: ${s.perClass.map((c, i) => `${className(i)} ${(100 * c.fraction).toFixed(0)}%`).join(', ')}` : '';
+        $('kept-note').textContent = `|Dt| ${s.selected}/${s.candidates}; teacher error in Dt ${(100 * s.teacherErrorInside).toFixed(1)}%, outside ${(100 * s.teacherErrorOutside).toFixed(1)}%; ${s.changed} samples changed${perClass}`;
       }
       accChart.push(msg.method, t.epoch, t.testAccuracy);
       dtChart.push(msg.method, t.epoch, t.distilled);
+      const teacherPart = msg.teacherFree
+        ? 'no teacher'
+        : `teacher train error ${(100 * t.teacherTrainError).toFixed(1)}%, LR changed ${t.lrChanged}, β median ${t.betaQuantiles[2].toFixed(3)}`;
       $('epoch-log').prepend(
-        el('li', {}, `${msg.method} epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}%${t.valAccuracy === null ? '' : `, validation ${(100 * t.valAccuracy).toFixed(2)}%`}, train loss ${t.trainLoss.toFixed(4)}, teacher train error ${(100 * t.teacherTrainError).toFixed(1)}%, LR changed ${t.lrChanged}, β median ${t.betaQuantiles[2].toFixed(3)}, |Dt| ${t.distilled}/${t.trainSamples}, ${t.samplesPerSecond.toFixed(0)} samples/s`),
+        el('li', {}, `${msg.method} epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}%${t.valAccuracy === null ? '' : `, validation ${(100 * t.valAccuracy).toFixed(2)}%`}, train loss ${t.trainLoss.toFixed(4)}, ${teacherPart}, |Dt| ${t.distilled}/${t.trainSamples}, ${t.samplesPerSecond.toFixed(0)} samples/s`),
       );
       renderRuns();
       break;
@@ -197,6 +248,8 @@ function onMessage(msg: FromWorker): void {
       break;
   }
 }
+
+const SOURCE_WORDS: Record<DataKind, string> = { server: 'Fashion-MNIST from', idx: 'from the IDX files', csv: 'from the CSV files', folder: 'from the image folder' };
 
 const runOf = (id: number) => state.runs.find((r) => r.runId === id);
 
@@ -275,12 +328,15 @@ function renderTeacherView(v: TeacherView): void {
   grid.innerHTML = '';
   $('samples-note').textContent = `${v.teacherWrong} of ${v.trainSamples} training samples are misclassified by the teacher; the first ${v.wrong.length}: true label, teacher's prediction (softmax, T = 1), revised target p = β·softmax(z/T) + (1 − β)·onehot(y) (argmax and its probability)${lrNote}.`;
   for (const s of v.wrong) {
-    const canvas = el('canvas', { width: '28', height: '28', class: 'digit' }) as HTMLCanvasElement;
+    const canvas = el('canvas', { width: String(s.width), height: String(s.height), class: 'digit' }) as HTMLCanvasElement;
     const ctx = canvas.getContext('2d')!;
-    const img = ctx.createImageData(28, 28);
-    for (let i = 0; i < 784; i++) {
-      const g = s.pixels[i];
-      img.data.set([g, g, g, 255], i * 4);
+    const img = ctx.createImageData(s.width, s.height);
+    const C = s.channels;
+    for (let i = 0; i < s.width * s.height; i++) {
+      const r = s.pixels[i * C];
+      const g = C >= 3 ? s.pixels[i * C + 1] : r;
+      const b = C >= 3 ? s.pixels[i * C + 2] : r;
+      img.data.set([r, g, b, 255], i * 4);
     }
     ctx.putImageData(img, 0, 0);
     grid.append(
@@ -367,9 +423,14 @@ function bindSlider(id: string, initial: number): void {
 function setupControls(): void {
   const methods = $('methods');
   const initialMethod = (WEB_METHODS as readonly string[]).includes(query.get('method') ?? '') ? (query.get('method') as WebMethod) : 'kd+lr+ds';
+  preferredMethod = initialMethod;
   for (const m of WEB_METHODS) {
     const input = el('input', { type: 'radio', name: 'method', value: m, id: `method-${m}` }) as HTMLInputElement;
     input.checked = m === initialMethod;
+    // The user's choice, restored when a teacher that fits makes it available again.
+    input.addEventListener('change', () => {
+      if (input.checked) preferredMethod = m;
+    });
     methods.append(el('label', { for: `method-${m}`, class: 'method' }, input, el('span', { class: 'swatch', style: `background:${METHOD_COLORS[m]}` }), m.toUpperCase()));
   }
   bindSlider('eta', num('eta', 0.9));
@@ -387,12 +448,7 @@ function setupControls(): void {
     ['test-pool', num('test', 2000)],
   ];
   for (const [id, v] of numbers) $<HTMLInputElement>(id).value = String(v);
-  const updateDerived = () => {
-    const p = readParams();
-    const perEpoch = Math.ceil(p.steps / p.epochs);
-    $('derived').textContent = `${p.epochs} epochs × ${perEpoch} steps: ${perEpoch * p.batch} training samples + ${p.valSplit} held out for DS`;
-  };
-  for (const id of ['steps', 'epochs', 'batch', 'val']) $(id).addEventListener('input', updateDerived);
+  for (const id of ['steps', 'epochs', 'batch', 'val', 'test-eval']) $(id).addEventListener('input', updateDerived);
   updateDerived();
 
   $('train').addEventListener('click', () => {
@@ -400,7 +456,7 @@ function setupControls(): void {
     job({ type: 'train', runId: ++runCounter, params });
   });
   $('train-all').addEventListener('click', () => {
-    for (const method of WEB_METHODS) job({ type: 'train', runId: ++runCounter, params: { ...readParams(), method } });
+    for (const method of state.compat.methods) job({ type: 'train', runId: ++runCounter, params: { ...readParams(), method } });
   });
   $('stop').addEventListener('click', () => send({ type: 'stop' }));
   $('clear').addEventListener('click', () => {
@@ -429,14 +485,109 @@ function setupControls(): void {
     if (f) loadTeacher({ kind: 'file', file: f });
   });
   $('data-server').addEventListener('click', () => loadData({ kind: 'server', baseUrl: dataUrl }));
+  // The data source: one section of controls per kind.
+  const kind = $<HTMLSelectElement>('data-kind');
+  const showKind = () => {
+    for (const section of Array.from(document.querySelectorAll<HTMLElement>('#setup .source'))) section.hidden = section.dataset.kind !== kind.value;
+    document.querySelector<HTMLElement>('#setup .source-options')!.hidden = kind.value === 'server';
+  };
+  kind.addEventListener('change', showKind);
+  showKind();
   $('data-files').addEventListener('change', () => {
     const files = Array.from($<HTMLInputElement>('data-files').files ?? []);
     const source = pickIdxFiles(files);
-    if (typeof source === 'string') {
-      $('data-status').className = 'bad';
-      $('data-status').textContent = source;
-    } else loadData(source);
+    if (typeof source === 'string') dataProblem(source);
+    else loadData(source);
   });
+  // CSV: loads once both files are picked (again when either changes).
+  const csv = () => {
+    const train = $<HTMLInputElement>('csv-train').files?.[0];
+    const test = $<HTMLInputElement>('csv-test').files?.[0];
+    if (train && test) loadData({ kind: 'csv', train, test });
+    else dataProblem(`pick the ${train ? 'test' : 'train'} CSV file too`);
+  };
+  $('csv-train').addEventListener('change', csv);
+  $('csv-test').addEventListener('change', csv);
+  $('data-folder').addEventListener('change', () => {
+    const files = Array.from($<HTMLInputElement>('data-folder').files ?? []);
+    const source = folderSource(files);
+    if (typeof source === 'string') dataProblem(source);
+    else loadData(source);
+  });
+}
+
+function dataProblem(text: string): void {
+  $('data-status').className = 'bad';
+  $('data-status').textContent = text;
+}
+
+/** The run's size against the data loaded: training rows per epoch, DS's validation rows, what is there. */
+function updateDerived(): void {
+  const p = readParams();
+  const perEpoch = Math.ceil(p.steps / p.epochs);
+  const need = perEpoch * p.batch + p.valSplit;
+  const d = state.data;
+  const fits = !d || (need <= d.trainCount && p.testCount <= d.testCount);
+  $('derived').className = fits ? 'dim' : 'bad';
+  $('derived').textContent =
+    `${p.epochs} epochs × ${perEpoch} steps: ${perEpoch * p.batch} training samples + ${p.valSplit} held out for validation (DS)` +
+    (d ? `; ${d.trainCount} training and ${d.testCount} test images are loaded${fits ? '' : ': lower the steps, batch or validation rows, or load more'}` : '');
+}
+
+const dataShape = (d: { channels: number; height: number; width: number; numClasses: number }): InputShape => ({ channels: d.channels, height: d.height, width: d.width, classes: d.numClasses });
+
+function listNames(names: readonly string[]): string {
+  return names.length > 12 ? `${names.slice(0, 12).join(', ')}, … (${names.length})` : names.join(', ');
+}
+
+/** The method the user chose last; restored when it is offered again. */
+let preferredMethod: WebMethod = 'kd+lr+ds';
+
+/**
+ * Whether the teacher takes the data's input and predicts its classes. When it does not (or no
+ * teacher is loaded), the page says so, naming both shapes, and offers CE only: distillation
+ * needs a teacher that fits.
+ */
+function renderCompat(): void {
+  const d = state.data;
+  const t = state.teacher;
+  const note = $('compat');
+  let methods: WebMethod[] = [...WEB_METHODS];
+  if (!d) {
+    state.compat = { fits: null, text: '', methods };
+    note.className = 'dim';
+    note.textContent = '';
+  } else {
+    const data = dataShape(d);
+    const fits = !!t && sameShape(t.input, data);
+    let text = '';
+    if (!fits) {
+      methods = ['ce'];
+      text = t
+        ? `The teacher (${t.model} from ${t.source}) takes ${describeShape(t.input)}; the data is ${describeShape(data)}. ` +
+          'Distillation needs a teacher that fits the data: pick a checkpoint trained on it in the Teacher panel. Until then only CE, which needs no teacher, is offered.'
+        : `No teacher is loaded; the data is ${describeShape(data)}. Only CE, which needs no teacher, is offered until a teacher that fits is loaded.`;
+    } else if (t!.dataset !== (d.kind === 'server' ? 'fashion-mnist' : d.kind)) {
+      text = `The teacher takes ${describeShape(data)} like the data, but was trained on ${t.trainedOn}: distilling on this data anyway.`;
+    }
+    state.compat = { fits, text, methods };
+    note.className = fits ? 'dim' : 'bad';
+    note.textContent = text;
+  }
+  for (const input of Array.from(document.querySelectorAll<HTMLInputElement>('input[name=method]'))) {
+    const offered = methods.includes(input.value as WebMethod);
+    input.disabled = !offered;
+    input.parentElement!.classList.toggle('disabled', !offered);
+    input.parentElement!.title = offered ? '' : 'needs a teacher that fits the data';
+  }
+  const checked = document.querySelector<HTMLInputElement>('input[name=method]:checked');
+  const want = methods.includes(preferredMethod) ? preferredMethod : methods[0];
+  if (!checked || checked.disabled || checked.value !== want) {
+    const input = document.querySelector<HTMLInputElement>(`input[name=method][value="${want}"]`)!;
+    input.checked = true;
+  }
+  const all = $<HTMLButtonElement>('train-all');
+  all.textContent = methods.length === WEB_METHODS.length ? 'Train all five methods' : `Train ${methods.map((m) => m.toUpperCase()).join(', ')}`;
 }
 
 let runCounter = 0;
@@ -468,22 +619,56 @@ function loadTeacher(source: { kind: 'url'; url: string } | { kind: 'file'; file
 }
 
 function loadData(source: DataSource): void {
+  let options: DataOptions = {};
+  if (source.kind !== 'server') {
+    try {
+      options = readDataOptions(source.kind);
+    } catch (e) {
+      dataProblem((e as Error).message);
+      return;
+    }
+  }
   $('data-status').className = '';
   $('data-status').textContent = 'loading…';
   const trainCount = Math.round(Number($<HTMLInputElement>('pool').value));
   const testCount = Math.round(Number($<HTMLInputElement>('test-pool').value));
-  job({ type: 'load-data', source, trainCount, testCount });
+  job({ type: 'load-data', source, trainCount, testCount, options });
 }
 
-/** The four IDX files by role, from their names (train-/t10k-, images/labels, idx3/idx1). */
+/** The image shape and colour layout fields, for the user's own data. */
+function readDataOptions(kind: DataKind): DataOptions {
+  const options: DataOptions = {};
+  const shape = $<HTMLInputElement>('image-shape').value.trim();
+  if (shape !== '') options.imageShape = parseImageShape(shape, 'image shape');
+  const layout = $<HTMLSelectElement>('layout').value;
+  if (layout === 'chw' && kind !== 'folder') options.layout = 'chw';
+  return options;
+}
+
+/** The four IDX files by role, from their names (train-/t10k- or test-, images/labels or idx3|idx4/idx1). */
 function pickIdxFiles(files: File[]): DataSource | string {
   const role = (f: File) => `${/t10k|test/i.test(f.name) ? 'test' : 'train'}${/label|idx1/i.test(f.name) ? 'Labels' : 'Images'}` as const;
-  const by = new Map(files.map((f) => [role(f), f]));
-  const missing = ['trainImages', 'trainLabels', 'testImages', 'testLabels'].filter((r) => !by.has(r as ReturnType<typeof role>));
-  if (missing.length || files.length !== 4) {
-    return `pick the four Fashion-MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, gzip or not); missing: ${missing.join(', ') || `(${files.length} files picked)`}`;
+  const by = new Map<string, File[]>();
+  for (const f of files) by.set(role(f), [...(by.get(role(f)) ?? []), f]);
+  const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
+  const missing = roles.filter((r) => !by.has(r));
+  const doubled = roles.filter((r) => (by.get(r)?.length ?? 0) > 1);
+  if (missing.length || doubled.length || files.length !== 4) {
+    const problem = [missing.length ? `missing: ${missing.join(', ')}` : '', doubled.length ? `more than one file for ${doubled.map((r) => `${r} (${by.get(r)!.map((f) => f.name).join(', ')})`).join(', ')}` : '']
+      .filter(Boolean)
+      .join('; ');
+    return `pick the four IDX files, told apart by their names: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (or test-…; idx4 for [N, H, W, C] images; gzip or not); ${problem || `${files.length} files picked`}`;
   }
-  return { kind: 'files', trainImages: by.get('trainImages')!, trainLabels: by.get('trainLabels')!, testImages: by.get('testImages')!, testLabels: by.get('testLabels')! };
+  const one = (r: string) => by.get(r)![0];
+  return { kind: 'idx', trainImages: one('trainImages'), trainLabels: one('trainLabels'), testImages: one('testImages'), testLabels: one('testLabels') };
+}
+
+/** A directory input's files as the folder's relative paths ('train/cat/1.png'), below the folder picked. */
+function folderSource(files: File[]): DataSource | string {
+  if (files.length === 0) return 'the folder picked holds no files';
+  const rel = files.map((f) => (f.webkitRelativePath || f.name).split('/'));
+  const root = rel[0].length > 1 ? rel[0][0] : '';
+  return { kind: 'folder', root, files: files.map((file, i) => ({ file, path: (root && rel[i][0] === root ? rel[i].slice(1) : rel[i]).join('/') })) };
 }
 
 let autoLoaded = false;

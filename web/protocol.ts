@@ -24,16 +24,54 @@ export interface TrainParams {
 }
 
 export type DataSource =
+  /** Fashion-MNIST's four files from the server (the first trainCount / testCount of each split). */
   | { kind: 'server'; baseUrl: string }
-  /** The four IDX files a user picked (gzip or raw), by role. */
-  | { kind: 'files'; trainImages: File; trainLabels: File; testImages: File; testLabels: File };
+  /** The four IDX files a user picked (gzip or raw), by role: images [N,H,W] or [N,H,W,C], labels [N]. */
+  | { kind: 'idx'; trainImages: File; trainLabels: File; testImages: File; testLabels: File }
+  /** A train and a test CSV file (gzip or raw): a row per image, the label then the pixels, header optional. */
+  | { kind: 'csv'; train: File; test: File }
+  /**
+   * A folder picked with a directory input: every file with its path relative to the folder
+   * (`root`), e.g. 'train/cat/1.png'. The worker sorts them into classes (imageFolderListing) and
+   * decodes the images with the browser's decoders.
+   */
+  | { kind: 'folder'; root: string; files: Array<{ path: string; file: File }> };
+
+export type DataKind = DataSource['kind'];
+
+/** How to read the user's own data (the CLI's --image-shape and layout). */
+export interface DataOptions {
+  /** idx, folder: the shape every image must have; csv: a row's shape (absent: a square of one channel). */
+  imageShape?: [number, number, number?];
+  /** idx (4-D files) and csv: how a colour image's values are ordered; absent: 'hwc'. */
+  layout?: 'hwc' | 'chw';
+}
+
+/** A model's input (channels × height × width) and class count, as the data and checkpoints state them. */
+export interface InputShape {
+  channels: number;
+  height: number;
+  width: number;
+  classes: number;
+}
+
+/** 'C×H×W, K classes': how the page and the worker name a shape. */
+export function describeShape(s: InputShape): string {
+  return `${s.channels}×${s.height}×${s.width}, ${s.classes} class${s.classes === 1 ? '' : 'es'}`;
+}
+
+/** Whether a model taking `model` can be trained against data of shape `data`. */
+export function sameShape(model: InputShape, data: InputShape): boolean {
+  return model.channels === data.channels && model.height === data.height && model.width === data.width && model.classes === data.classes;
+}
 
 export type TeacherSource = { kind: 'url'; url: string } | { kind: 'file'; file: File };
 
 export type ToWorker =
   | { type: 'init' }
   | { type: 'load-teacher'; source: TeacherSource }
-  | { type: 'load-data'; source: DataSource; trainCount: number; testCount: number }
+  /** trainCount / testCount: the most examples kept per split (the user's data: a seeded random sample, shuffled). */
+  | { type: 'load-data'; source: DataSource; trainCount: number; testCount: number; options?: DataOptions }
   | { type: 'verify'; seed?: number; filter?: string }
   | { type: 'bench'; quick: boolean }
   | { type: 'train'; runId: number; params: TrainParams }
@@ -55,8 +93,11 @@ export interface AdapterReport {
 /** A training sample the teacher gets wrong, with what LR makes of it. */
 export interface WrongSample {
   index: number;
-  /** 28·28 grey bytes. */
+  /** height · width · channels bytes, a pixel's channels together (HWC), rows top to bottom. */
   pixels: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
   label: number;
   teacherClass: number;
   /** softmax(z_t) at T = 1, for the teacher's class. */
@@ -86,16 +127,40 @@ export type FromWorker =
   | { type: 'no-webgpu'; reason: string }
   | { type: 'status'; text: string }
   | { type: 'error'; job: string; message: string }
-  | { type: 'teacher'; source: string; model: string; dataset: string; parameters: number; testAccuracy: number | null; hash: string }
-  | { type: 'data'; trainCount: number; testCount: number; source: string; seconds: number }
+  /** input: what the teacher takes; trainedOn: its data (the checkpoint's dataset kind and where). */
+  | { type: 'teacher'; source: string; model: string; dataset: string; trainedOn: string; input: InputShape; classNames: string[] | null; parameters: number; testAccuracy: number | null; hash: string }
+  /**
+   * The data loaded: its kind, shape and classes (names: an image folder's class folders,
+   * Fashion-MNIST's; null when the data has none). trainTotal / testTotal: examples in the
+   * files, of which trainCount / testCount were kept.
+   */
+  | {
+      type: 'data';
+      kind: DataKind;
+      trainCount: number;
+      testCount: number;
+      trainTotal: number;
+      testTotal: number;
+      channels: number;
+      height: number;
+      width: number;
+      numClasses: number;
+      classNames: string[] | null;
+      source: string;
+      seconds: number;
+    }
+  /** Loading progress (e.g. images decoded so far). */
+  | { type: 'data-status'; text: string }
   | { type: 'verify-row'; row: VerifyRow }
   | { type: 'verify-done'; passed: number; failed: number; unverified: string[]; seconds: number; seed: number }
   | { type: 'bench-row'; row: BenchRow }
   | { type: 'bench-done'; result: KernelBenchResult; seconds: number }
-  | { type: 'run-start'; runId: number; params: TrainParams; stepsPerEpoch: number; trainSamples: number }
+  /** teacherFree: CE without a teacher (none fits the data): no teacher logits, no teacher view. */
+  | { type: 'run-start'; runId: number; params: TrainParams; stepsPerEpoch: number; trainSamples: number; teacherFree: boolean }
   | ({ type: 'teacher-view' } & TeacherView)
   | { type: 'progress'; runId: number; method: WebMethod; step: number; epoch: number; loss: number; accuracy: number; samplesPerSecond: number }
-  | { type: 'epoch'; runId: number; method: WebMethod; step: number; telemetry: EpochTelemetry }
+  /** teacherFree: the telemetry's teacher fields (error, β, LR) mean nothing. */
+  | { type: 'epoch'; runId: number; method: WebMethod; step: number; telemetry: EpochTelemetry; teacherFree: boolean }
   /** best: test accuracy at the epoch of best validation accuracy. */
   | { type: 'run-done'; runId: number; method: WebMethod; best: number; last: number; seconds: number; stopped: boolean }
   | { type: 'job-done'; job: string };

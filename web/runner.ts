@@ -2,30 +2,62 @@
 // loading, training share the device and its command encoder), results posted as messages.
 // It runs in a dedicated worker (worker.ts) so the page stays responsive; with ?worker=0 the page
 // runs it on its own thread instead (same code, for browsers without WebGPU in workers).
+//
+// Data: Fashion-MNIST's files from the server, or the user's own IDX, CSV or image-folder files,
+// read with the library's pure parsers (errors name the file, row or image); images are decoded
+// here with createImageBitmap and an OffscreenCanvas. Without a teacher that takes the data's
+// shape and classes, only CE runs (the library's training loop, no teacher logits).
 
 import {
   DEFAULT_DISTILL,
-  FASHION_MNIST_CLASSES,
+  Rng,
   TeacherCache,
   allIndices,
+  channelStats,
+  createModel,
+  csvDatasets,
+  decodeImageInBrowser,
   distill,
   engineFromAdapter,
   modelFromBytes,
   fashionMnistDataset,
+  idxDataset,
+  imageFolderDatasets,
+  imageFolderListing,
+  isGzip,
   normalize,
   reviseLabels,
   runKernelBench,
+  splitRows,
   takeExamples,
+  train as trainLoop,
   trainSubset,
   unverifiedKernels,
   validationSplit,
   verifyKernels,
+  type ChannelStats,
   type Dataset,
+  type DatasetSpec,
   type DistillOptions,
   type Engine,
+  type EpochTelemetry,
+  type ImageFolderEntry,
   type Model,
 } from '../src/index.browser.js';
-import type { AdapterReport, DataSource, FromWorker, TeacherSource, TeacherView, ToWorker, TrainParams, WrongSample } from './protocol.js';
+import {
+  describeShape,
+  sameShape,
+  type AdapterReport,
+  type DataOptions,
+  type DataSource,
+  type FromWorker,
+  type InputShape,
+  type TeacherSource,
+  type TeacherView,
+  type ToWorker,
+  type TrainParams,
+  type WrongSample,
+} from './protocol.js';
 
 export type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
 
@@ -43,8 +75,12 @@ export class Runner {
   private engine: Engine | null = null;
   private teacher: Teacher | null = null;
   private cache: TeacherCache | null = null;
-  /** Unnormalised ([0, 1]) slices of Fashion-MNIST; each run takes its rows from the front. */
-  private pool: { train: Dataset; test: Dataset; generation: number } | null = null;
+  /**
+   * The loaded data, unnormalised ([0, 1]); each run takes its rows from the front (the user's own
+   * data is shuffled when loaded, so the front is a random sample). stats: the train pool's
+   * per-channel mean and std, the normalisation of a run without a teacher.
+   */
+  private pool: { train: Dataset; test: Dataset; generation: number; kind: DataSource['kind']; stats: ChannelStats } | null = null;
   /** Runs with an id up to this one are stopped (running) or skipped (queued): Stop ends them all. */
   private stoppedUpTo = 0;
   private lastQueuedRun = 0;
@@ -77,7 +113,7 @@ export class Runner {
       case 'load-teacher':
         return this.loadTeacher(msg.source);
       case 'load-data':
-        return this.loadData(msg.source, msg.trainCount, msg.testCount);
+        return this.loadData(msg.source, msg.trainCount, msg.testCount, msg.options ?? {});
       case 'verify':
         return this.verify(msg.seed, msg.filter);
       case 'bench':
@@ -140,14 +176,11 @@ export class Runner {
     // Refuses a corrupt file (content hash) and missing, extra or reshaped tensors, naming them.
     const restored = modelFromBytes(engine, bytes, name, undefined, { state: false });
     const config = restored.config;
-    const problem = !config.normalisation
-      ? 'config.normalisation: expected the mean and std the teacher was trained with'
-      : config.dataset !== 'fashion-mnist'
-        ? `config.dataset: the demo distils on fashion-mnist, this teacher was trained on ${config.dataset}`
-        : null;
-    if (problem) {
+    // Any kdgpu checkpoint: whether it fits the data (input shape, classes) is decided per run,
+    // and the page offers distillation only when it does.
+    if (!config.normalisation) {
       restored.model.store.destroy();
-      throw new Error(`${name}: ${problem}`);
+      throw new Error(`${name}: config.normalisation: expected the mean and std the teacher was trained with`);
     }
     const model = restored.model;
     this.teacher?.model.store.destroy();
@@ -159,36 +192,106 @@ export class Runner {
       source: name,
       model: config.model,
       dataset: config.dataset,
+      trainedOn: describeTrainedOn(config.dataset, config.data?.spec),
+      input: { ...config.input },
+      classNames: config.data?.classNames ? [...config.data.classNames] : null,
       parameters: model.store.count(),
       testAccuracy: config.testAccuracy ?? null,
       hash: this.teacher.hash,
     });
   }
 
-  private async loadData(source: DataSource, trainCount: number, testCount: number): Promise<void> {
+  private async loadData(source: DataSource, trainCount: number, testCount: number, options: DataOptions): Promise<void> {
     const started = performance.now();
-    const blobs =
-      source.kind === 'server'
-        ? await Promise.all(
-            ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map(async (f) => {
-              const url = new URL(f, new URL(source.baseUrl, location.href)).href;
-              const res = await fetch(url);
-              if (!res.ok) throw new Error(`${url}: HTTP ${res.status}: is Debian's dataset-fashion-mnist installed where the server looks (see scripts/serve-web.mjs)? Or pick the IDX files.`);
-              return { blob: await res.blob(), name: f };
-            }),
-          )
-        : [source.trainImages, source.trainLabels, source.testImages, source.testLabels].map((f) => ({ blob: f as Blob, name: f.name }));
-    const [trImg, trLab, teImg, teLab] = await Promise.all(blobs.map((b, i) => idxPrefix(b.blob, i < 2 ? trainCount : testCount, b.name)));
-    const train = fashionMnistDataset('train', trImg, trLab, { images: blobs[0].name, labels: blobs[1].name });
-    const test = fashionMnistDataset('test', teImg, teLab, { images: blobs[2].name, labels: blobs[3].name });
-    this.pool = { train, test, generation: (this.pool?.generation ?? 0) + 1 };
-    this.post({
-      type: 'data',
-      trainCount: train.n,
-      testCount: test.n,
-      source: source.kind === 'server' ? new URL(source.baseUrl, location.href).href : blobs.map((b) => b.name).join(', '),
-      seconds: (performance.now() - started) / 1000,
-    });
+    let train: Dataset;
+    let test: Dataset;
+    let trainTotal = 0;
+    let testTotal = 0;
+    let where: string;
+    if (source.kind === 'server') {
+      const blobs = await Promise.all(
+        ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map(async (f) => {
+          const url = new URL(f, new URL(source.baseUrl, location.href)).href;
+          const res = await fetch(url);
+          if (!res.ok) throw new Error(`${url}: HTTP ${res.status}: is Debian's dataset-fashion-mnist installed where the server looks (see scripts/serve-web.mjs)? Or pick your own data.`);
+          return { blob: await res.blob(), name: f };
+        }),
+      );
+      const [trImg, trLab, teImg, teLab] = await Promise.all(blobs.map((b, i) => idxPrefix(b.blob, i < 2 ? trainCount : testCount, b.name)));
+      train = fashionMnistDataset('train', trImg, trLab, { images: blobs[0].name, labels: blobs[1].name });
+      test = fashionMnistDataset('test', teImg, teLab, { images: blobs[2].name, labels: blobs[3].name });
+      [trainTotal, testTotal] = [train.n, test.n];
+      where = new URL(source.baseUrl, location.href).href;
+    } else {
+      let full: { train: Dataset; test: Dataset };
+      if (source.kind === 'idx') {
+        const [trImg, trLab, teImg, teLab] = await Promise.all([source.trainImages, source.trainLabels, source.testImages, source.testLabels].map((f) => readFileBytes(f)));
+        const expectSize = options.imageShape ? { height: options.imageShape[0], width: options.imageShape[1], channels: options.imageShape[2] ?? 1 } : undefined;
+        const trainSet = idxDataset({
+          images: trImg, labels: trLab, imagesFile: source.trainImages.name, labelsFile: source.trainLabels.name, name: 'idx/train',
+          layout: options.layout, expectSize, expectSizeFrom: expectSize ? ' (the image shape given)' : undefined,
+        });
+        full = {
+          train: trainSet,
+          test: idxDataset({
+            images: teImg, labels: teLab, imagesFile: source.testImages.name, labelsFile: source.testLabels.name, name: 'idx/test',
+            // The train file settled how a 4-D file reads (as the CLI's loadIdx).
+            layout: options.layout ?? (trainSet.channels > 1 ? 'hwc' : undefined),
+            numClasses: trainSet.numClasses, numClassesFrom: ` (the classes of ${source.trainLabels.name}: its largest label + 1)`,
+            expectSize: trainSet, expectSizeFrom: expectSize ? ' (the image shape given)' : ` (the size of the images in ${source.trainImages.name})`,
+          }),
+        };
+        where = [source.trainImages, source.trainLabels, source.testImages, source.testLabels].map((f) => f.name).join(', ');
+      } else if (source.kind === 'csv') {
+        const [a, b] = await Promise.all([source.train, source.test].map(async (f) => ({ fileName: f.name, text: new TextDecoder().decode(await readFileBytes(f)) })));
+        this.post({ type: 'data-status', text: `parsing ${a.fileName} and ${b.fileName}…` });
+        full = csvDatasets(a, b, { imageShape: options.imageShape, layout: options.layout });
+        where = `${source.train.name}, ${source.test.name}`;
+      } else {
+        const root = source.root;
+        const byPath = new Map(source.files.map((f) => [joinPath(root, f.path), f.file]));
+        const listing = imageFolderListing(source.files.map((f) => f.path), root);
+        // Decode only the images kept: a seeded random sample of each split, in shuffled order
+        // (the listing is sorted by class; a run takes its rows from the front of the pool).
+        const totalTrain = listing.train.length;
+        const totalTest = listing.test.length;
+        const sample = (entries: ImageFolderEntry[], count: number, seed: number) => Array.from(shuffledSample(entries.length, count, seed), (i) => entries[i]);
+        const kept = { ...listing, train: sample(listing.train, trainCount, 1), test: sample(listing.test, testCount, 2) };
+        const total = kept.train.length + kept.test.length;
+        let decoded = 0;
+        let lastPost = 0;
+        const read = async (path: string) => {
+          const file = byPath.get(path);
+          if (!file) throw new Error(`${path}: not among the files picked`);
+          return new Uint8Array(await file.arrayBuffer());
+        };
+        const decode = async (bytes: Uint8Array, path: string) => {
+          const img = await decodeImageInBrowser(bytes, path);
+          decoded++;
+          if (performance.now() - lastPost > 250 || decoded === total) {
+            lastPost = performance.now();
+            this.post({ type: 'data-status', text: `decoding images: ${decoded} of ${total}…` });
+          }
+          return img;
+        };
+        full = await imageFolderDatasets(kept, read, decode, { imageShape: options.imageShape, name: 'folder' });
+        where = `${root}/`;
+        [trainTotal, testTotal] = [totalTrain, totalTest];
+      }
+      if (source.kind === 'folder') {
+        ({ train, test } = full); // sampled and shuffled before decoding
+      } else {
+        [trainTotal, testTotal] = [full.train.n, full.test.n];
+        train = takeExamples(full.train, shuffledSample(full.train.n, trainCount, 1));
+        test = takeExamples(full.test, shuffledSample(full.test.n, testCount, 2));
+      }
+    }
+    this.setPool(train, test, source.kind);
+    this.post(dataMessage(source.kind, train, test, trainTotal, testTotal, where, started));
+  }
+
+  private setPool(train: Dataset, test: Dataset, kind: DataSource['kind']): void {
+    this.pool = { train, test, kind, stats: channelStats(train), generation: (this.pool?.generation ?? 0) + 1 };
   }
 
   private async verify(seed = Math.floor(Math.random() * 2 ** 31), filter?: string): Promise<void> {
@@ -217,11 +320,23 @@ export class Runner {
 
   private async train(runId: number, p: TrainParams): Promise<void> {
     const engine = this.requireEngine();
-    const teacher = this.teacher;
     const pool = this.pool;
-    if (!teacher || !this.cache) throw new Error('load a teacher first');
-    if (!pool) throw new Error('load the Fashion-MNIST slice first');
+    if (!pool) throw new Error('load the data first');
     if (runId <= this.stoppedUpTo) return; // stopped while queued
+    // The teacher must take the data's input and predict its classes; without one that does,
+    // only CE (which needs no teacher) runs.
+    const dataShape = shapeOf(pool.train);
+    if (dataShape.height < 4 || dataShape.width < 4) {
+      throw new Error(`student-cnn pools twice by 2: it needs images of at least 4×4, the data's are ${dataShape.height}×${dataShape.width}`);
+    }
+    const teacher = this.teacher && sameShape(this.teacher.model.input, dataShape) ? this.teacher : null;
+    if (!teacher && p.method !== 'ce') {
+      throw new Error(
+        this.teacher
+          ? `${p.method.toUpperCase()} needs a teacher that fits the data: the teacher takes ${describeShape(this.teacher.model.input)}, the data is ${describeShape(dataShape)}; pick a teacher checkpoint trained on this data, or train CE`
+          : `${p.method.toUpperCase()} needs a teacher: load one that takes ${describeShape(dataShape)}, or train CE`,
+      );
+    }
     const started = performance.now();
     const stopped = () => runId <= this.stoppedUpTo;
 
@@ -235,10 +350,15 @@ export class Runner {
       throw new Error(`${p.steps} steps of batch ${p.batch} over ${p.epochs} epochs need ${subset} training + ${p.valSplit} validation examples; ${pool.train.n} are loaded: load more, or lower the steps`);
     }
     if (p.testCount > pool.test.n) throw new Error(`the test slice has ${pool.test.n} examples, ${p.testCount} asked`);
-    const { mean, std } = teacher.normalisation;
-    const train = normalize(takeExamples(pool.train, allIndices(rows), `fashion-mnist/train[0:${rows}]#${pool.generation}`), mean, std);
-    const test = normalize(takeExamples(pool.test, allIndices(p.testCount), `fashion-mnist/test[0:${p.testCount}]`), mean, std);
-    this.post({ type: 'run-start', runId, params: p, stepsPerEpoch, trainSamples: subset });
+    // The teacher's normalisation (its inputs must look like its training data's); without a
+    // teacher, the loaded training pool's own statistics.
+    const { mean, std } = teacher ? teacher.normalisation : pool.stats;
+    const base = pool.train.name.replace(/\/train$/, '');
+    const train = normalize(takeExamples(pool.train, allIndices(rows), `${base}/train[0:${rows}]#${pool.generation}`), mean, std);
+    const test = normalize(takeExamples(pool.test, allIndices(p.testCount), `${base}/test[0:${p.testCount}]#${pool.generation}`), mean, std);
+    this.post({ type: 'run-start', runId, params: p, stepsPerEpoch, trainSamples: subset, teacherFree: !teacher });
+    if (!teacher) return this.trainWithoutTeacher(engine, runId, p, train, test, subset, stepsPerEpoch, started, stopped);
+    if (!this.cache) throw new Error('load a teacher first');
 
     const options: DistillOptions = {
       ...DEFAULT_DISTILL,
@@ -273,7 +393,7 @@ export class Runner {
           this.post({ type: 'progress', runId, method: p.method, step: (q.epoch - 1) * stepsPerEpoch + q.step, epoch: q.epoch, loss: q.loss, accuracy: q.accuracy, samplesPerSecond: q.samplesPerSecond });
         },
         onEpoch: (t) => {
-          this.post({ type: 'epoch', runId, method: p.method, step: t.epoch * stepsPerEpoch, telemetry: t });
+          this.post({ type: 'epoch', runId, method: p.method, step: t.epoch * stepsPerEpoch, telemetry: t, teacherFree: false });
         },
         shouldStop: stopped,
       },
@@ -281,6 +401,78 @@ export class Runner {
     );
     result.student.store.destroy();
     this.post({ type: 'run-done', runId, method: p.method, best: result.testAtBestVal, last: result.last, seconds: (performance.now() - started) / 1000, stopped: stopped() });
+  }
+
+  /**
+   * CE without a teacher (none fits the data): student-cnn sized from the data, trained by the
+   * library's loop on the rows distill() would use (the same validation split and subset), so a
+   * run here is comparable with one that has a teacher.
+   */
+  private async trainWithoutTeacher(
+    engine: Engine,
+    runId: number,
+    p: TrainParams,
+    train: Dataset,
+    test: Dataset,
+    subset: number,
+    stepsPerEpoch: number,
+    started: number,
+    stopped: () => boolean,
+  ): Promise<void> {
+    const student = createModel(engine, 'student-cnn', shapeOf(train), p.seed);
+    try {
+      const split = splitRows(train.n, { valSplit: p.valSplit, trainSubset: subset, seed: p.seed });
+      const val = split.val.length > 0 ? takeExamples(train, split.val, `${train.name}/validation`) : null;
+      this.post({ type: 'status', text: `training ${p.method} without a teacher…` });
+      const result = await trainLoop(
+        engine,
+        student,
+        train,
+        {
+          epochs: p.epochs,
+          batchSize: p.batch,
+          lr: p.lr,
+          optimizer: DEFAULT_DISTILL.optimizer,
+          schedule: DEFAULT_DISTILL.schedule,
+          seed: p.seed,
+          indices: split.trainIdx,
+          val,
+          test,
+          progressEvery: 5,
+        },
+        {
+          onProgress: (q) => {
+            this.post({ type: 'progress', runId, method: p.method, step: (q.epoch - 1) * stepsPerEpoch + q.step, epoch: q.epoch, loss: q.loss, accuracy: q.accuracy, samplesPerSecond: q.samplesPerSecond });
+          },
+          onEpoch: (r) => {
+            const t: EpochTelemetry = {
+              method: p.method,
+              epoch: r.epoch,
+              trainLoss: r.trainLoss,
+              trainAccuracy: r.trainAccuracy,
+              testAccuracy: r.testAccuracy ?? 0,
+              bestTestAccuracy: r.bestTestAccuracy,
+              valAccuracy: r.valAccuracy,
+              testAtBestVal: r.testAtBestVal,
+              bestValEpoch: r.bestValEpoch,
+              teacherTrainError: 0,
+              lrChanged: 0,
+              betaQuantiles: [1, 1, 1, 1, 1],
+              distilled: 0,
+              trainSamples: split.trainIdx.length,
+              learningRate: r.learningRate,
+              seconds: r.seconds,
+              samplesPerSecond: r.samplesPerSecond,
+            };
+            this.post({ type: 'epoch', runId, method: p.method, step: r.epoch * stepsPerEpoch, telemetry: t, teacherFree: true });
+          },
+          shouldStop: stopped,
+        },
+      );
+      this.post({ type: 'run-done', runId, method: p.method, best: result.testAtBestVal, last: result.last, seconds: (performance.now() - started) / 1000, stopped: stopped() });
+    } finally {
+      student.store.destroy();
+    }
   }
 
   /** The teacher on the run's training rows: β histogram and the samples it gets wrong, revised by LR. */
@@ -296,7 +488,8 @@ export class Runner {
     let wrongCount = 0;
     let betaAtEta = 0;
     const wrong: WrongSample[] = [];
-    const plane = train.height * train.width;
+    const { channels, height, width } = train;
+    const plane = height * width;
     for (const k of trainRows) {
       const beta = rev.beta[k];
       counts[Math.max(0, Math.min(BETA_BINS - 1, Math.floor(((beta - lo) / (hi - lo)) * BETA_BINS)))]++;
@@ -308,12 +501,15 @@ export class Runner {
       const t = argmax(z);
       const target = rev.targets.subarray(k * C, (k + 1) * C);
       const r = argmax(target);
-      const pixels = Uint8Array.from(raw.images.subarray(k * plane, (k + 1) * plane), (v) => Math.round(v * 255));
-      wrong.push({ index: k, pixels, label: train.labels[k], teacherClass: t, teacherProb: softmaxAt(z, t), revisedClass: r, revisedProb: target[r], beta });
+      // CHW floats in [0, 1] to HWC bytes, for a canvas.
+      const chw = raw.images.subarray(k * plane * channels, (k + 1) * plane * channels);
+      const pixels = new Uint8Array(plane * channels);
+      for (let c = 0; c < channels; c++) for (let q = 0; q < plane; q++) pixels[q * channels + c] = Math.round(chw[c * plane + q] * 255);
+      wrong.push({ index: k, pixels, width, height, channels, label: train.labels[k], teacherClass: t, teacherProb: softmaxAt(z, t), revisedClass: r, revisedProb: target[r], beta });
     }
     return {
       runId,
-      classes: [...FASHION_MNIST_CLASSES],
+      classes: classNamesOf(raw),
       trainSamples: trainRows.length,
       teacherWrong: wrongCount,
       betaHistogram: { lo, hi, counts },
@@ -322,6 +518,61 @@ export class Runner {
       eta: p.eta,
       temperature: p.temperature,
     };
+  }
+}
+
+function shapeOf(ds: Dataset): InputShape {
+  return { channels: ds.channels, height: ds.height, width: ds.width, classes: ds.numClasses };
+}
+
+/** The data's class names (an image folder's folders, Fashion-MNIST's), or the labels as numbers. */
+export function classNamesOf(ds: Dataset): string[] {
+  return ds.classNames && ds.classNames.length === ds.numClasses ? [...ds.classNames] : Array.from({ length: ds.numClasses }, (_, i) => String(i));
+}
+
+function dataMessage(kind: DataSource['kind'], train: Dataset, test: Dataset, trainTotal: number, testTotal: number, source: string, started: number): FromWorker {
+  return {
+    type: 'data',
+    kind,
+    trainCount: train.n,
+    testCount: test.n,
+    trainTotal,
+    testTotal,
+    channels: train.channels,
+    height: train.height,
+    width: train.width,
+    numClasses: train.numClasses,
+    classNames: train.classNames ? [...train.classNames] : null,
+    source,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** "fashion-mnist", "folder (/data/pets)", "csv (/d/train.csv, /d/test.csv)": where a checkpoint's model was trained. */
+function describeTrainedOn(dataset: string, spec?: DatasetSpec): string {
+  if (!spec) return dataset;
+  const where = spec.dir ?? Object.values(spec.files ?? {}).filter(Boolean).join(', ');
+  return where ? `${spec.kind} (${where})` : spec.kind;
+}
+
+/** min(count, n) distinct indices of [0, n), a seeded random sample in random order. */
+export function shuffledSample(n: number, count: number, seed: number): Uint32Array {
+  return new Rng(seed).permutation(n).slice(0, Math.max(0, Math.min(n, Math.floor(count))));
+}
+
+function joinPath(root: string, rel: string): string {
+  return root === '' ? rel : root.endsWith('/') ? root + rel : `${root}/${rel}`;
+}
+
+/** A file's bytes, inflated when it is gzip (1f 8b); errors name the file. */
+async function readFileBytes(file: Blob & { name: string }): Promise<Uint8Array> {
+  const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
+  if (!isGzip(head)) return new Uint8Array(await file.arrayBuffer());
+  try {
+    const stream = file.stream().pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new Error(`${file.name}: could not read the gzip data: ${(e as Error).message}`);
   }
 }
 
