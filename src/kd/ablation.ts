@@ -145,7 +145,8 @@ export function markdownTable(summaries: MethodSummary[], runs: AblationRun[], b
   };
   const rows = summaries.map((s) => {
     const val = s.valMean === null ? '' : s.valMean.toFixed(2);
-    const dsCol = s.method.includes('ds') ? cell(s.label, control) : '';
+    // The random control is KD's: it is the comparison for the KD-based selection arms only.
+    const dsCol = s.method.startsWith('kd+') && s.method.includes('ds') ? cell(s.label, control) : '';
     return `| ${s.label} | ${s.chosenMean.toFixed(2)} ± ${s.chosenStd.toFixed(2)} | ${s.lastMean.toFixed(2)} ± ${s.lastStd.toFixed(2)} | ${val} | ${cell(s.label, baseline)} | ${dsCol} | ${Math.round(s.distilled)} | ${Math.round(s.lrChanged)} | ${s.runs} |`;
   });
   return [
