@@ -109,6 +109,10 @@ describe('your own data, from the command line', () => {
     await cli(['train', '--model', 'student-cnn', '--dataset', 'idx', '--data-dir', dir, '--epochs', '1', '--batch', '32', '--no-progress', '--out', join(root, 'idx32.safetensors')]);
     const evaluated = await cli(['eval', '--checkpoint', join(root, 'idx32.safetensors')]);
     expect(evaluated).toMatch(/student-cnn on idx/);
+    // Distilled from that model (its data by default), with the default validation split (30 of 300).
+    const distilled = await cli(['distill', '--teacher', join(root, 'idx32.safetensors'), '--method', 'kd+lr+ds', ...quick]);
+    expect(distilled).toMatch(/kept % per class \(0\.\.19\)/);
+    expect(distilled).toMatch(/kd\+lr\+ds: last/);
     // The committed Fashion-MNIST teacher against these images.
     expect(await fails(['distill', '--teacher', 'models/teacher-cnn.safetensors', '--dataset', 'idx', '--data-dir', dir, ...quick])).toMatch(
       /the teacher models\/teacher-cnn\.safetensors \(teacher-cnn\) takes 1x28x28, 10 classes; the data, idx \(.*idx32\), is 3x32x32, 20 classes/,
