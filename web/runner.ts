@@ -40,7 +40,7 @@ import {
   type DatasetSpec,
   type DistillOptions,
   type Engine,
-  type EpochTelemetry,
+  epochTelemetry,
   type ImageFolderEntry,
   type Model,
 } from '../src/index.browser.js';
@@ -445,25 +445,7 @@ export class Runner {
             this.post({ type: 'progress', runId, method: p.method, step: (q.epoch - 1) * stepsPerEpoch + q.step, epoch: q.epoch, loss: q.loss, accuracy: q.accuracy, samplesPerSecond: q.samplesPerSecond });
           },
           onEpoch: (r) => {
-            const t: EpochTelemetry = {
-              method: p.method,
-              epoch: r.epoch,
-              trainLoss: r.trainLoss,
-              trainAccuracy: r.trainAccuracy,
-              testAccuracy: r.testAccuracy ?? 0,
-              bestTestAccuracy: r.bestTestAccuracy,
-              valAccuracy: r.valAccuracy,
-              testAtBestVal: r.testAtBestVal,
-              bestValEpoch: r.bestValEpoch,
-              teacherTrainError: 0,
-              lrChanged: 0,
-              betaQuantiles: [1, 1, 1, 1, 1],
-              distilled: 0,
-              trainSamples: split.trainIdx.length,
-              learningRate: r.learningRate,
-              seconds: r.seconds,
-              samplesPerSecond: r.samplesPerSecond,
-            };
+            const t = epochTelemetry(p.method, r, { teacherTrainError: 0, lrChanged: 0, betaQuantiles: [1, 1, 1, 1, 1], distilled: 0, trainSamples: split.trainIdx.length });
             this.post({ type: 'epoch', runId, method: p.method, step: r.epoch * stepsPerEpoch, telemetry: t, teacherFree: true });
           },
           shouldStop: stopped,

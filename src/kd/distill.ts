@@ -8,7 +8,7 @@ import { allIndices, trainSubset, validationSplit } from '../data/batches.js';
 import { takeExamples, type Dataset } from '../data/dataset.js';
 import { kdLoss, labelRevision, NO_REVISION, selectMask, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import { createModel, type Model } from '../nn/models.js';
-import { train, type StepLoss, type TrainLoopOptions } from '../train.js';
+import { train, type EpochResult, type StepLoss, type TrainLoopOptions } from '../train.js';
 import { Rng } from '../util/rng.js';
 import { TeacherCache } from './teacher-cache.js';
 import { selectDistillSubset } from './selection.js';
@@ -347,26 +347,14 @@ export async function distill(
         onProgress: (p) => cb.onProgress?.({ epoch: p.epoch, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, accuracy: p.accuracy, samplesPerSecond: p.samplesPerSecond }),
         onEpoch: async (r, state) => {
           const warming = warmingAt(r.epoch - 1);
-          const t: EpochTelemetry = {
-            method: o.method,
-            epoch: r.epoch,
-            trainLoss: r.trainLoss,
-            trainAccuracy: r.trainAccuracy,
-            testAccuracy: r.testAccuracy ?? 0,
-            bestTestAccuracy: r.bestTestAccuracy,
-            valAccuracy: r.valAccuracy,
-            testAtBestVal: r.testAtBestVal,
-            bestValEpoch: r.bestValEpoch,
+          const t = epochTelemetry(o.method, r, {
             selection,
             teacherTrainError: tele.errorRate,
             lrChanged: parts.revise ? tele.wrongCount : 0,
             betaQuantiles: tele.betaQuantiles,
             distilled: parts.loss === 'ce' || (warming && o.dsWarmupLoss === 'ce') ? 0 : warming ? trainIdx.length : distilled,
             trainSamples: trainIdx.length,
-            learningRate: r.learningRate,
-            seconds: r.seconds,
-            samplesPerSecond: r.samplesPerSecond,
-          };
+          });
           epochs.push(t);
           await cb.onEpoch?.(t, student, state);
         },
@@ -380,6 +368,29 @@ export async function distill(
   }
 }
 
+
+/** An epoch of the training loop, with what distillation adds (the teacher's and the selection's telemetry). */
+export function epochTelemetry(
+  method: Method,
+  r: EpochResult,
+  extra: Pick<EpochTelemetry, 'selection' | 'teacherTrainError' | 'lrChanged' | 'betaQuantiles' | 'distilled' | 'trainSamples'>,
+): EpochTelemetry {
+  return {
+    method,
+    epoch: r.epoch,
+    trainLoss: r.trainLoss,
+    trainAccuracy: r.trainAccuracy,
+    testAccuracy: r.testAccuracy ?? 0,
+    bestTestAccuracy: r.bestTestAccuracy,
+    valAccuracy: r.valAccuracy,
+    testAtBestVal: r.testAtBestVal,
+    bestValEpoch: r.bestValEpoch,
+    learningRate: r.learningRate,
+    seconds: r.seconds,
+    samplesPerSecond: r.samplesPerSecond,
+    ...extra,
+  };
+}
 
 /** Teacher error rate, β quantiles and wrong flags over the training rows (runs once, between epochs). */
 async function teacherTelemetry(
