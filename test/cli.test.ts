@@ -1,23 +1,13 @@
 // The command line's manners: --version, one-line errors with a hint, options a command cannot
 // honour refused, --json [file] the same everywhere, and a piped run that says what it is doing.
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { kdgpu, kdgpuFails } from './helpers.js';
 
-const run = promisify(execFile);
-const cli = (args: string[]) => run(process.execPath, ['bin/kdgpu.js', ...args], { timeout: 600_000 });
-const fails = async (args: string[]) => {
-  try {
-    await cli(args);
-  } catch (e) {
-    const err = e as { stdout: string; stderr: string };
-    return err.stdout + err.stderr;
-  }
-  throw new Error(`kdgpu ${args.join(' ')} succeeded`);
-};
+const cli = (args: string[]) => kdgpu(args);
+const fails = async (args: string[]) => (await kdgpuFails(args)).out;
 const dir = mkdtempSync(join(tmpdir(), 'kdgpu-cli-'));
 
 describe('kdgpu command line', () => {

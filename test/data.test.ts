@@ -1,4 +1,5 @@
 // Dataset readers, batching and augmentation (host side, no GPU).
+import { idxBytes } from './helpers.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,14 +25,6 @@ afterAll(async () => {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-function idxBytes(magic: number, dims: number[], data: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, magic);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-  out.set(Array.from(data), 4 + 4 * dims.length);
-  return out;
-}
 
 function images(n: number, h: number, w: number): Uint8Array {
   return idxBytes(0x803, [n, h, w], Array.from({ length: n * h * w }, (_, i) => i % 256));

@@ -1,6 +1,7 @@
 // The user's own data: IDX of any image size (3-D and 4-D), CSV, and image folders (PNG / JPEG),
 // through the pure parsers and the Node loaders, and the DatasetSpec entry point. Every fixture is
 // small and written here, in a temp folder; no GPU, no training.
+import { idxBytes } from './helpers.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,14 +44,6 @@ async function rejectsFormat(p: Promise<unknown>, ...fragments: string[]): Promi
 
 // ---- IDX ----------------------------------------------------------------------------------------
 
-function idxBytes(magic: number, dims: number[], data: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, magic);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-  out.set(Array.from(data), 4 + 4 * dims.length);
-  return out;
-}
 
 /** Pixel (image i, row y, column x, channel c) of the synthetic images: every value differs nearby. */
 function px(i: number, y: number, x: number, c = 0): number {

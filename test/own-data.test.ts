@@ -3,26 +3,16 @@
 // trained, evaluated on the data its checkpoint records, and distilled (kd+lr+ds, default
 // validation split); a teacher of another shape or class count is refused, naming both.
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { idxBytes, kdgpu, kdgpuFails } from './helpers.js';
 import { gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { Rng } from '../src/util/rng.js';
 
-const run = promisify(execFile);
-const cli = async (args: string[]) => (await run(process.execPath, ['bin/kdgpu.js', ...args], { timeout: 900_000 })).stdout;
-const fails = async (args: string[]) => {
-  try {
-    await cli(args);
-  } catch (e) {
-    const err = e as { stdout: string; stderr: string };
-    return err.stdout + err.stderr;
-  }
-  throw new Error(`kdgpu ${args.join(' ')} succeeded`);
-};
+const cli = async (args: string[]) => (await kdgpu(args)).stdout;
+const fails = async (args: string[]) => (await kdgpuFails(args)).out;
 const root = mkdtempSync(join(tmpdir(), 'kdgpu-own-data-'));
 const quick = ['--epochs', '2', '--batch', '32', '--no-progress', '--lr', '0.02'];
 
@@ -42,20 +32,13 @@ function bands(n: number, h: number, w: number, c: number, classes: number, seed
   return { pixels, labels };
 }
 
-function idx(magic: number, dims: number[], data: ArrayLike<number>): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head.writeUInt32BE(magic, 0);
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(Uint8Array.from(data))]);
-}
-
 function writeIdxDir(dir: string, h: number, w: number, c: number, classes: number): void {
   mkdirSync(dir, { recursive: true });
   for (const [split, n, seed] of [['train', 300, 1], ['t10k', 120, 2]] as const) {
     const { pixels, labels } = bands(n, h, w, c, classes, seed);
     const dims = c === 1 ? [n, h, w] : [n, h, w, c];
-    writeFileSync(join(dir, `${split}-images-idx${dims.length}-ubyte.gz`), gzipSync(idx(0x800 + dims.length, dims, pixels)));
-    writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), idx(0x801, [n], labels));
+    writeFileSync(join(dir, `${split}-images-idx${dims.length}-ubyte.gz`), gzipSync(idxBytes(0x800 + dims.length, dims, pixels)));
+    writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), idxBytes(0x801, [n], labels));
   }
 }
 

@@ -1,24 +1,14 @@
 // Kernel plug-ins: your own kernel (examples/my-kernels.mjs) verified and benchmarked by the CLI
 // beside the built-ins, a wrong reference reported, registration idempotent, bad modules named.
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { kdgpu, kdgpuFails } from './helpers.js';
 import { defineKernel, type KernelDef } from '../src/gpu/kernel.js';
 
-const run = promisify(execFile);
-const cli = (args: string[]) => run(process.execPath, ['bin/kdgpu.js', ...args], { timeout: 600_000 });
-const cliFails = async (args: string[]) => {
-  try {
-    await cli(args);
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, out: err.stdout + err.stderr };
-  }
-  throw new Error(`kdgpu ${args.join(' ')} succeeded`);
-};
+const cli = (args: string[]) => kdgpu(args);
+const cliFails = kdgpuFails;
 const dir = mkdtempSync(join(tmpdir(), 'kdgpu-plugins-'));
 const example = resolve('examples/my-kernels.mjs');
 
