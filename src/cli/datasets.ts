@@ -6,7 +6,7 @@ import { CIFAR10_FILES, CIFAR100_FILES } from '../data/cifar.js';
 import { channelStats, normalize, takeExamples, type Dataset } from '../data/dataset.js';
 import { FASHION_MNIST_FILES, describeSize } from '../data/idx.js';
 import {
-  CSV_FILE_NAMES, FASHION_MNIST_DIR, IDX_FILE_NAMES, csvFilesIn, idxCandidates, idxFilesIn, listImageFolder, loadCifar10, loadCifar100, loadCsv,
+  allInOrder, CSV_FILE_NAMES, FASHION_MNIST_DIR, IDX_FILE_NAMES, csvFilesIn, idxCandidates, idxFilesIn, listImageFolder, loadCifar10, loadCifar100, loadCsv,
   loadFashionMnist, loadIdx, loadImageFolder, type IdxFiles,
 } from '../data/node-files.js';
 import { DATASET_KINDS, checkDatasetSpec, parseImageShape, type DatasetFiles, type DatasetKind, type DatasetSpec } from '../data/spec.js';
@@ -66,7 +66,7 @@ async function readSpec(s: DatasetSpec): Promise<{ train: Dataset; test: Dataset
       if (s.kind === 'fashion-mnist') split = (w) => loadFashionMnist(w, s.dir ?? FASHION_MNIST_DIR);
       else if (s.kind === 'cifar10') split = (w) => loadCifar10(s.dir!, w);
       else split = (w) => loadCifar100(s.dir!, w);
-      const [train, test] = await Promise.all([split('train'), split('test')]);
+      const [train, test] = await allInOrder([split('train'), split('test')]);
       if (imageShape) {
         const [h, w, c = 1] = imageShape;
         if (h !== train.height || w !== train.width || c !== train.channels) {

@@ -61,6 +61,16 @@ function cifarLimit(variant: CifarVariant): InflateLimit {
   return { headerBytes: 0, maxBytes: () => max, describe: `60,000 ${variant} records (the whole dataset) take` };
 }
 
+/**
+ * Like Promise.all, but when several fail, the error of the first in order wins (train before
+ * test, images before labels), so a message never depends on which read finished first.
+ */
+export async function allInOrder<T extends readonly unknown[]>(ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(ps as readonly Promise<unknown>[]);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** Where Debian's `dataset-fashion-mnist` package installs the files. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
@@ -108,7 +118,7 @@ export async function loadFashionMnist(split: 'train' | 'test', dir = FASHION_MN
   const imagesPath = await findFile(dir, names.images, 'Fashion-MNIST');
   const labelsPath = await findFile(dir, names.labels, 'Fashion-MNIST');
   const size = { height: 28, width: 28 };
-  const [images, labels] = await Promise.all([readDataFile(imagesPath, idxLimit('images', imagesPath, size)), readDataFile(labelsPath, idxLimit('labels', labelsPath))]);
+  const [images, labels] = await allInOrder([readDataFile(imagesPath, idxLimit('images', imagesPath, size)), readDataFile(labelsPath, idxLimit('labels', labelsPath))]);
   return fashionMnistDataset(split, images, labels, { images: imagesPath, labels: labelsPath });
 }
 
@@ -125,7 +135,7 @@ export function loadCifar100(dir: string, split: 'train' | 'test', labels: 'fine
 async function loadCifar(variant: CifarVariant, dir: string, names: readonly string[], name: string): Promise<Dataset> {
   const paths: string[] = [];
   for (const n of names) paths.push(await findFile(dir, n, name)); // in order, so the first missing file is the one reported
-  const files = await Promise.all(paths.map(async (fileName) => ({ fileName, bytes: await readDataFile(fileName, cifarLimit(variant)) })));
+  const files = await allInOrder(paths.map(async (fileName) => ({ fileName, bytes: await readDataFile(fileName, cifarLimit(variant)) })));
   return cifarDataset(variant, files, name);
 }
 
@@ -210,7 +220,7 @@ export async function loadIdx(files: IdxFiles, options: IdxLoadOptions = {}): Pr
     expect = { height, width, channels };
   }
   const { layout } = options;
-  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
+  const [trainImages, trainLabels, testImages, testLabels] = await allInOrder([
     readDataFile(files.trainImages, idxLimit('images', files.trainImages, expect, layout)),
     readDataFile(files.trainLabels, idxLimit('labels', files.trainLabels)),
     readDataFile(files.testImages, idxLimit('images', files.testImages, expect, layout)),
@@ -262,7 +272,7 @@ export async function readTextFile(path: string): Promise<string> {
 
 /** A train and a test CSV file (gzip or not) as datasets; see csv.ts for the format. */
 export async function loadCsv(files: { train: string; test: string }, options: CsvDatasetOptions = {}): Promise<{ train: Dataset; test: Dataset }> {
-  const [train, test] = await Promise.all([readTextFile(files.train), readTextFile(files.test)]);
+  const [train, test] = await allInOrder([readTextFile(files.train), readTextFile(files.test)]);
   return csvDatasets({ fileName: files.train, text: train }, { fileName: files.test, text: test }, options);
 }
 
