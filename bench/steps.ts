@@ -204,6 +204,8 @@ interface BackendResult {
   device?: string;
   details?: ReadyMessage['details'];
   initMs?: number;
+  /** initMs + the first (warm-up) step. */
+  firstStepMs?: number;
   warmup: StepResult[];
   timed: StepResult[];
   medianMs?: number;
@@ -316,7 +318,16 @@ async function runModel(model: BenchModel, backends: BenchBackend[], plan: Plan,
       log(`  ${model} ${backend} ${into === 'warmup' ? 'warm-up' : 'timed'}: ${ms.join(', ')} ms${idle.length ? ` (CPU of the idle children meanwhile: ${idle.join(', ')})` : ''}`);
     };
 
-    for (const backend of backends) await run(backend, plan.warmup[backend], 'warmup');
+    for (const backend of backends) {
+      await run(backend, plan.warmup[backend], 'warmup');
+      // From the request to build the backend (the engine, the model and, for kdgpu, its
+      // pipelines) to the end of its first training step.
+      const r = byBackend.get(backend)!;
+      if (r.initMs !== undefined && r.warmup.length) {
+        r.firstStepMs = r.initMs + r.warmup[0].ms;
+        log(`  ${model} ${backend}: time to first step ${(r.firstStepMs / 1000).toFixed(2)} s (ready ${(r.initMs / 1000).toFixed(2)} s, first step ${(r.warmup[0].ms / 1000).toFixed(2)} s)`);
+      }
+    }
     for (let round = 0; round < plan.rounds; round++) {
       log(`  ${model}: round ${round + 1}/${plan.rounds}`);
       for (const backend of backends) await run(backend, plan.perRound[backend], 'timed');

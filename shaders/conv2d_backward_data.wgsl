@@ -1,11 +1,13 @@
 // dx[n, ci, h, w] (+)= Σ_{co, kh, kw} dy[n, co, oh, ow] · w[co, ci, kh, kw]
 //   over the (oh, ow) with oh·s − p + kh = h and ow·s − p + kw = w (s divides, and in range).
-// As a GEMM (conv_common.wgsl): rows m = (n, h, w), columns ci, reduction k = (co, kh, kw);
+// As a GEMM (gemm_core.wgsl): rows m = (n, h, w), columns ci, reduction k = (co, kh, kw);
 //   A'(m, k) = dy[n, co, oh, ow]   (zero where no such (oh, ow) exists)
 //   B'(k, ci) = w[co, ci, kh, kw]  = wt[co·CI·KH·KW + ci·KH·KW + kh·KW + kw]
 // With h + p = hq·s + hr and kh = khq·s + khr: a tap exists when hr = khr (PHASED only; with
 // s = 1 both are 0), and then oh = hq − khq, in range when hq − khq < OH (u32). So A' splits as
 // dy[row.off + kq.ofs]: row.off = n·CO·OH·OW + hq·OW + wq, kq.ofs = co·OH·OW − khq·OW − kwq.
+
+const BOUNDED: bool = true;   // taps may fall outside the image (gemm_core.wgsl)
 
 fn gather_a(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(dy[o.x], dy[o.y], dy[o.z], dy[o.w]); }
 fn fetch_a(i: u32) -> f32 { return dy[i]; }
@@ -60,7 +62,7 @@ fn k_b(k: vec4<u32>) -> vec4<u32> {
 }
 
 // With ACCUM a store reads what it overwrites, so the rows and columns past the edge (clamped
-// duplicates, see conv_common.wgsl) must be skipped rather than stored twice.
+// duplicates, see gemm_core.wgsl) must be skipped rather than stored twice.
 fn store1(i: u32, ci: u32, v: f32) {
   if (ACCUM) {
     if (ci < params.CI) { dx[i] = v + dx[i]; }

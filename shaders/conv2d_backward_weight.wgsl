@@ -1,6 +1,6 @@
 // dw[co, ci, kh, kw] = Σ_{n, oh, ow} dy[n, co, oh, ow] · x[n, ci, oh·s − p + kh, ow·s − p + kw]
 // (and db[co] = Σ_{n, oh, ow} dy[n, co, oh, ow] when HAS_DB).
-// As a GEMM (conv_common.wgsl) with the image operand as rows, so that the columns are the
+// As a GEMM (gemm_core.wgsl) with the image operand as rows, so that the columns are the
 // output channels (the wider of the two for the first layers, where CI·KH·KW = 9):
 //   rows j = (ci, kh, kw), columns co, reduction k = (n, oh, ow);
 //   A'(j, k) = x[n, ci, oh·s − p + kh, ow·s − p + kw] = x[row.off + kq.ofs],
@@ -10,6 +10,8 @@
 // split s sums the chunks of 4 k numbered s, s + S, s + 2S, … (interleaved, so that neighbouring
 // invocations read neighbouring pixels) into partial[s, co, j], and the bias gradient into
 // pdb[s, co]; a deterministic reduce over s follows (no atomics).
+
+const BOUNDED: bool = true;   // taps may fall outside the image (gemm_core.wgsl)
 
 fn gather_a(o: vec4<u32>) -> vec4<f32> { return vec4<f32>(x[o.x], x[o.y], x[o.z], x[o.w]); }
 fn fetch_a(i: u32) -> f32 { return x[i]; }

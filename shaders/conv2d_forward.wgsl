@@ -1,5 +1,5 @@
 // y[n, co, oh, ow] = act(Σ_{ci, kh, kw} w[co, ci, kh, kw] · x[n, ci, oh·s − p + kh, ow·s − p + kw] + bias[co])
-// As a GEMM (conv_common.wgsl): rows m = (n, oh, ow), columns co, reduction k = (ci, kh, kw);
+// As a GEMM (gemm_core.wgsl): rows m = (n, oh, ow), columns co, reduction k = (ci, kh, kw);
 //   A'(m, k) = x[n, ci, oh·s − p + kh, ow·s − p + kw]   (zero outside the image)
 //   B'(k, co) = w[co·K + k]                              (K = CI·KH·KW)
 // A' splits as x[row.off + kq.ofs]: row.off = n·CI·H·W + (oh·s − p)·W + (ow·s − p),
@@ -12,6 +12,8 @@
 // 4). y receives the pooled [N, CO, OH/2, OW/2] output and arg the winners exactly as pool2d.wgsl
 // with RELU_MASK writes them (first maximum in window order; NO_WINNER when the maximum is not
 // > 0); the conv's own output is never written, since the backward needs only dy, x and w.
+
+const BOUNDED: bool = true;   // taps may fall outside the image (gemm_core.wgsl)
 
 const NO_WINNER = 0xffffffffu;
 
@@ -113,15 +115,18 @@ fn store_window(ok: bool, r: RowA, oc: Offsets, c0: Row, c1: Row, c2: Row, c3: R
   }
 }
 
+// A loop over the windows, for the compile time (see store_rows in gemm_core.wgsl).
 fn store_windows(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, m0: u32, last: u32, oc: Offsets) {
-  store_window(m0 <= last, (*ra).r0, oc, (*acc).c0, (*acc).c1, (*acc).c2, (*acc).c3);
-  if (TM > 4u) { store_window(m0 + 4u <= last, (*ra).r4, oc, (*acc).c4, (*acc).c5, (*acc).c6, (*acc).c7); }
-  if (TM > 8u) { store_window(m0 + 8u <= last, (*ra).r8, oc, (*acc).c8, (*acc).c9, (*acc).c10, (*acc).c11); }
-  if (TM > 12u) { store_window(m0 + 12u <= last, (*ra).r12, oc, (*acc).c12, (*acc).c13, (*acc).c14, (*acc).c15); }
-  if (TM > 16u) { store_window(m0 + 16u <= last, (*ra).r16, oc, (*acc).c16, (*acc).c17, (*acc).c18, (*acc).c19); }
-  if (TM > 20u) { store_window(m0 + 20u <= last, (*ra).r20, oc, (*acc).c20, (*acc).c21, (*acc).c22, (*acc).c23); }
-  if (TM > 24u) { store_window(m0 + 24u <= last, (*ra).r24, oc, (*acc).c24, (*acc).c25, (*acc).c26, (*acc).c27); }
-  if (TM > 28u) { store_window(m0 + 28u <= last, (*ra).r28, oc, (*acc).c28, (*acc).c29, (*acc).c30, (*acc).c31); }
+  let rows = array<Row, 32>(
+    (*acc).c0, (*acc).c1, (*acc).c2, (*acc).c3, (*acc).c4, (*acc).c5, (*acc).c6, (*acc).c7,
+    (*acc).c8, (*acc).c9, (*acc).c10, (*acc).c11, (*acc).c12, (*acc).c13, (*acc).c14, (*acc).c15,
+    (*acc).c16, (*acc).c17, (*acc).c18, (*acc).c19, (*acc).c20, (*acc).c21, (*acc).c22, (*acc).c23,
+    (*acc).c24, (*acc).c25, (*acc).c26, (*acc).c27, (*acc).c28, (*acc).c29, (*acc).c30, (*acc).c31);
+  let firsts = array<RowA, 8>((*ra).r0, (*ra).r4, (*ra).r8, (*ra).r12, (*ra).r16, (*ra).r20, (*ra).r24, (*ra).r28);
+  for (var i = 0u; i < TM / 4u; i++) {
+    let j = 4u * i;
+    store_window(m0 + j <= last, firsts[i], oc, rows[j], rows[j + 1u], rows[j + 2u], rows[j + 3u]);
+  }
 }
 
 fn load_bias(c0: u32) {

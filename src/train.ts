@@ -5,6 +5,7 @@
 // accuracy are summed on the GPU and read every few steps, never inside a step.
 
 import type { Engine } from './gpu/engine.js';
+import type { KernelDef, Variant } from './gpu/kernel.js';
 import { reduceAxis } from './kernels/reduce.js';
 import { finiteCheck, HEALTHY } from './kernels/finite.js';
 import type { Binding } from './gpu/engine.js';
@@ -238,6 +239,46 @@ export interface BatchPass {
   offset: number;
 }
 
+/** Batch size of evaluation passes (forEachBatch, evaluate) unless told otherwise. */
+export const EVAL_BATCH = 500;
+
+/**
+ * The kernel variants of `model`'s training steps and evaluation passes at the given batch sizes
+ * (a run has at most two of each: full batches and the last, partial one; `batchSizes` below says
+ * which), for Engine.prepare(). Found by recording the passes (forward, cross-entropy and, for
+ * training, backward) once inside Engine.plan(), where nothing is dispatched. A loss plug-in's and
+ * the optimizer's kernels are small; they are built at first use.
+ */
+export function modelKernels(model: Model, sizes: { train?: number[]; eval?: number[] }): Array<[KernelDef, Variant]> {
+  const engine = model.store.engine;
+  const { channels, height, width } = model.input;
+  const passes = [...(sizes.train ?? []).map((n) => [n, true] as const), ...(sizes.eval ?? []).map((n) => [n, false] as const)];
+  const most = Math.max(1, ...passes.map(([n]) => n));
+  const images = engine.alloc(most * channels * height * width * 4, 'plan-images');
+  const labels = engine.alloc(most * 4, 'plan-labels');
+  const wasTraining = model.net.training;
+  try {
+    return engine.plan(() => {
+      for (const [size, training] of passes) {
+        model.net.train(training);
+        const g = new Graph(engine, training);
+        softmaxCrossEntropyLoss(g, model.forward(g, g.input(images, [size, channels, height, width])), { buffer: labels });
+        if (training) g.backward();
+        g.release();
+      }
+    });
+  } finally {
+    model.net.train(wasTraining);
+    engine.release(images);
+    engine.release(labels);
+  }
+}
+
+/** The batch sizes of passes over `rows` rows in batches of `batch`: full ones, and the last. */
+export function batchSizes(rows: number, batch: number): number[] {
+  return [...new Set([Math.min(rows, batch), rows % batch].filter((n) => n > 0))];
+}
+
 /**
  * Eval-mode forward passes over `data` (rows `indices`, in order; default all) in batches: `each`
  * records what it needs on the batch's graph (it calls model.forward itself, with a tap if it
@@ -251,7 +292,7 @@ export function forEachBatch(
   each: (p: BatchPass) => void,
 ): void {
   const engine = model.store.engine;
-  const batchSize = opts.batchSize ?? 500;
+  const batchSize = opts.batchSize ?? EVAL_BATCH;
   const wasTraining = model.net.training;
   model.net.train(false);
   const batcher = new Batcher(data, { batchSize, seed: opts.seed ?? 0, shuffle: false, indices: opts.indices, augment: opts.augment });
@@ -273,7 +314,7 @@ export function forEachBatch(
 }
 
 /** Top-1 accuracy (and mean loss) of `model` on `data`, in eval mode; one readback at the end. */
-export async function evaluate(model: Model, data: Dataset, batchSize = 500): Promise<{ accuracy: number; loss: number }> {
+export async function evaluate(model: Model, data: Dataset, batchSize = EVAL_BATCH): Promise<{ accuracy: number; loss: number }> {
   const metrics = new GpuMetrics(model.store.engine);
   try {
     forEachBatch(model, data, { batchSize }, ({ g, x, bufs, batch }) => {
@@ -388,6 +429,14 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
   const metrics = new GpuMetrics(engine);
   const divergence = new DivergenceCheck(model.input.classes, o.divergenceCheck ?? true);
   const every = Math.max(1, o.progressEvery ?? 20);
+  // The run's heavy pipelines, built in parallel before the first step rather than one by one
+  // inside it.
+  await engine.prepare(
+    modelKernels(model, {
+      train: batchSizes(o.indices?.length ?? data.n, o.batchSize),
+      eval: [o.val, o.test].flatMap((d) => (d ? batchSizes(d.n, EVAL_BATCH) : [])),
+    }),
+  );
 
   let best = 0;
   let last = 0;

@@ -134,7 +134,7 @@ describe('dispatch', () => {
     engine.release(out);
   });
 
-  it('compiles one pipeline per variant, never per shape, and batches dispatches into one submit', async () => {
+  it('compiles one pipeline per variant (a tiling), never per shape, and batches dispatches into one submit', async () => {
     const engine = await testEngine();
     const rng = new Rng(9);
     const bufs = [engine.upload(rng.fillUniform(200 * 200)), engine.upload(rng.fillUniform(200 * 200)), engine.alloc(200 * 200 * 4)];
@@ -142,9 +142,15 @@ describe('dispatch', () => {
     await engine.settle();
     const compiled = engine.compiledPipelines;
     const submits = engine.submits;
+    // The row count picks the block height (4, 8, 16 or 32 rows): at most 4 pipelines here...
     for (let batch = 1; batch <= 64; batch += 7) matmul(engine, bufs[0], bufs[1], bufs[2], batch, 10, 150);
+    const afterFirst = engine.compiledPipelines;
+    expect(afterFirst - compiled).toBeGreaterThan(0);
+    expect(afterFirst - compiled).toBeLessThanOrEqual(4);
+    // ...and other shapes with the same tilings (other K, other N in the same column block) add none.
+    for (let batch = 1; batch <= 64; batch += 7) matmul(engine, bufs[0], bufs[1], bufs[2], batch, 11 + (batch % 6), 100 + 3 * batch);
     engine.flush();
-    expect(engine.compiledPipelines).toBe(compiled);
+    expect(engine.compiledPipelines).toBe(afterFirst);
     expect(engine.submits).toBe(submits + 1);
     bufs.forEach((b) => engine.release(b));
     await engine.settle();

@@ -4,6 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { testEngine } from './engine.js';
 import { Conv2d, defineModel, Flatten, Linear, MaxPool2d, ReLU, Sequential, train, type Dataset, type TrainLoopOptions, type TrainingState } from '../src/index.js';
+import { createNodeEngine } from '../src/gpu/node.js';
+import { createModel } from '../src/nn/models.js';
+import { modelKernels } from '../src/train.js';
 import { Rng } from '../src/util/rng.js';
 
 /** 8×8 grey images of 3 classes: a bright bar in row band 0-2, 3-5 or 6-7, plus noise. */
@@ -21,6 +24,13 @@ function bars(n: number, seed: number): Dataset {
     }
   }
   return { images, labels, n, channels: 1, height: 8, width: 8, numClasses: 3, name: `bars-${seed}` };
+}
+
+/** 28×28 noise with random labels of 10 classes (a student-cnn's input; only the pipelines matter). */
+function noise28(n: number, seed: number): Dataset {
+  const rng = new Rng(seed);
+  const labels = new Uint32Array(n).map(() => rng.int(10));
+  return { images: rng.fillUniform(n * 784, 0, 1), labels, n, channels: 1, height: 28, width: 28, numClasses: 10, name: `noise-${seed}` };
 }
 
 const tiny = (engine: Awaited<ReturnType<typeof testEngine>>, seed: number) =>
@@ -68,5 +78,39 @@ describe('train() with a model of your own', () => {
     expect(() =>
       defineModel(engine, 'bad', { channels: 1, height: 8, width: 8, classes: 3 }, 1, (store, rng) => ({ body: new Sequential(new Flatten()), head: new Linear(store, 'fc', rng, 64, 10) })),
     ).toThrow(/model "bad": the head has 10 outputs, the data has 3 classes/);
+  });
+});
+
+describe('pipelines built ahead of the first step', () => {
+  it('Engine.plan notes what a step would dispatch without dispatching or reading; after prepare(), a step and an evaluation build no GEMM or conv pipeline', async () => {
+    // A fresh engine: nothing built yet.
+    const engine = await createNodeEngine({ log: () => {} });
+    try {
+      const model = createModel(engine, 'student-cnn', { channels: 1, height: 28, width: 28, classes: 10 }, 1);
+      const dispatched = [...engine.dispatchCounts.values()].reduce((a, b) => a + b, 0);
+      const submits = engine.submits;
+      const plan = modelKernels(model, { train: [32], eval: [40] });
+      expect([...engine.dispatchCounts.values()].reduce((a, b) => a + b, 0)).toBe(dispatched);
+      expect(engine.submits).toBe(submits);
+      expect(engine.compiledPipelines).toBe(0);
+      const names = new Set(plan.map(([def]) => def.name));
+      for (const k of ['conv2d_forward', 'conv2d_backward_data', 'conv2d_backward_weight', 'matmul', 'softmax_xent']) expect(names).toContain(k);
+      const buf = engine.alloc(16);
+      let read: Promise<unknown> | null = null;
+      engine.plan(() => {
+        read = engine.read(buf, 16);
+      });
+      await expect(read).rejects.toThrow(/inside Engine.plan/);
+      engine.release(buf);
+
+      await engine.prepare(plan);
+      const prepared = new Set(engine.compiledVariants());
+      expect(prepared.size).toBe(plan.length);
+      await train(engine, model, noise28(64, 5), { epochs: 1, batchSize: 32, lr: 0.01, optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 }, schedule: 'constant', seed: 1, test: noise28(40, 6) });
+      const later = engine.compiledVariants().filter((k) => !prepared.has(k));
+      expect(later.filter((k) => /^(conv2d|matmul)/.test(k))).toEqual([]);
+    } finally {
+      engine.destroy();
+    }
   });
 });

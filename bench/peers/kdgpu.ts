@@ -1,5 +1,6 @@
 // The kdgpu side of `kdgpu bench steps`: one training step exactly as `kdgpu train` runs it
-// (src/cli/train.ts), with a loss readback after every step instead of every few.
+// (src/cli/train.ts), with a loss readback after every step instead of every few. Its pipelines
+// are built before "ready", as train() builds them before its first step.
 //
 // Step (after the shared Batcher.fill): BatchBuffers.upload (two queue.writeBuffer calls: images,
 // labels), trainStep (records forward, the fused softmax-cross-entropy + gradient, backward and
@@ -12,7 +13,7 @@ import { createNodeEngine } from '../../src/gpu/node.js';
 import type { AdapterChoice } from '../../src/gpu/acquire.js';
 import { createModel } from '../../src/nn/models.js';
 import { Optimizer } from '../../src/optim/optimizer.js';
-import { BatchBuffers, GpuMetrics, trainStep } from '../../src/train.js';
+import { BatchBuffers, GpuMetrics, modelKernels, trainStep } from '../../src/train.js';
 import { encodeSafetensors, type SafeTensor } from '../../src/io/safetensors.js';
 import { INPUT, RECIPE, serveSteps } from './protocol.js';
 
@@ -29,6 +30,8 @@ serveSteps('kdgpu', async (init) => {
   const example = INPUT.channels * INPUT.height * INPUT.width;
   const bufs = new BatchBuffers(engine, init.batch, example);
   const metrics = new GpuMetrics(engine);
+  // As train() does: the step's pipelines built ahead, in parallel (part of "ready in").
+  await engine.prepare(modelKernels(model, { train: [init.batch] }));
   return {
     device: engine.adapterName,
     software: engine.software,

@@ -100,6 +100,33 @@ export class Engine {
     const key = variantKey(def, variant);
     const hit = this.pipelines.get(key);
     if (hit) return hit;
+    // Not prepared (or still compiling in prepare(): then this builds it a second time, now).
+    const { module, layout, pipelineLayout, describeError } = this.pipelineParts(def, variant, key);
+    this.device.pushErrorScope('validation');
+    const pipeline = this.device.createComputePipeline({ label: def.name, layout: pipelineLayout, compute: { module, entryPoint: 'main' } });
+    const scope = this.device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      const msg = await describeError(err.message);
+      this.errors.push(msg);
+      throw new Error(msg);
+    });
+    this.pending.push(scope.catch(() => undefined));
+    return this.addPipeline(key, { pipeline, layout, def });
+  }
+
+  /** The variant keys of every pipeline built so far (kernel name + constants). */
+  compiledVariants(): string[] {
+    return [...this.pipelines.keys()];
+  }
+
+  private addPipeline(key: string, compiled: CompiledPipeline): CompiledPipeline {
+    this.pipelines.set(key, compiled);
+    this.compiledPipelines++;
+    return compiled;
+  }
+
+  /** The shader module and layouts of a variant, and how to word its compile error. */
+  private pipelineParts(def: KernelDef, variant: Variant, key: string) {
     const { code, preludeLines } = generateWgsl(def, variant);
     const entries: GPUBindGroupLayoutEntry[] = def.bindings.map((b, i) => ({
       binding: i,
@@ -109,40 +136,75 @@ export class Engine {
     if (def.uniforms.length > 0) {
       entries.push({ binding: def.bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } });
     }
-    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: def.name });
     const layout = this.device.createBindGroupLayout({ entries, label: def.name });
-    const pipeline = this.device.createComputePipeline({
-      label: def.name,
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout], label: def.name }),
-      compute: { module, entryPoint: 'main' },
-    });
-    const scope = this.device.popErrorScope().then(async (err) => {
-      if (!err) return;
+    const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [layout], label: def.name });
+    const describeError = async (fallback: string): Promise<string> => {
       const info = await module.getCompilationInfo();
       const where = info.messages
         .filter((m) => m.type === 'error')
         .map((m) => `  kernel body line ${m.lineNum - preludeLines}: ${m.message}`)
         .join('\n');
-      const msg = `kernel "${def.name}" failed to compile (${key}):\n${where || err.message}`;
-      this.errors.push(msg);
-      throw new Error(msg);
-    });
-    const compiled = { pipeline, layout, def };
-    this.pending.push(scope.catch(() => undefined));
-    this.pipelines.set(key, compiled);
-    this.compiledPipelines++;
-    return compiled;
+      return `kernel "${def.name}" failed to compile (${key}):\n${where || fallback}`;
+    };
+    return { module, layout, pipelineLayout, describeError };
   }
 
   private pending: Array<Promise<unknown>> = [];
+  private compiling = new Map<string, Promise<void>>();
+  /** While planning (see plan()): the variants dispatch() would have needed. */
+  private planned: Map<string, [KernelDef, Variant]> | null = null;
 
-  /** Compile ahead of the first dispatch; throws with the kernel's name and line on a WGSL error. */
+  /**
+   * Compile pipelines ahead of their first dispatch, all at once and off the main thread
+   * (createComputePipelineAsync: the implementation may build them in parallel). Throws with the
+   * kernel's name and line on a WGSL error. Variants already built are skipped.
+   */
   async prepare(list: Array<[KernelDef, Variant?]>): Promise<void> {
-    for (const [def, variant] of list) this.compile(def, variant ?? {});
+    await Promise.all(list.map(([def, variant]) => this.compileAsync(def, variant ?? {})));
     await Promise.all(this.pending);
     this.pending = [];
     this.throwErrors();
+  }
+
+  private compileAsync(def: KernelDef, variant: Variant): Promise<void> {
+    const key = variantKey(def, variant);
+    if (this.pipelines.has(key)) return Promise.resolve();
+    const running = this.compiling.get(key);
+    if (running) return running;
+    this.device.pushErrorScope('validation');
+    const { module, layout, pipelineLayout, describeError } = this.pipelineParts(def, variant, key);
+    const created = this.device.createComputePipelineAsync({ label: def.name, layout: pipelineLayout, compute: { module, entryPoint: 'main' } });
+    const scope = this.device.popErrorScope();
+    const job = (async () => {
+      try {
+        const [pipeline, err] = await Promise.all([created, scope]);
+        if (err) throw err;
+        if (!this.pipelines.has(key)) this.addPipeline(key, { pipeline, layout, def });
+      } catch (err) {
+        this.errors.push(await describeError((err as Error).message));
+      } finally {
+        this.compiling.delete(key);
+      }
+    })();
+    this.compiling.set(key, job);
+    return job;
+  }
+
+  /**
+   * The kernel variants that `record` would dispatch, without dispatching anything: while it
+   * runs, dispatch() only notes what it would need (buffers are still allocated and written as
+   * usual; nothing may be read). For prepare(): record a step once to learn what to compile.
+   */
+  plan(record: () => void): Array<[KernelDef, Variant]> {
+    if (this.planned) throw new Error('Engine.plan() does not nest');
+    this.planned = new Map();
+    try {
+      record();
+      return [...this.planned.values()];
+    } finally {
+      this.planned = null;
+    }
   }
 
   // ---- recording ---------------------------------------------------------------------------
@@ -169,6 +231,11 @@ export class Engine {
 
   dispatch(def: KernelDef, args: DispatchArgs): void {
     this.throwErrors();
+    if (this.planned) {
+      const variant = args.variant ?? {};
+      this.planned.set(variantKey(def, variant), [def, variant]);
+      return;
+    }
     const { pipeline, layout } = this.compile(def, args.variant ?? {});
     const resources: GPUBufferBinding[] = def.bindings.map((b) => {
       const bound = args.bind[b.name];
@@ -455,6 +522,7 @@ export class Engine {
 
   /** Flush and read `bytes` from `buf` (the only host sync in the engine). */
   async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    if (this.planned) throw new Error('Engine.read() inside Engine.plan(): a plan only notes dispatches, it computes nothing');
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.pool.acquire(size, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
     this.copy(buf, offset, staging, 0, size);

@@ -1,6 +1,5 @@
 // Conv2d forward, backward-data and backward-weight as implicit GEMMs (NCHW, OIHW weights).
 
-import common from '../../shaders/conv_common.wgsl';
 import forwardSource from '../../shaders/conv2d_forward.wgsl';
 import backwardDataSource from '../../shaders/conv2d_backward_data.wgsl';
 import backwardWeightSource from '../../shaders/conv2d_backward_weight.wgsl';
@@ -13,6 +12,7 @@ import type { KernelCheck, VerifyCase } from './check.js';
 import { sumTolerance } from './check.js';
 import { reduceAxis } from './reduce.js';
 import type { Activation } from './matmul.js';
+import { gemmCore, pickGemmTiling, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
 
 export interface ConvShape {
   N: number;
@@ -39,47 +39,16 @@ const GEOMETRY: Array<[string, UniformType]> = ['N', 'CI', 'H', 'W', 'CO', 'OH',
   (n) => [n, 'u32'] as [string, UniformType],
 );
 
-/**
- * Work per invocation (see shaders/conv_common.wgsl): a TM×TN block of the implicit GEMM's
- * output, TM rows (4 to 32) by TN columns (8 or 16), in a 1-D workgroup of WG invocations.
- */
-export interface ConvTiling {
-  TM: number;
-  TN: 8 | 16;
-  WG: number;
-}
-
-/**
- * The tiling for a GEMM of `rows` × `cols` (cols: a channel count). On GPUs, small blocks and
- * many invocations (few registers each). On CPU-emulated adapters (SwiftShader) the block with
- * the lowest estimated cost: per block and chunk of 4 k, 4·(TM + TN) loads (per-lane gathers
- * there, which dominate) and 4·TM·TN multiply-adds at about 1/19 of a load each (both fitted to
- * timings on SwiftShader). So: blocks as big as the code allows (32 rows, 16 columns), 8 columns
- * when 8 channels suffice, and fewer rows when a small row count would pad a 32-row block.
- */
-function pickTiling(engine: Engine, rows: number, cols: number, rowMultiple = 1): ConvTiling {
-  if (!engine.software) return { TM: 4, TN: cols <= 8 ? 8 : 16, WG: 64 };
-  let best: ConvTiling = { TM: 4, TN: 8, WG: 16 };
-  let bestCost = Infinity;
-  for (const TN of [8, 16] as const) {
-    for (let TM = 4; TM <= 32; TM += rowMultiple === 4 ? 4 : 1) {
-      const cost = Math.ceil(rows / TM) * Math.ceil(cols / TN) * (0.76 * (TM + TN) + 0.04 * TM * TN);
-      if (cost <= bestCost) {
-        best = { TM, TN, WG: 16 };
-        bestCost = cost;
-      }
-    }
-  }
-  return best;
-}
+/** A conv's implicit-GEMM tiling (see src/kernels/gemm.ts). */
+export type ConvTiling = GemmTiling;
 
 const f32 = (name: string, access: BindingSpec['access']): BindingSpec => ({ name, type: 'f32', access });
-const TILE_CONSTANTS = { TM: 32, TN: 16, WG: 16, PHASED: false };
+const TILE_CONSTANTS = { ...DEFAULT_TILE, PHASED: false };
 const workgroupSize = (c: Record<string, number | boolean>): [number, number, number] => [c.WG as number, 1, 1];
 
 export const conv2dForwardKernel = defineKernel({
   name: 'conv2d_forward',
-  source: common + forwardSource,
+  source: gemmCore + forwardSource,
   bindings: [f32('x', 'read'), f32('wt', 'read'), f32('bias', 'read'), f32('y', 'read_write'), { name: 'arg', type: 'u32', access: 'read_write' }],
   uniforms: GEOMETRY,
   constants: { HAS_BIAS: false, ACT: 0, POOL: false, ...TILE_CONSTANTS },
@@ -88,7 +57,7 @@ export const conv2dForwardKernel = defineKernel({
 
 export const conv2dBackwardDataKernel = defineKernel({
   name: 'conv2d_backward_data',
-  source: common + backwardDataSource,
+  source: gemmCore + backwardDataSource,
   bindings: [f32('dy', 'read'), f32('wt', 'read'), f32('dx', 'read_write')],
   uniforms: GEOMETRY,
   constants: { ACCUM: false, ...TILE_CONSTANTS },
@@ -97,7 +66,7 @@ export const conv2dBackwardDataKernel = defineKernel({
 
 export const conv2dBackwardWeightKernel = defineKernel({
   name: 'conv2d_backward_weight',
-  source: common + backwardWeightSource,
+  source: gemmCore + backwardWeightSource,
   bindings: [f32('dy', 'read'), f32('x', 'read'), f32('partial', 'read_write'), f32('pdb', 'read_write')],
   uniforms: [...GEOMETRY, ['splits', 'u32']],
   constants: { HAS_DB: false, ...TILE_CONSTANTS },
@@ -133,7 +102,6 @@ function geometry(s: ConvShape): Record<string, number> {
   return { ...s, ...convOutSize(s) };
 }
 
-const tileVariant = (t: ConvTiling) => ({ TM: t.TM, TN: t.TN, WG: t.WG });
 
 /** y = act(conv2d(x, w) + bias). x [N, CI, H, W], w [CO, CI, KH, KW], y [N, CO, OH, OW]. */
 export function conv2dForward(
@@ -227,7 +195,7 @@ function dispatchForward(
 ): void {
   const g = geometry(s);
   const rows = s.N * g.OH * g.OW;
-  const t = tiling ?? pickTiling(engine, rows, s.CO, arg ? 4 : 1);
+  const t = tiling ?? pickGemmTiling(engine, rows, s.CO);
   const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CO / t.TN);
   // Without pooling, `arg` is unused; it still needs a buffer of its own (it is writable).
   const unused = arg ? null : engine.alloc(4, 'conv_unused_arg');
@@ -249,7 +217,7 @@ export function conv2dBackwardData(
   tiling?: ConvTiling,
 ): void {
   const rows = s.N * s.H * s.W;
-  const t = tiling ?? pickTiling(engine, rows, s.CI);
+  const t = tiling ?? pickGemmTiling(engine, rows, s.CI);
   const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CI / t.TN);
   engine.dispatch(conv2dBackwardDataKernel, {
     variant: { ACCUM: accumulate, PHASED: s.stride > 1, ...tileVariant(t) },
@@ -260,7 +228,7 @@ export function conv2dBackwardData(
 }
 
 function weightGradTiling(engine: Engine, s: ConvShape): ConvTiling {
-  return pickTiling(engine, s.CI * s.KH * s.KW, s.CO);
+  return pickGemmTiling(engine, s.CI * s.KH * s.KW, s.CO);
 }
 
 /** How many ways the weight-gradient reduction (over N·OH·OW) is split. */

@@ -1,68 +1,28 @@
-// The GEMM core: C = act(op(A)·op(B) + bias) with optional accumulation into C.
+// C = act(op(A)·op(B) + bias) with optional accumulation into C, on the GEMM core (gemm.ts).
 
 import source from '../../shaders/matmul.wgsl';
 import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 import { sumTolerance } from './check.js';
+import { gemmCore, pickGemmTiling, gemmWorkgroups, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
 
 export type Activation = 'none' | 'relu';
 const ACTIVATIONS: Record<Activation, number> = { none: 0, relu: 1 };
 
-/**
- * Work per invocation and per workgroup. Each invocation computes a TM×16 block of C (TM = 4, 8
- * or 16; see shaders/matmul.wgsl). CPU-emulated adapters (SwiftShader) want the biggest block,
- * since every load is a per-lane gather there and registers spill cheaply to the stack; GPUs
- * want fewer registers per invocation and more invocations per workgroup.
- */
-export interface MatmulTiling {
-  TM: 4 | 8 | 16;
-  WGX: number;
-  WGY: number;
-}
-export const TN = 16;
-export const SOFTWARE_TILING: MatmulTiling = { TM: 16, WGX: 4, WGY: 4 };
-export const GPU_TILING: MatmulTiling = { TM: 4, WGX: 8, WGY: 8 };
-/**
- * C with at most 16 columns (a classifier's logits): one invocation column per workgroup, so no
- * invocation is idle (with WGX = 4, three in four would have no columns; on SwiftShader, where
- * 4 invocations share one SIMD row, that made the student's last layer 3x slower).
- */
-export const NARROW_SOFTWARE_TILING: MatmulTiling = { TM: 16, WGX: 1, WGY: 4 };
-export const NARROW_GPU_TILING: MatmulTiling = { TM: 4, WGX: 1, WGY: 64 };
-
-function pickTiling(engine: Engine, N: number): MatmulTiling {
-  if (N <= TN) return isSoftware(engine) ? NARROW_SOFTWARE_TILING : NARROW_GPU_TILING;
-  return isSoftware(engine) ? SOFTWARE_TILING : GPU_TILING;
-}
-
-const isSoftware = (engine: Engine) => engine.software;
-
 export const matmulKernel = defineKernel({
   name: 'matmul',
-  source,
+  source: gemmCore + source,
   bindings: [
     { name: 'a', type: 'f32', access: 'read' },
     { name: 'b', type: 'f32', access: 'read' },
     { name: 'bias', type: 'f32', access: 'read' },
     { name: 'c', type: 'f32', access: 'read_write' },
   ],
-  uniforms: [
-    ['M', 'u32'],
-    ['N', 'u32'],
-    ['K', 'u32'],
-  ],
-  constants: {
-    TRANS_A: false,
-    TRANS_B: false,
-    HAS_BIAS: false,
-    ACCUM: false,
-    ACT: 0,
-    TM: SOFTWARE_TILING.TM,
-    WGX: SOFTWARE_TILING.WGX,
-    WGY: SOFTWARE_TILING.WGY,
-  },
-  workgroupSize: (c) => [c.WGX as number, c.WGY as number, 1],
+  // The transpositions are strides, not variants: one pipeline serves all four.
+  uniforms: (['M', 'N', 'K', 'a_sm', 'a_sk', 'b_sk', 'b_sn'] as const).map((n) => [n, 'u32'] as [string, 'u32']),
+  constants: { HAS_BIAS: false, ACCUM: false, ACT: 0, ...DEFAULT_TILE },
+  workgroupSize: (c) => [c.WG as number, 1, 1],
 });
 
 export interface MatmulOptions {
@@ -86,7 +46,7 @@ export function matmul(
   K: number,
   opts: MatmulOptions = {},
 ): void {
-  dispatchMatmul(engine, a, b, c, M, N, K, opts, pickTiling(engine, N));
+  dispatchMatmul(engine, a, b, c, M, N, K, opts, pickGemmTiling(engine, M, N));
 }
 
 /** matmul() with an explicit tiling (verification runs every tiling on whatever adapter it has). */
@@ -99,23 +59,18 @@ function dispatchMatmul(
   N: number,
   K: number,
   opts: MatmulOptions,
-  tiling: MatmulTiling,
+  tiling: GemmTiling,
 ): void {
   engine.dispatch(matmulKernel, {
-    variant: {
-      TRANS_A: !!opts.transA,
-      TRANS_B: !!opts.transB,
-      HAS_BIAS: !!opts.bias,
-      ACCUM: !!opts.accumulate,
-      ACT: ACTIVATIONS[opts.activation ?? 'none'],
-      TM: tiling.TM,
-      WGX: tiling.WGX,
-      WGY: tiling.WGY,
-    },
+    variant: { HAS_BIAS: !!opts.bias, ACCUM: !!opts.accumulate, ACT: ACTIVATIONS[opts.activation ?? 'none'], ...tileVariant(tiling) },
     // An unused binding still needs a buffer; `a` is read-only, so binding it twice is legal.
     bind: { a, b, bias: opts.bias ?? a, c },
-    uniforms: { M, N, K },
-    workgroups: [Math.ceil(N / (TN * tiling.WGX)), Math.ceil(M / (tiling.TM * tiling.WGY)), 1],
+    uniforms: {
+      M, N, K,
+      a_sm: opts.transA ? 1 : K, a_sk: opts.transA ? M : 1,
+      b_sk: opts.transB ? 1 : N, b_sn: opts.transB ? K : 1,
+    },
+    workgroups: gemmWorkgroups(M, N, tiling),
   });
 }
 
@@ -150,10 +105,10 @@ export const matmulCheck: KernelCheck = {
   kernels: [matmulKernel],
   cases(rng) {
     const cases: VerifyCase[] = [];
-    // Shapes straddle the 16×16 invocation block and its workgroup, and cover every K % 4
-    // (the masked K-remainder chunk). The last entries are run with an explicit tiling, so every
-    // tiling is verified on every adapter, not only the one this adapter picks.
-    const shapes: Array<[number, number, number, MatmulTiling?]> = [
+    // Shapes straddle the invocation blocks and their workgroups, and cover every K % 4 (the
+    // single-k steps after the chunks). The last entries are run with an explicit tiling, so the
+    // tilings either kind of adapter picks are verified on every adapter.
+    const shapes: Array<[number, number, number, GemmTiling?]> = [
       [1, 1, 1],
       [1, 7, 3],
       [5, 1, 9],
@@ -163,13 +118,13 @@ export const matmulCheck: KernelCheck = {
       [128, 10, 784],
       [3, 300, 1],
       [130, 70, 130],
-      [67, 129, 31, SOFTWARE_TILING],
-      [67, 129, 31, GPU_TILING],
-      [67, 129, 31, { TM: 8, WGX: 2, WGY: 8 }],
-      [70, 40, 66, SOFTWARE_TILING],
-      [70, 40, 66, GPU_TILING],
-      [129, 10, 67, NARROW_SOFTWARE_TILING],
-      [129, 10, 67, NARROW_GPU_TILING],
+      [67, 129, 31, { TM: 32, TN: 16, WG: 16 }],
+      [67, 129, 31, { TM: 4, TN: 16, WG: 64 }],
+      [67, 129, 31, { TM: 7, TN: 8, WG: 16 }],
+      [70, 40, 66, { TM: 16, TN: 16, WG: 16 }],
+      [70, 40, 66, { TM: 4, TN: 8, WG: 64 }],
+      [129, 10, 67, { TM: 32, TN: 16, WG: 16 }],
+      [129, 10, 67, { TM: 4, TN: 16, WG: 64 }],
     ];
     let variant = 0;
     for (const [M, N, K, tiling] of shapes) {
@@ -188,7 +143,7 @@ export const matmulCheck: KernelCheck = {
         cases.push({
           shape:
             `${M}x${N}x${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}${hasBias ? ' +bias' : ''}${activation === 'relu' ? ' relu' : ''}${accumulate ? ' +=C' : ''}` +
-            (tiling ? ` tile ${tiling.TM}x${TN} wg ${tiling.WGX}x${tiling.WGY}` : ''),
+            (tiling ? ` tile ${tiling.TM}x${tiling.TN} wg ${tiling.WG}` : ''),
           inputs,
           outputs: { c: M * N },
           run: (e, bufs) => {

@@ -1,34 +1,46 @@
-// The implicit-GEMM core shared by the three conv2d kernels (NCHW tensors, OIHW weights).
-// Same design as shaders/matmul.wgsl, with the operand loaders replaced by conv indexing:
+// The GEMM core: every GEMM-shaped kernel (matmul.wgsl and the three conv2d directions as
+// implicit GEMMs) is this file plus a small file of operand loaders and an epilogue.
 //
 //   C(m, c) = Σ_k A'(m, k) · B'(k, c)
 //
-// Each invocation owns a TM×TN block of C (TM = 4 to 32 rows, TN = 8 or 16 columns; both
-// pipeline constants) held in named `Row` values, and streams k in chunks of 4: per
-// chunk it loads a 4×TN block of B' (4·TN loads) and, per row, 4 elements of A' (4·TM loads) for
-// TM·TN·4 multiply-adds. No im2col buffer: every A' element's address is a part that depends on
-// the row alone (computed once, before the k loop) plus a part that depends on k alone (computed
-// once per chunk, shared by all rows), and likewise for B' with columns.
+// Register-blocked, no workgroup memory. Each invocation owns a TM×TN block of C (TM = 4 to 32
+// rows, TN = 8 or 16 columns; both pipeline constants) held in named `Row` values, and streams k
+// in chunks of 4: per chunk it loads a 4×TN block of B' (4·TN loads) and, per row, 4 elements of
+// A' (4·TM loads) for TM·TN·4 multiply-adds. Every address is a part that depends on the row (or
+// column) alone, computed once before the k loop, plus a part that depends on k alone, computed
+// once per chunk and shared by all rows (columns):
+//   A'(m, k) = a[row.off + kq.ofs],   B'(k, c) = b[kb(k) + col_c].
+// A plain GEMM has row.off = m·a_sm, kq.ofs = k·a_sk, kb(k) = k·b_sk, col_c = c·b_sn (strides,
+// so the four transposition combinations are one pipeline); an implicit GEMM has no im2col
+// buffer, only other address parts.
 //
-// In all three kernels A' is the operand that reads an image (x, or dy for backward-data) and may
-// fall outside it; B' never does (weights, or dy for backward-weight):
-//   A'(m, k) = a[row.off + kq.ofs],   valid when row.h + kq.h < kq.lh and row.w + kq.w < kq.lw
-//   (u32 arithmetic, so "negative" coordinates wrap to huge values and fail the same test),
-//   B'(k, c) = b[kb(k) + col_c].
-// Invalid taps load element 0 (always a legal address) and are zeroed with select(): no branch
-// around a load anywhere in the k loop. Rows past the edge repeat the last row and columns past
-// the edge the last column (so the stores need no branch either; see the epilogue). The K % 4
-// leftover k are single-k steps after the chunk loop (a masked chunk would cost a full chunk of
-// loads). Avoid && and || here: they are branches, and SwiftShader's compile time explodes on
-// them once inlined into every row (& and | on bools are not short-circuit).
+// BOUNDED (conv kernels): A' reads an image and a tap may fall outside it; the tap is valid when
+// row.h + kq.h < kq.lh and row.w + kq.w < kq.lw (u32 arithmetic, so "negative" coordinates wrap
+// to huge values and fail the same test). Invalid taps load element 0 (always a legal address)
+// and are zeroed with select(): no branch around a load anywhere in the k loop. B' never falls
+// outside its operand. Rows past the edge repeat the last row and columns past the edge the last
+// column (so the stores need no branch either; see the epilogue). The K % 4 leftover k are
+// single-k steps after the chunk loop (a masked chunk would cost a full chunk of loads).
 //
-// Why named values, small inlined functions and no fma(): see shaders/matmul.wgsl (SwiftShader
-// does not unroll loops, so a local array indexed by a loop variable lives in memory and every
-// access is a per-lane gather or scatter; fma() may lower to a slow exact routine there).
+// Why it looks the way it does (measured on SwiftShader, where each invocation is one lane of a
+// 4-wide SIMD batch and every storage-buffer load is a per-lane gather):
+//  - loads are the cost, so the block is large (up to 32×16 on CPU-emulated adapters; GPUs,
+//    which want fewer registers per invocation, take TM = 4 from the same source, since rows
+//    past TM are compile-time dead);
+//  - nothing is indexed by a loop variable: SwiftShader does not unroll loops, and a
+//    dynamically indexed local array lives in memory (10x slower). The block is spelled out as
+//    named values updated by small functions, which the compiler inlines;
+//  - avoid && and || here: they are branches, and SwiftShader's compile time explodes on them
+//    once inlined into every row (& and | on bools are not short-circuit);
+//  - vec4 arithmetic on rows of columns; plain a*b+c rather than fma() (some emulators lower
+//    fma() to an exact, slow routine; GPU compilers fuse a*b+c anyway);
+//  - scalar f32 bindings and 4 scalar loads per vec4 measured as fast as vec4 bindings here, and
+//    need no alignment (loading vec4 weights and transposing in registers was 10% slower).
 //
-// Each kernel provides: gather_a / gather_b / fetch_a (loads from its bindings), row_radix() and
-// row_a(pos) (the row decomposed as (outer, mid, inner) digits), k_a / k_b (the k part of the
-// A' and B' addresses for 4 k), and store_row / store1 (the epilogue).
+// Each kernel provides: BOUNDED and PHASED (bool constants), gather_a / gather_b / fetch_a (loads
+// from its bindings), row_radix() and row_a(pos) (the row decomposed as (outer, mid, inner)
+// digits), k_a / k_b (the k part of the A' and B' addresses for 4 k), and store_row / store1
+// (the epilogue).
 
 // TN consecutive columns of one row (of C, or of B'); v2 and v3 are unused when TN = 8.
 struct Row { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32> }
@@ -69,6 +81,7 @@ fn offsets16(i0: u32, last: u32, stride: u32) -> Offsets {
 
 // A'(m, k..k+3), zero where the tap falls outside the image.
 fn load_a(r: RowA, kq: KA) -> vec4<f32> {
+  if (!BOUNDED) { return gather_a(vec4<u32>(r.off) + kq.ofs); }
   var ok = (vec4<u32>(r.h) + kq.h < vec4<u32>(kq.lh)) & (vec4<u32>(r.w) + kq.w < vec4<u32>(kq.lw));
   if (PHASED) { ok = ok & (((vec4<u32>(r.hr) ^ kq.hr) | (vec4<u32>(r.wr) ^ kq.wr)) == vec4<u32>(0u)); }
   let o = select(vec4<u32>(0u), vec4<u32>(r.off) + kq.ofs, ok);
@@ -77,6 +90,7 @@ fn load_a(r: RowA, kq: KA) -> vec4<f32> {
 
 // A'(m, k) for the single k in kq's .x components.
 fn load_a1(r: RowA, kq: KA) -> f32 {
+  if (!BOUNDED) { return fetch_a(r.off + kq.ofs.x); }
   var ok = (r.h + kq.h.x < kq.lh) & (r.w + kq.w.x < kq.lw);
   if (PHASED) { ok = ok & (((r.hr ^ kq.hr.x) | (r.wr ^ kq.wr.x)) == 0u); }
   return select(0.0, fetch_a(select(0u, r.off + kq.ofs.x, ok)), ok);
@@ -261,40 +275,24 @@ fn step_update(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, kq: KA, b: Row
 // the kernel's store_row checks `row_ok` and `c < ncols` itself.
 
 // Each row goes to the kernel's store_row(out, row_ok, c0, oc, values), `out` being the row's
-// part of the output address and `oc` the columns' (clamped) parts.
+// part of the output address and `oc` the columns' (clamped) parts. A loop over a local copy of
+// the block (a dynamically indexed array, so it lives in memory on SwiftShader) runs once per
+// invocation and compiles many times faster than TM spelled-out row stores: those made a 32-row
+// pipeline take 3-9 s to build there.
 fn store_rows(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, m0: u32, last: u32, c0: u32, oc: Offsets) {
-  store_row((*ra).r0.out, m0 + 0u <= last, c0, oc, (*acc).c0);
-  store_row((*ra).r1.out, m0 + 1u <= last, c0, oc, (*acc).c1);
-  store_row((*ra).r2.out, m0 + 2u <= last, c0, oc, (*acc).c2);
-  store_row((*ra).r3.out, m0 + 3u <= last, c0, oc, (*acc).c3);
-  if (TM > 4u) { store_row((*ra).r4.out, m0 + 4u <= last, c0, oc, (*acc).c4); }
-  if (TM > 5u) { store_row((*ra).r5.out, m0 + 5u <= last, c0, oc, (*acc).c5); }
-  if (TM > 6u) { store_row((*ra).r6.out, m0 + 6u <= last, c0, oc, (*acc).c6); }
-  if (TM > 7u) { store_row((*ra).r7.out, m0 + 7u <= last, c0, oc, (*acc).c7); }
-  if (TM > 8u) { store_row((*ra).r8.out, m0 + 8u <= last, c0, oc, (*acc).c8); }
-  if (TM > 9u) { store_row((*ra).r9.out, m0 + 9u <= last, c0, oc, (*acc).c9); }
-  if (TM > 10u) { store_row((*ra).r10.out, m0 + 10u <= last, c0, oc, (*acc).c10); }
-  if (TM > 11u) { store_row((*ra).r11.out, m0 + 11u <= last, c0, oc, (*acc).c11); }
-  if (TM > 12u) { store_row((*ra).r12.out, m0 + 12u <= last, c0, oc, (*acc).c12); }
-  if (TM > 13u) { store_row((*ra).r13.out, m0 + 13u <= last, c0, oc, (*acc).c13); }
-  if (TM > 14u) { store_row((*ra).r14.out, m0 + 14u <= last, c0, oc, (*acc).c14); }
-  if (TM > 15u) { store_row((*ra).r15.out, m0 + 15u <= last, c0, oc, (*acc).c15); }
-  if (TM > 16u) { store_row((*ra).r16.out, m0 + 16u <= last, c0, oc, (*acc).c16); }
-  if (TM > 17u) { store_row((*ra).r17.out, m0 + 17u <= last, c0, oc, (*acc).c17); }
-  if (TM > 18u) { store_row((*ra).r18.out, m0 + 18u <= last, c0, oc, (*acc).c18); }
-  if (TM > 19u) { store_row((*ra).r19.out, m0 + 19u <= last, c0, oc, (*acc).c19); }
-  if (TM > 20u) { store_row((*ra).r20.out, m0 + 20u <= last, c0, oc, (*acc).c20); }
-  if (TM > 21u) { store_row((*ra).r21.out, m0 + 21u <= last, c0, oc, (*acc).c21); }
-  if (TM > 22u) { store_row((*ra).r22.out, m0 + 22u <= last, c0, oc, (*acc).c22); }
-  if (TM > 23u) { store_row((*ra).r23.out, m0 + 23u <= last, c0, oc, (*acc).c23); }
-  if (TM > 24u) { store_row((*ra).r24.out, m0 + 24u <= last, c0, oc, (*acc).c24); }
-  if (TM > 25u) { store_row((*ra).r25.out, m0 + 25u <= last, c0, oc, (*acc).c25); }
-  if (TM > 26u) { store_row((*ra).r26.out, m0 + 26u <= last, c0, oc, (*acc).c26); }
-  if (TM > 27u) { store_row((*ra).r27.out, m0 + 27u <= last, c0, oc, (*acc).c27); }
-  if (TM > 28u) { store_row((*ra).r28.out, m0 + 28u <= last, c0, oc, (*acc).c28); }
-  if (TM > 29u) { store_row((*ra).r29.out, m0 + 29u <= last, c0, oc, (*acc).c29); }
-  if (TM > 30u) { store_row((*ra).r30.out, m0 + 30u <= last, c0, oc, (*acc).c30); }
-  if (TM > 31u) { store_row((*ra).r31.out, m0 + 31u <= last, c0, oc, (*acc).c31); }
+  let rows = array<Row, 32>(
+    (*acc).c0, (*acc).c1, (*acc).c2, (*acc).c3, (*acc).c4, (*acc).c5, (*acc).c6, (*acc).c7,
+    (*acc).c8, (*acc).c9, (*acc).c10, (*acc).c11, (*acc).c12, (*acc).c13, (*acc).c14, (*acc).c15,
+    (*acc).c16, (*acc).c17, (*acc).c18, (*acc).c19, (*acc).c20, (*acc).c21, (*acc).c22, (*acc).c23,
+    (*acc).c24, (*acc).c25, (*acc).c26, (*acc).c27, (*acc).c28, (*acc).c29, (*acc).c30, (*acc).c31);
+  let outs = array<u32, 32>(
+    (*ra).r0.out, (*ra).r1.out, (*ra).r2.out, (*ra).r3.out, (*ra).r4.out, (*ra).r5.out, (*ra).r6.out, (*ra).r7.out,
+    (*ra).r8.out, (*ra).r9.out, (*ra).r10.out, (*ra).r11.out, (*ra).r12.out, (*ra).r13.out, (*ra).r14.out, (*ra).r15.out,
+    (*ra).r16.out, (*ra).r17.out, (*ra).r18.out, (*ra).r19.out, (*ra).r20.out, (*ra).r21.out, (*ra).r22.out, (*ra).r23.out,
+    (*ra).r24.out, (*ra).r25.out, (*ra).r26.out, (*ra).r27.out, (*ra).r28.out, (*ra).r29.out, (*ra).r30.out, (*ra).r31.out);
+  for (var i = 0u; i < TM; i++) {
+    store_row(outs[i], m0 + i <= last, c0, oc, rows[i]);
+  }
 }
 
 // Stores a row's TN values through the kernel's store1(address, column, value).
