@@ -6,6 +6,7 @@
 
 import type { Engine } from './gpu/engine.js';
 import type { KernelDef, Variant } from './gpu/kernel.js';
+import { hasQuickTwin, quickVariants } from './kernels/gemm.js';
 import { reduceAxis } from './kernels/reduce.js';
 import { finiteCheck, HEALTHY } from './kernels/finite.js';
 import type { Binding } from './gpu/engine.js';
@@ -274,6 +275,20 @@ export function modelKernels(model: Model, sizes: { train?: number[]; eval?: num
   }
 }
 
+/**
+ * Build a run's pipelines ahead of its first step: every small kernel and the quick twins of its
+ * GEMM variants (4-row blocks) now, all in parallel; the planned GEMM variants when the returned
+ * function is called (in the background). Until each arrives, the kernels dispatch its quick
+ * twin (tilingNow: same results). train() starts them after its first step: on a CPU adapter the
+ * big pipelines take seconds of both cores, which the first step would otherwise wait behind.
+ */
+export async function prepareRun(engine: Engine, wanted: Array<[KernelDef, Variant]>): Promise<() => void> {
+  const plan = wanted.filter(([def, v]) => !engine.built(def, v));
+  await engine.prepare([...plan.filter(([, v]) => !hasQuickTwin(v)), ...quickVariants(plan)]);
+  const later = plan.filter(([, v]) => hasQuickTwin(v));
+  return () => void engine.prepare(later, { background: true });
+}
+
 /** The batch sizes of passes over `rows` rows in batches of `batch`: full ones, and the last. */
 export function batchSizes(rows: number, batch: number): number[] {
   return [...new Set([Math.min(rows, batch), rows % batch].filter((n) => n > 0))];
@@ -429,9 +444,8 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
   const metrics = new GpuMetrics(engine);
   const divergence = new DivergenceCheck(model.input.classes, o.divergenceCheck ?? true);
   const every = Math.max(1, o.progressEvery ?? 20);
-  // The run's heavy pipelines, built in parallel before the first step rather than one by one
-  // inside it.
-  await engine.prepare(
+  const buildRest = await prepareRun(
+    engine,
     modelKernels(model, {
       train: batchSizes(o.indices?.length ?? data.n, o.batchSize),
       eval: [o.val, o.test].flatMap((d) => (d ? batchSizes(d.n, EVAL_BATCH) : [])),
@@ -478,6 +492,7 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
         const first = epoch === firstEpoch && b === 0;
         if (b % every === every - 1 || b === stepsPerEpoch - 1 || stopped || first) {
           running = await metrics.take();
+          if (first) buildRest();
           await guard.verify();
           divergence.observe(running.loss, optimizer.stepCount);
           hooks.onProgress?.({

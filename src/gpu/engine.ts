@@ -59,6 +59,8 @@ export class Engine {
   readonly dispatchCounts = new Map<string, number>();
   /** Number of pipelines compiled (one per kernel variant, never per shape). */
   compiledPipelines = 0;
+  /** Wall time spent building pipelines: inside prepare(), and in dispatches that built one. */
+  compileSeconds = 0;
   submits = 0;
 
   private pipelines = new Map<string, CompiledPipeline>();
@@ -101,6 +103,7 @@ export class Engine {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
     // Not prepared (or still compiling in prepare(): then this builds it a second time, now).
+    const t0 = performance.now();
     const { module, layout, pipelineLayout, describeError } = this.pipelineParts(def, variant, key);
     this.device.pushErrorScope('validation');
     const pipeline = this.device.createComputePipeline({ label: def.name, layout: pipelineLayout, compute: { module, entryPoint: 'main' } });
@@ -111,6 +114,7 @@ export class Engine {
       throw new Error(msg);
     });
     this.pending.push(scope.catch(() => undefined));
+    this.compileSeconds += (performance.now() - t0) / 1000;
     return this.addPipeline(key, { pipeline, layout, def });
   }
 
@@ -158,12 +162,40 @@ export class Engine {
   /**
    * Compile pipelines ahead of their first dispatch, all at once and off the main thread
    * (createComputePipelineAsync: the implementation may build them in parallel). Throws with the
-   * kernel's name and line on a WGSL error. Variants already built are skipped.
+   * kernel's name and line on a WGSL error. Variants already built are skipped. With
+   * `background`, returns at once: the pipelines build while the caller goes on (see building();
+   * an error surfaces at the next dispatch), and settled() waits for them.
    */
-  async prepare(list: Array<[KernelDef, Variant?]>): Promise<void> {
-    await Promise.all(list.map(([def, variant]) => this.compileAsync(def, variant ?? {})));
+  async prepare(list: Array<[KernelDef, Variant?]>, opts: { background?: boolean } = {}): Promise<void> {
+    const t0 = performance.now();
+    const jobs = Promise.all(list.map(([def, variant]) => this.compileAsync(def, variant ?? {})));
+    if (opts.background) {
+      this.background.push(jobs.then(() => void (this.compileSeconds += (performance.now() - t0) / 1000)));
+      return;
+    }
+    await jobs;
+    this.compileSeconds += (performance.now() - t0) / 1000;
     await Promise.all(this.pending);
     this.pending = [];
+    this.throwErrors();
+  }
+
+  private background: Array<Promise<void>> = [];
+
+  /** Whether this variant's pipeline is built. */
+  built(def: KernelDef, variant: Variant): boolean {
+    return this.pipelines.has(variantKey(def, variant));
+  }
+
+  /** Whether this variant is being built in the background (prepare) and is not ready yet. */
+  building(def: KernelDef, variant: Variant): boolean {
+    const key = variantKey(def, variant);
+    return this.compiling.has(key) && !this.pipelines.has(key);
+  }
+
+  /** Waits for every pipeline prepare() started in the background. */
+  async settled(): Promise<void> {
+    while (this.background.length) await this.background.shift();
     this.throwErrors();
   }
 

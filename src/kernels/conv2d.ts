@@ -12,7 +12,7 @@ import type { KernelCheck, VerifyCase } from './check.js';
 import { sumTolerance } from './check.js';
 import { reduceAxis } from './reduce.js';
 import type { Activation } from './matmul.js';
-import { gemmCore, pickGemmTiling, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
+import { gemmCore, pickGemmTiling, tilingNow, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
 
 export interface ConvShape {
   N: number;
@@ -195,12 +195,13 @@ function dispatchForward(
 ): void {
   const g = geometry(s);
   const rows = s.N * g.OH * g.OW;
-  const t = tiling ?? pickGemmTiling(engine, rows, s.CO);
+  const constants = { HAS_BIAS: !!bufs.bias, ACT: activation === 'relu' ? 1 : 0, POOL: !!arg };
+  const t = tiling ?? tilingNow(engine, conv2dForwardKernel, constants, pickGemmTiling(engine, rows, s.CO));
   const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CO / t.TN);
   // Without pooling, `arg` is unused; it still needs a buffer of its own (it is writable).
   const unused = arg ? null : engine.alloc(4, 'conv_unused_arg');
   engine.dispatch(conv2dForwardKernel, {
-    variant: { HAS_BIAS: !!bufs.bias, ACT: activation === 'relu' ? 1 : 0, POOL: !!arg, ...tileVariant(t) },
+    variant: { ...constants, ...tileVariant(t) },
     bind: { x: bufs.x, wt: bufs.w, bias: bufs.bias ?? bufs.w, y: bufs.y, arg: arg ?? unused! },
     uniforms: g,
     workgroups: Math.ceil(tiles / t.WG),
@@ -217,10 +218,11 @@ export function conv2dBackwardData(
   tiling?: ConvTiling,
 ): void {
   const rows = s.N * s.H * s.W;
-  const t = tiling ?? pickGemmTiling(engine, rows, s.CI);
+  const constants = { ACCUM: accumulate, PHASED: s.stride > 1 };
+  const t = tiling ?? tilingNow(engine, conv2dBackwardDataKernel, constants, pickGemmTiling(engine, rows, s.CI));
   const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CI / t.TN);
   engine.dispatch(conv2dBackwardDataKernel, {
-    variant: { ACCUM: accumulate, PHASED: s.stride > 1, ...tileVariant(t) },
+    variant: { ...constants, ...tileVariant(t) },
     bind: { dy: bufs.dy, wt: bufs.w, dx: bufs.dx },
     uniforms: geometry(s),
     workgroups: Math.ceil(tiles / t.WG),
@@ -257,14 +259,18 @@ export function conv2dBackwardWeight(
   tiling?: ConvTiling,
 ): void {
   const g = geometry(s);
-  const t = tiling ?? weightGradTiling(engine, s);
-  const splits = weightGradSplits(engine, s, t);
+  const constants = { HAS_DB: !!bufs.db };
+  const picked = tiling ?? weightGradTiling(engine, s);
+  // The split count comes from the picked tiling even while a quicker one runs (tilingNow), so
+  // the partial sums, and the result, are the same either way.
+  const splits = weightGradSplits(engine, s, picked);
+  const t = tiling ?? tilingNow(engine, conv2dBackwardWeightKernel, constants, picked);
   const cols = s.CI * s.KH * s.KW;
   const tiles = Math.ceil(cols / t.TM) * Math.ceil(s.CO / t.TN);
   const partial = engine.alloc(splits * s.CO * cols * 4, 'conv_dw_partial');
   const pdb = engine.alloc(bufs.db ? splits * s.CO * 4 : 4, 'conv_db_partial');
   engine.dispatch(conv2dBackwardWeightKernel, {
-    variant: { HAS_DB: !!bufs.db, ...tileVariant(t) },
+    variant: { ...constants, ...tileVariant(t) },
     bind: { dy: bufs.dy, x: bufs.x, partial, pdb },
     uniforms: { ...g, splits },
     workgroups: Math.ceil((tiles * splits) / t.WG),

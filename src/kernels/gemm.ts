@@ -3,6 +3,7 @@
 
 import core from '../../shaders/gemm_core.wgsl';
 import type { Engine } from '../gpu/engine.js';
+import type { KernelDef, Variant } from '../gpu/kernel.js';
 
 /** The core's source; a kernel's source is `gemmCore + its operand loaders and epilogue`. */
 export const gemmCore = core;
@@ -37,13 +38,15 @@ export function gemmWorkgroups(rows: number, cols: number, t: GemmTiling, splits
  * suffice (a classifier's 10 logits take one 16-column block), and fewer rows when a small row
  * count would pad a 32-row block. Heights are powers of two (all multiples of 4, as pooled rows
  * need): every height is a pipeline of its own to build, and odd heights saved little.
+ * `maxRows` caps the height: a 32-row pipeline takes 2-3x as long to build as a 16-row one, and
+ * only the convolutions measurably gain from it (the teacher step: 12-15% slower at 16 rows).
  */
-export function pickGemmTiling(engine: Engine, rows: number, cols: number): GemmTiling {
+export function pickGemmTiling(engine: Engine, rows: number, cols: number, maxRows: 16 | 32 = 32): GemmTiling {
   if (!engine.software) return { TM: 4, TN: cols <= 8 ? 8 : 16, WG: 64 };
   let best: GemmTiling = { TM: 4, TN: 8, WG: 16 };
   let bestCost = Infinity;
   for (const TN of [8, 16] as const) {
-    for (const TM of [4, 8, 16, 32]) {
+    for (const TM of [4, 8, 16, 32].filter((h) => h <= maxRows)) {
       const cost = Math.ceil(rows / TM) * Math.ceil(cols / TN) * (0.76 * (TM + TN) + 0.04 * TM * TN);
       if (cost <= bestCost) {
         best = { TM, TN, WG: 16 };
@@ -53,3 +56,32 @@ export function pickGemmTiling(engine: Engine, rows: number, cols: number): Gemm
   }
   return best;
 }
+
+/**
+ * The tiling to dispatch with now: `best` once its pipeline is built; before that, its quick twin
+ * (the 4-row block of the same width, which builds in a fraction of the time) if that is built or
+ * `best` is being built in the background (see prepareRun in src/train.ts); otherwise `best`,
+ * built on the spot. Results do not depend on the choice: every tiling sums each output over k in
+ * the same order (and a split reduction is split the same way whatever the tiling), so a run gives
+ * the same numbers whenever its big pipelines arrive.
+ */
+export function tilingNow(engine: Engine, def: KernelDef, constants: Variant, best: GemmTiling): GemmTiling {
+  const variant = { ...constants, ...tileVariant(best) };
+  if (best.TM <= QUICK_ROWS || engine.built(def, variant)) return best;
+  const quick = { ...best, TM: QUICK_ROWS };
+  return engine.built(def, { ...constants, ...tileVariant(quick) }) || engine.building(def, variant) ? quick : best;
+}
+
+const QUICK_ROWS = 4;
+
+/**
+ * The quick twins of a plan's GEMM variants (4-row blocks), to build before the first step while
+ * the planned ones build in the background: a first step in about a second on a CPU adapter
+ * instead of after every big pipeline.
+ */
+export function quickVariants(plan: Array<[KernelDef, Variant]>): Array<[KernelDef, Variant]> {
+  return plan.filter(([, v]) => hasQuickTwin(v)).map(([def, v]) => [def, { ...v, TM: QUICK_ROWS }]);
+}
+
+/** Whether a variant is a GEMM tiling taller than its quick twin. */
+export const hasQuickTwin = (v: Variant): boolean => typeof v.TM === 'number' && v.TM > QUICK_ROWS && 'TN' in v;

@@ -5,7 +5,7 @@ import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { KernelCheck, VerifyCase } from './check.js';
 import { sumTolerance } from './check.js';
-import { gemmCore, pickGemmTiling, gemmWorkgroups, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
+import { gemmCore, pickGemmTiling, tilingNow, gemmWorkgroups, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
 
 export type Activation = 'none' | 'relu';
 const ACTIVATIONS: Record<Activation, number> = { none: 0, relu: 1 };
@@ -46,8 +46,12 @@ export function matmul(
   K: number,
   opts: MatmulOptions = {},
 ): void {
-  dispatchMatmul(engine, a, b, c, M, N, K, opts, pickGemmTiling(engine, M, N));
+  // At most 16 rows: 32-row blocks build 2-3x slower and were no faster for these GEMMs.
+  const picked = pickGemmTiling(engine, M, N, 16);
+  dispatchMatmul(engine, a, b, c, M, N, K, opts, tilingNow(engine, matmulKernel, epilogue(opts), picked));
 }
+
+const epilogue = (opts: MatmulOptions) => ({ HAS_BIAS: !!opts.bias, ACCUM: !!opts.accumulate, ACT: ACTIVATIONS[opts.activation ?? 'none'] });
 
 /** matmul() with an explicit tiling (verification runs every tiling on whatever adapter it has). */
 function dispatchMatmul(
@@ -62,7 +66,7 @@ function dispatchMatmul(
   tiling: GemmTiling,
 ): void {
   engine.dispatch(matmulKernel, {
-    variant: { HAS_BIAS: !!opts.bias, ACCUM: !!opts.accumulate, ACT: ACTIVATIONS[opts.activation ?? 'none'], ...tileVariant(tiling) },
+    variant: { ...epilogue(opts), ...tileVariant(tiling) },
     // An unused binding still needs a buffer; `a` is read-only, so binding it twice is legal.
     bind: { a, b, bias: opts.bias ?? a, c },
     uniforms: {
