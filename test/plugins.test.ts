@@ -48,6 +48,27 @@ describe('kernel plug-ins', () => {
     }
   });
 
+  it('bench kernels: the models\' layers have rows with their work declared, and --filter picks them', async () => {
+    const rows = async (filter: string) => {
+      const json = join(dir, `bench-${filter}.json`);
+      await cli(['bench', 'kernels', '--quick', '--filter', filter, '--json', json]);
+      return JSON.parse(readFileSync(json, 'utf8')).rows as Array<{ name: string; shape: string; unit: string; rate: number; fractionOfCeiling: number }>;
+    };
+    const c1 = await rows('c1');
+    expect(c1.map((r) => r.name)).toEqual(['conv2d_relu_pool_c1', 'conv2d_pool_backward_weight_c1']);
+    const optim = await rows('optimizer_update');
+    expect(optim.map((r) => r.shape)).toEqual([
+      expect.stringMatching(/^SGD momentum .*teacher-cnn n=\d+$/),
+      expect.stringMatching(/^Adam, teacher-cnn n=\d+$/),
+      expect.stringMatching(/^SGD momentum .*student-cnn n=\d+$/),
+      expect.stringMatching(/^Adam, student-cnn n=\d+$/),
+    ]);
+    for (const r of [...c1, ...optim]) {
+      expect(r.unit).toBe(r.name === 'optimizer_update' ? 'GB/s' : 'GFLOP/s');
+      expect(Number.isFinite(r.rate) && r.rate > 0 && Number.isFinite(r.fractionOfCeiling)).toBe(true);
+    }
+  });
+
   it('modules that are not there, export nothing, or export a malformed check are named', async () => {
     expect((await cliFails(['verify', '--checks', join(dir, 'nope.mjs')])).out).toMatch(/--checks .*nope\.mjs: no such file/);
     const empty = join(dir, 'empty.mjs');

@@ -1,6 +1,12 @@
 // Kernel benchmarks that run wherever the engine runs (Node or a browser tab): the device's
 // measured ceilings (FMA-bound GFLOP/s, copy GB/s through shader loads/stores) and every core
 // kernel at representative sizes, each as a fraction of the ceiling that bounds it.
+//
+// Work declared per row: 2·M·N·K FLOPs for GEMMs and each direction of a convolution (its
+// implicit GEMM); for memory-bound kernels the bytes of one read of each input and one write of
+// each output per kernel dispatched (a kernel that reads an input twice, like batch-norm
+// statistics' two passes, is credited one read), so the fraction of the copy ceiling says how
+// close a kernel comes to the least traffic its job needs.
 
 import type { Engine } from '../gpu/engine.js';
 import { ceilingKernel, CEILING_WG as WG, CEILING_FLOPS_PER_ITER } from '../kernels/ceiling.js';
@@ -9,6 +15,11 @@ import { matmul } from '../kernels/matmul.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import { softmax, softmaxCrossEntropy } from '../kernels/softmax.js';
 import { kdLoss, labelRevision } from '../kernels/kd.js';
+import { conv2dBackwardData, conv2dBackwardWeight, conv2dPoolBackwardWeightC1, conv2dReluMaxPoolForward, convOutSize, type ConvShape } from '../kernels/conv2d.js';
+import { maxPoolBackward, maxPoolForward, poolOutSize, type PoolShape } from '../kernels/pool2d.js';
+import { batchnormApply, batchnormBackward, batchnormStats, type BnShape } from '../kernels/batchnorm.js';
+import { optimizerUpdate, type OptimizerRule } from '../kernels/optim.js';
+import { createModel } from '../nn/models.js';
 import { Rng } from '../util/rng.js';
 import type { KernelCheck } from '../kernels/check.js';
 
@@ -197,6 +208,134 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
         { reps: 4, samples },
       );
       add('kd_loss', `separate, 5 kernels ${B}x${C} (fused is ${(separateMs.median / fusedMs.median).toFixed(1)}x faster)`, separateMs, bytes, 'GB/s');
+    }
+  }
+  /** Times `record` as the row `name` (skipped when the filter leaves it out). */
+  const timed = async (name: string, shape: string, record: () => void, work: number, unit: BenchRow['unit'], o: { reps: number; samples?: number }) => {
+    if (!want(name)) return;
+    add(name, shape, await timeDispatchStats(engine, record, { reps: o.reps, samples: o.samples ?? samples }), work, unit);
+  };
+  const heavy = { reps: 1, samples: opts.quick ? 2 : 3 };
+
+  // Convolutions at the models' shapes (src/nn/models.ts, Fashion-MNIST 1x28x28, batch 128): the
+  // second conv of each model in its three directions, forward with bias, ReLU and the 2x2 max
+  // pool fused as conv2dReluMaxPool runs it, backward-weight with the bias gradient and its
+  // split-k reduce; the direct first-layer kernels at the first convs (1 input channel; the
+  // teacher's only without --quick).
+  const conv3 = (N: number, CI: number, HW: number, CO: number): ConvShape => ({ N, CI, H: HW, W: HW, CO, KH: 3, KW: 3, stride: 1, pad: 1 });
+  const convLabel = (label: string, s: ConvShape) => `${label} N${s.N} ${s.CI}->${s.CO} ${s.H}x${s.W} k${s.KH}x${s.KW} p${s.pad}`;
+  const gemmConvs: Array<[string, ConvShape]> = [
+    ['student conv2', conv3(128, 8, 14, 16)],
+    ['teacher conv2', conv3(128, 32, 14, 64)],
+  ];
+  if (['conv2d_forward', 'conv2d_backward_data', 'conv2d_backward_weight'].some(want)) {
+    for (const [label, s] of gemmConvs) {
+      const { OH, OW } = convOutSize(s);
+      const K = s.CI * s.KH * s.KW;
+      const x = buf(s.N * s.CI * s.H * s.W);
+      const w = buf(s.CO * K, -0.3, 0.3);
+      const bias = buf(s.CO);
+      const pooled = buf((s.N * s.CO * OH * OW) / 4);
+      const arg = buf((s.N * s.CO * OH * OW) / 4);
+      const dy = buf(s.N * s.CO * OH * OW);
+      const dx = buf(s.N * s.CI * s.H * s.W);
+      const dw = buf(s.CO * K);
+      const db = buf(s.CO);
+      const flops = (rows: number, cols: number, k: number) => 2 * rows * cols * k;
+      await timed('conv2d_forward', `${convLabel(label, s)} +bias ReLU maxpool 2x2`, () => conv2dReluMaxPoolForward(engine, s, { x, w, bias, y: pooled, arg }), flops(s.N * OH * OW, s.CO, K), 'GFLOP/s', heavy);
+      await timed('conv2d_backward_data', convLabel(label, s), () => conv2dBackwardData(engine, s, { dy, w, dx }), flops(s.N * s.H * s.W, s.CI, s.CO * s.KH * s.KW), 'GFLOP/s', heavy);
+      await timed('conv2d_backward_weight', `${convLabel(label, s)} +bias grad, split-k reduce`, () => conv2dBackwardWeight(engine, s, { dy, x, dw, db }), flops(s.CO, K, s.N * OH * OW), 'GFLOP/s', heavy);
+    }
+  }
+  // The direct first layer: forward as above (FLOPs of the dense conv, all of which it computes);
+  // its backward reads the pooled gradient and the winners the forward recorded, so it does the
+  // multiply-adds of one winner per pooled output (a quarter of the dense weight gradient's).
+  const directConvs: Array<[string, ConvShape]> = [['student conv1', conv3(128, 1, 28, 8)], ...(opts.quick ? [] : [['teacher conv1', conv3(128, 1, 28, 32)] as [string, ConvShape]])];
+  if (['conv2d_relu_pool_c1', 'conv2d_pool_backward_weight_c1'].some(want)) {
+    for (const [label, s] of directConvs) {
+      const pooledCount = (s.N * s.CO * s.H * s.W) / 4;
+      const x = buf(s.N * s.H * s.W);
+      const w = buf(s.CO * 9, -0.5, 0.5);
+      const bias = buf(s.CO, -0.1, 0.1);
+      const pooled = buf(pooledCount);
+      const arg = buf(pooledCount);
+      const dp = buf(pooledCount);
+      const dw = buf(s.CO * 9);
+      const db = buf(s.CO);
+      const forward = () => conv2dReluMaxPoolForward(engine, s, { x, w, bias, y: pooled, arg }, 'direct');
+      await timed('conv2d_relu_pool_c1', `${convLabel(label, s)} +bias ReLU maxpool 2x2, direct`, forward, 2 * s.N * s.H * s.W * s.CO * 9, 'GFLOP/s', { reps: 2 });
+      if (!want('conv2d_relu_pool_c1')) forward(); // the winners the backward reads
+      await timed(
+        'conv2d_pool_backward_weight_c1',
+        `${convLabel(label, s)} from pooled grad + winners, +bias grad, direct`,
+        () => conv2dPoolBackwardWeightC1(engine, s, { dp, arg, x, dw, db }),
+        2 * pooledCount * 9,
+        'GFLOP/s',
+        { reps: 2 },
+      );
+    }
+  }
+  if (want('pool2d')) {
+    // The max pool after the teacher's conv2 (its backward runs in every teacher step).
+    const s: PoolShape = { planes: 128 * 64, H: 14, W: 14, KH: 2, KW: 2, stride: 2, pad: 0 };
+    const { OH, OW } = poolOutSize(s);
+    const n = s.planes * s.H * s.W;
+    const m = s.planes * OH * OW;
+    const x = buf(n, 0, 1);
+    const y = buf(m);
+    const arg = buf(m);
+    const dy = buf(m);
+    const dx = buf(n);
+    const dims = `[128x64x${s.H}x${s.W}]`;
+    await timed('pool2d', `max 2x2/2 forward ${dims}, ReLU mask`, () => maxPoolForward(engine, s, x, y, arg, true), n * 4 + m * 8, 'GB/s', { reps: 2 });
+    await timed('pool2d', `max 2x2/2 backward ${dims}`, () => maxPoolBackward(engine, s, dy, arg, dx), m * 8 + n * 4, 'GB/s', { reps: 2 });
+  }
+  if (['batchnorm_stats', 'batchnorm_apply', 'batchnorm_backward'].some(want)) {
+    const s: BnShape = { N: 128, C: 64, HW: 14 * 14 };
+    const n = s.N * s.C * s.HW;
+    const dims = `[${s.N}x${s.C}x14x14]`;
+    const x = buf(n);
+    const [mean, invstd, runningMean, gamma, beta, dgamma, dbeta] = [0, 0, 0, 0, 0, 0, 0].map(() => buf(s.C));
+    const runningVar = buf(s.C, 0.5, 1.5);
+    const y = buf(n);
+    const dy = buf(n);
+    const dx = buf(n);
+    const stats = () => batchnormStats(engine, s, { x, mean, invstd, runningMean, runningVar }, 1e-5, 0.1);
+    // Statistics: x read (twice by the kernel: mean, then variance, for accuracy; credited once).
+    await timed('batchnorm_stats', `training statistics ${dims}`, stats, n * 4, 'GB/s', { reps: 2 });
+    if (!want('batchnorm_stats')) stats(); // the batch statistics the others read
+    await timed('batchnorm_apply', `training, normalise-scale-shift ${dims}`, () => batchnormApply(engine, s, { x, mean, stat: invstd, gamma, beta, y }, { eval: false, eps: 1e-5 }), n * 8, 'GB/s', { reps: 2 });
+    // Backward: two kernels, a per-channel reduce (reads dy, x) and the apply (reads dy, x, writes dx).
+    await timed(
+      'batchnorm_backward',
+      `reduce (dy, x) + apply (dy, x -> dx) ${dims}`,
+      () => batchnormBackward(engine, s, { dy, x, mean, invstd, gamma, dx, dgamma, dbeta }, { dx: false, params: false }),
+      n * 20,
+      'GB/s',
+      { reps: 2 },
+    );
+  }
+  if (want('optimizer_update')) {
+    // One update over a model's flat parameter buffer (padding included), as Optimizer.step runs it:
+    // SGD with momentum reads param, grad, m and writes param, m; Adam also reads and writes v.
+    const input = { channels: 1, height: 28, width: 28, classes: 10 };
+    const rules: Array<[string, OptimizerRule, number]> = [
+      ['SGD momentum 0.9 wd 5e-4', { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 }, 20],
+      ['Adam', { kind: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false }, 28],
+    ];
+    for (const model of ['teacher-cnn', 'student-cnn']) {
+      const built = createModel(engine, model, input, 1);
+      const n = built.store.paramFloats;
+      built.store.destroy();
+      const param = buf(n);
+      const grad = buf(n, -0.01, 0.01);
+      const m = buf(n, -0.01, 0.01);
+      const v = buf(n, 0, 1e-4);
+      const health = engine.upload(new Uint32Array(4), 'health');
+      temps.push(health);
+      for (const [label, rule, bytesPerParam] of rules) {
+        await timed('optimizer_update', `${label}, ${model} n=${n}`, () => optimizerUpdate(engine, rule, { param, grad, m, v, health }, n, 1e-3, 10), n * bytesPerParam, 'GB/s', { reps: 4 });
+      }
     }
   }
   // Your own kernels: every verification case of every check, timed as it is recorded there.
