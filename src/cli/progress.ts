@@ -1,7 +1,8 @@
 // Progress for train and distill: a bar (cli-progress) on a terminal; on a pipe or a file, a
 // heartbeat line about every 10 s, so a log shows the run is alive between epochs. Before the
-// first step completes, a "compiling GPU pipelines" phase with its own timer (the first step
-// compiles every pipeline the run needs: seconds on a CPU adapter).
+// first step completes, a phase with its own timer: the run's GPU pipelines are built (seconds on
+// a CPU adapter) and, for distill, the teacher's logits computed; its last line gives the
+// pipelines' share separately.
 
 import { SingleBar } from 'cli-progress';
 
@@ -91,15 +92,15 @@ export class RunProgress {
     private enabled: boolean,
     private epochs: number,
     phaseLabel: string,
-    private compiled: () => number,
+    private engine: { compiledPipelines: number; compileSeconds: number },
     private out: (s: string) => void,
   ) {
-    this.compiling = phase(enabled, phaseLabel, () => `${compiled()} pipelines compiled`, out);
+    this.compiling = phase(enabled, phaseLabel, () => `${engine.compiledPipelines} pipelines built`, out);
   }
 
-  /** A progress report of the loop (the first one ends the compile phase). */
+  /** A progress report of the loop (the first one ends the phase, which includes the first step). */
   step(p: { epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; samplesPerSecond: number }): void {
-    this.compiling.end(`${this.compiled()} pipelines (including the first step)`);
+    this.compiling.end(`first step done; ${this.engine.compiledPipelines} GPU pipelines built in ${this.engine.compileSeconds.toFixed(1)} s of it`);
     if (p.epoch !== this.barEpoch) {
       this.bar?.stop();
       this.bar = epochBar(this.enabled, `epoch ${p.epoch}/${this.epochs}`, p.stepsPerEpoch, this.out);

@@ -42,7 +42,7 @@ export interface TrainOptions extends DataOptions {
 }
 
 /** Options that must be the same for --resume to continue a run rather than start another. */
-export const RUN_IDENTITY = ['model', 'student', 'teacher', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'];
+export const RUN_IDENTITY = ['model', 'student', 'teacher', 'teacherLogits', 'teacherTestLogits', 'onnxLayout', 'onnxMean', 'onnxStd', 'onnxInputRange', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'];
 
 /**
  * The checkpoint to resume from, if --resume and it exists; refuses one written by a different run
@@ -117,7 +117,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
     out(`resuming from ${o.out} after epoch ${lastSaved} (step ${resumed.state.optimizer.step})`);
   }
   const started = performance.now();
-  const progress = new RunProgress(o.progress, o.epochs, 'compiling GPU pipelines', () => engine.compiledPipelines, out);
+  const progress = new RunProgress(o.progress, o.epochs, 'building the GPU pipelines', engine, out);
   try {
     const result = await train(
       engine,
