@@ -4,6 +4,8 @@ import type { Server } from 'node:http';
 export const DEFAULT_DATA_DIR: string;
 /** The files served under /data/ (the four Fashion-MNIST IDX files the page fetches). */
 export const DATA_FILES: string[];
+/** The files served under /ort/ (onnxruntime-web's wasm binary, for an ONNX teacher on the page). */
+export const ORT_FILES: string[];
 
 export function serveWeb(options?: {
   port?: number;

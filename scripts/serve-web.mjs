@@ -8,6 +8,8 @@
 //                $KDGPU_DATA_DIR / --data-dir), served gzip-compressed as they are on disk; the
 //                page inflates them with DecompressionStream('gzip')
 //   /models/     models/              checkpoints (the page loads models/teacher-cnn.safetensors)
+//   /ort/        onnxruntime-web's wasm binary (ORT_FILES; nothing else there), for an ONNX teacher on the
+//                page: from node_modules/onnxruntime-web/dist, so the page never fetches it from a CDN
 //
 // A file is served only when its real path (symbolic links resolved) stays inside its mount's real
 // path, and a request only when its Host header names the server with its port: the --host value,
@@ -30,6 +32,8 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEFAULT_DATA_DIR = '/usr/share/datasets/fashion-mnist';
 /** The files the page fetches under /data/ (web/runner.ts, loadData): the only ones served there. */
 export const DATA_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
+/** The files onnxruntime-web's wasm build fetches (web/runner.ts, loadOrtWeb): the only ones served under /ort/. */
+export const ORT_FILES = ['ort-wasm-simd-threaded.wasm'];
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -44,6 +48,8 @@ const TYPES = {
   // Gzip files go out as bytes with no Content-Encoding: the browser must not inflate them itself.
   '.gz': 'application/octet-stream',
   '.safetensors': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
+  '.wasm': 'application/wasm',
 };
 
 /**
@@ -55,6 +61,7 @@ export async function serveWeb({ port = 8080, host = '127.0.0.1', dataDir = proc
     ['/dist/', join(ROOT, 'dist')],
     ['/data/', resolve(dataDir), DATA_FILES],
     ['/models/', join(ROOT, 'models')],
+    ['/ort/', join(ROOT, 'node_modules', 'onnxruntime-web', 'dist'), ORT_FILES],
     ['/', join(ROOT, 'web')],
   ];
   let hosts = new Set(); // the Host values accepted, once the port is known

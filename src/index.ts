@@ -17,12 +17,12 @@ export { runKernelBench, timeDispatches, timeDispatchStats, type BenchRow, type 
 export { sumTolerance, toF64, type KernelCheck, type VerifyCase, type HostArray } from './kernels/check.js';
 export { Tensor, Graph, EngineTensor } from './tensor.js';
 export * as ops from './autograd.js';
-export { createModel, defineModel, MODEL_NAMES, type Model, type ModelName, type ModelParts, type InputSpec } from './nn/models.js';
+export { createModel, defineModel, modelLayers, BasicBlock, MODEL_NAMES, type Model, type ModelName, type ModelParts, type InputSpec } from './nn/models.js';
 export { Module, Conv2d, Linear, BatchNorm2d, ReLU, MaxPool2d, GlobalAvgPool, Flatten, Sequential } from './nn/layers.js';
 export { ParameterStore, type ParamEntry } from './nn/parameters.js';
 export { Optimizer, learningRate, scheduleFor, type OptimizerRule, type Schedule, type ScheduleKind } from './optim/optimizer.js';
 export { train, forEachBatch, crossEntropyLoss, trainStep, evaluate, BatchBuffers, GpuMetrics, NumericGuard, NumericalFault, DivergenceCheck, DIVERGENCE, type TrainLoopOptions, type TrainHooks, type TrainResult, type TrainProgress, type EpochResult, type StepLoss, type StepInput, type StepLossResult, type BatchPass } from './train.js';
-export { distill, epochTelemetry, DEFAULT_DISTILL, METHODS, methodParts, validateDistillOptions, defaultValSplit, splitRows, type DistillOptions, type DistillResult, type DistillCallbacks, type EpochTelemetry, type SelectionTelemetry, type Method } from './kd/distill.js';
+export { distill, epochTelemetry, DEFAULT_DISTILL, METHODS, methodParts, validateDistillOptions, defaultValSplit, splitRows, type DistillOptions, type DistillTeacher, type DistillResult, type DistillCallbacks, type EpochTelemetry, type SelectionTelemetry, type Method } from './kd/distill.js';
 export { reviseLabels, type ReviseLabelsOptions, type RevisedLabels } from './kd/revise.js';
 export { selectDistillSubset, type SelectionOptions, type SelectionResult } from './kd/selection.js';
 export { TeacherCache, type TeacherLogits } from './kd/teacher-cache.js';
@@ -46,3 +46,7 @@ export { encodeSafetensors, decodeSafetensors, type Dtype, type SafeTensor, type
 export { encodeCheckpoint, decodeCheckpoint, contentHash, type Checkpoint } from './io/checkpoint.js';
 export { Rng } from './util/rng.js';
 export { encodeModel, restoreModel, modelFromBytes, INPUT_LIMITS, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/checkpoint.js';
+export { exportOnnx, onnxFromModel, onnxFromCheckpoint, ONNX_OPSET, type OnnxExportOptions, type OnnxExportSummary } from './interop/onnx-export.js';
+export { encodeOnnxModel, decodeOnnxModel, type OnnxModel } from './interop/onnx-proto.js';
+export { readLogitsFile, logitsAgreement, checkLogitsShape, halfToFloat, floatToHalf, type LogitsFile, type LogitsMatrix, type LogitsAgreement } from './interop/logits-file.js';
+export { onnxTeacherLogits, checkOnnxInput, DEFAULT_ONNX_INPUT, ONNX_LAYOUTS, type OrtModule, type OnnxInputOptions, type OnnxLayout, type OnnxTeacherLogits } from './interop/onnx-teacher.js';

@@ -1,6 +1,7 @@
 // End to end in a real browser: Debian's Chromium (headless, WebGPU on SwiftShader), driven by
 // playwright-core (no browser download), opens the demo served by scripts/serve-web.mjs, trains
-// KD+LR+DS in the page's worker, runs the kernel benchmark and `verify`, and saves screenshots
+// KD+LR+DS in the page's worker (and offers the student for download, safetensors and ONNX), runs
+// the kernel benchmark and `verify`, and saves screenshots
 // to test-artifacts/ (KDGPU_UPDATE_SCREENSHOT=1 also copies the last one to docs/web-screenshot.png).
 //
 // Needs `npm run build` (dist/web/) and the dataset-fashion-mnist package; the teacher is
@@ -11,18 +12,30 @@
 // a folder of PNGs picked with the directory input (8×8 colour, 3 named classes). The committed
 // 1×28×28 teacher does not fit them: the page says so naming both shapes, offers CE only, and CE
 // trains above chance; a teacher checkpoint that fits (made here, untrained) enables distillation.
+//
+// Last, an ONNX teacher (the committed teacher exported) picked in the Teacher panel and run by
+// onnxruntime-web in the worker, its wasm binary served by the page's own server.
+//
+// Page vs Node: after the page's run, the same run (the page's own parameters, the same rows of
+// Fashion-MNIST, the same teacher, distill() with the options the page's worker builds) trains in
+// this process on Dawn (npm `webgpu`), on the same adapter when both fall back to SwiftShader. Both
+// samples/s figures and their ratio are logged and written to test-artifacts/page-vs-node.json
+// with the CPU model; they are reported, never asserted (a verdict must not depend on the machine).
 
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { serveWeb, DEFAULT_DATA_DIR } from '../scripts/serve-web.mjs';
 import { encodeCheckpoint } from '../src/io/checkpoint.js';
+import { loadCheckpoint } from '../src/io/checkpoint-file.js';
+import { onnxFromCheckpoint } from '../src/interop/onnx-export.js';
+import { DEFAULT_DISTILL, allIndices, createNodeEngine, distill, fashionMnistDataset, modelFromBytes, normalize, takeExamples, type DistillOptions } from '../src/index.node.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.KDGPU_CHROMIUM ?? '/usr/bin/chromium';
@@ -37,8 +50,75 @@ const RUN = { method: 'kd+lr+ds', steps: 300, epochs: 3, batch: 64, val: 1000, p
 const BASE_FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
 const FALLBACK_FLAGS = [[], ['--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'], ['--enable-features=Vulkan', '--use-angle=swiftshader']];
 
+const DATA_DIR = process.env.KDGPU_DATA_DIR || DEFAULT_DATA_DIR;
 const haveChromium = existsSync(CHROMIUM);
-const haveData = existsSync(join(process.env.KDGPU_DATA_DIR ?? DEFAULT_DATA_DIR, 'train-images-idx3-ubyte.gz'));
+const haveData = existsSync(join(DATA_DIR, 'train-images-idx3-ubyte.gz'));
+
+/** A training run's speed as the page reports it (and as the Node run below measures it the same way). */
+interface RunSpeed {
+  adapter: string;
+  /** The last progress report's samples/s: the last epoch's training steps (with a loss read every 5 steps), evaluation excluded. */
+  samplesPerSecond: number;
+  /** Each epoch's samples/s (the page's epoch log shows them rounded to an integer). */
+  perEpoch: number[];
+  /** From the run's start to its end: teacher logits, training and evaluation (the page's also its teacher view). */
+  seconds: number;
+  steps: number;
+  testAccuracyLast: number;
+}
+
+/**
+ * The page's run (params: the page's own TrainParams) again in this process, through distill():
+ * the first rows of Fashion-MNIST's train and test files, normalised with the teacher's
+ * statistics, and the DistillOptions web/runner.ts builds from the same parameters.
+ */
+async function nodeRun(teacherFile: string, p: { method: string; steps: number; epochs: number; batch: number; lr: number; temperature: number; eta: number; dsRatio: number; valSplit: number; testCount: number; seed: number }): Promise<RunSpeed> {
+  const engine = await createNodeEngine({ log: () => {} });
+  try {
+    const teacher = modelFromBytes(engine, new Uint8Array(readFileSync(teacherFile)), teacherFile, undefined, { state: false });
+    const { mean, std } = teacher.config.normalisation!;
+    const file = (f: string) => new Uint8Array(gunzipSync(readFileSync(join(DATA_DIR, f))));
+    const trainPool = fashionMnistDataset('train', file('train-images-idx3-ubyte.gz'), file('train-labels-idx1-ubyte.gz'));
+    const testPool = fashionMnistDataset('test', file('t10k-images-idx3-ubyte.gz'), file('t10k-labels-idx1-ubyte.gz'));
+    // As web/runner.ts: `epochs` epochs of ceil(steps / epochs) steps, DS's validation rows on top.
+    const stepsPerEpoch = Math.max(1, Math.ceil(p.steps / p.epochs));
+    const subset = stepsPerEpoch * p.batch;
+    const rows = subset + p.valSplit;
+    const train = normalize(takeExamples(trainPool, allIndices(rows), `fashion-mnist/train[0:${rows}]#1`), mean, std);
+    const test = normalize(takeExamples(testPool, allIndices(p.testCount), `fashion-mnist/test[0:${p.testCount}]#1`), mean, std);
+    const options: DistillOptions = {
+      ...DEFAULT_DISTILL,
+      method: p.method as DistillOptions['method'],
+      student: 'student-cnn',
+      epochs: p.epochs,
+      batchSize: p.batch,
+      lr: p.lr,
+      seed: p.seed,
+      trainSubset: subset,
+      valSplit: p.valSplit,
+      temperature: p.temperature,
+      eta: p.eta,
+      dsRatio: p.dsRatio,
+      dsWarmupEpochs: 1,
+    };
+    let last = NaN;
+    let steps = 0;
+    const started = performance.now();
+    const result = await distill(engine, { model: teacher.model, hash: teacher.hash }, { train, test }, options, {
+      progressEvery: 5,
+      onProgress: (q) => {
+        last = q.samplesPerSecond;
+        steps = (q.epoch - 1) * stepsPerEpoch + q.step;
+      },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    result.student.store.destroy();
+    teacher.model.store.destroy();
+    return { adapter: engine.adapterName, samplesPerSecond: last, perEpoch: result.epochs.map((e) => e.samplesPerSecond), seconds, steps, testAccuracyLast: result.last };
+  } finally {
+    engine.destroy();
+  }
+}
 
 type Demo = Window['kdgpuDemo'];
 
@@ -115,6 +195,10 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
   let context: BrowserContext | undefined;
   let page: Page;
   const pageErrors: string[] = [];
+  /** Every request the page's server answered ("GET /path -> file"). */
+  const serverLog: string[] = [];
+  /** The page's KD+LR+DS run, for the Node run to repeat. */
+  let pageRun: { params: Parameters<typeof nodeRun>[1]; speed: RunSpeed } | undefined;
 
   const demo = <T>(fn: (d: Demo) => T): Promise<T> => page.evaluate(`(${fn.toString()})(window.kdgpuDemo)`) as Promise<T>;
 
@@ -134,7 +218,7 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
       );
     }
     teacherFile = teacher;
-    const served = await serveWeb({ port: 0, files: { '/e2e/teacher.safetensors': teacher } });
+    const served = await serveWeb({ port: 0, files: { '/e2e/teacher.safetensors': teacher }, log: (line) => serverLog.push(line) });
     server = served.server;
 
     // Launch with the first flag set under which the page gets an adapter.
@@ -200,6 +284,17 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
     expect(run).toMatchObject({ method: RUN.method, status: 'done', epochs: RUN.epochs, steps: RUN.steps });
     // Chance is 10%; a few hundred steps of a small CNN on Fashion-MNIST reach far above it.
     expect(run.last).toBeGreaterThan(0.4);
+    // Each epoch's samples/s, from the page's epoch log (newest first, rounded).
+    const perEpoch = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('#epoch-log li'))
+        .map((li) => /epoch (\d+):.*, (\d+) samples\/s$/.exec(li.textContent ?? ''))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => [Number(m[1]), Number(m[2])] as const)
+        .sort((a, b) => a[0] - b[0])
+        .map((e) => e[1]),
+    );
+    const adapter = await demo((d) => d.state.adapter?.name ?? '');
+    pageRun = { params: run.params, speed: { adapter, samplesPerSecond: run.samplesPerSecond, perEpoch, seconds: run.seconds, steps: run.steps, testAccuracyLast: run.last } };
 
     // Charts: one series each, a point per progress report / epoch, and ink on their canvases.
     expect(s.charts).toMatchObject({ loss: { series: 1 }, accuracy: { series: 1, points: RUN.epochs }, distilled: { series: 1, points: RUN.epochs }, beta: { bins: 20 }, kept: { bins: 10 } });
@@ -221,10 +316,57 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
     // The grid of samples the teacher gets wrong (a weak teacher has many), drawn on canvases.
     expect(await page.locator('#samples canvas.digit').count()).toBeGreaterThan(0);
 
+    // The student, offered for download as a kdgpu checkpoint and as ONNX (the exporter of `kdgpu export`).
+    const student = await demo((d) => d.state.student);
+    expect(student).toMatchObject({ runId: run.runId, model: 'student-cnn', method: RUN.method });
+    expect(student!.onnxOperators).toEqual(expect.arrayContaining(['Conv', 'Gemm', 'MaxPool', 'Relu', 'Sub', 'Div']));
+    const links = await page.evaluate(async () =>
+      Promise.all(['download-onnx', 'download-safetensors'].map(async (id) => {
+        const a = document.getElementById(id) as HTMLAnchorElement;
+        return { download: a.download, bytes: (await (await fetch(a.href)).arrayBuffer()).byteLength, visible: !a.closest('[hidden]') };
+      })),
+    );
+    expect(links[0]).toEqual({ download: 'student-cnn-kd-lr-ds.onnx', bytes: student!.onnxBytes, visible: true });
+    expect(links[1]).toEqual({ download: 'student-cnn-kd-lr-ds.safetensors', bytes: student!.safetensorsBytes, visible: true });
+
     // The page thread kept running: timers fired on time and frames were drawn.
     expect(s.pulse.maxTimerLagMs).toBeLessThan(1000);
     expect(s.pulse.frames).toBeGreaterThan(framesBefore);
     await page.screenshot({ path: join(ARTIFACTS, 'browser-train.png'), fullPage: true });
+  }, 330_000);
+
+  it('trains the same run in Node (Dawn) and reports page vs Node samples/s', async () => {
+    // After the page's run has ended (the page is idle now): the two never share the CPU.
+    expect(pageRun, 'the page run did not finish').toBeDefined();
+    const pageSpeed = pageRun!.speed;
+    const node = await nodeRun(teacherFile, pageRun!.params);
+    const ratio = pageSpeed.samplesPerSecond / node.samplesPerSecond;
+    const cpu = cpus();
+    const report = {
+      date: new Date().toISOString(),
+      cpu: { model: cpu[0]?.model ?? 'unknown', cores: cpu.length },
+      chromium: CHROMIUM,
+      run: pageRun!.params,
+      measure: 'samples/s of the last epoch\'s training steps (the last progress report), evaluation excluded',
+      page: pageSpeed,
+      node,
+      ratioPageOverNode: ratio,
+      perEpochRatioPageOverNode: pageSpeed.perEpoch.map((v, i) => v / node.perEpoch[i]),
+    };
+    writeFileSync(join(ARTIFACTS, 'page-vs-node.json'), JSON.stringify(report, null, 2) + '\n');
+    const epochs = (v: number[]) => v.map((x) => x.toFixed(0)).join(' / ');
+    console.log(
+      `page vs Node, ${pageRun!.params.method} ${pageRun!.params.steps} steps of batch ${pageRun!.params.batch} on ${report.cpu.model} (${report.cpu.cores} cores):\n` +
+        `  page (Chromium worker, ${pageSpeed.adapter}): ${pageSpeed.samplesPerSecond.toFixed(0)} samples/s in the last epoch (per epoch ${epochs(pageSpeed.perEpoch)}), ${pageSpeed.seconds.toFixed(1)} s in all, test accuracy ${(100 * pageSpeed.testAccuracyLast).toFixed(2)}%\n` +
+        `  Node (Dawn, ${node.adapter}): ${node.samplesPerSecond.toFixed(0)} samples/s in the last epoch (per epoch ${epochs(node.perEpoch)}), ${node.seconds.toFixed(1)} s in all, test accuracy ${(100 * node.testAccuracyLast).toFixed(2)}%\n` +
+        `  page / Node: ${ratio.toFixed(2)} (written to test-artifacts/page-vs-node.json)`,
+    );
+    // Both runs finished the same work and measured something; the figures themselves are not judged.
+    expect(node.steps).toBe(pageSpeed.steps);
+    expect(node.perEpoch).toHaveLength(pageRun!.params.epochs);
+    for (const v of [pageSpeed.samplesPerSecond, node.samplesPerSecond, ratio, ...node.perEpoch]) {
+      expect(Number.isFinite(v) && v > 0).toBe(true);
+    }
   }, 330_000);
 
   it('runs the kernel benchmark', async () => {
@@ -411,4 +553,35 @@ describe.skipIf(!haveChromium || !haveData)('browser demo (Chromium, WebGPU)', (
     expect(await page.locator('#compat').textContent()).toBe('');
     expect(pageErrors).toEqual([]);
   }, 120_000);
+  it('distils from an ONNX teacher (the committed teacher, exported) run by onnxruntime-web, its wasm from the page\'s own server', async () => {
+    const onnx = join(work, 'teacher-cnn.onnx');
+    writeFileSync(onnx, onnxFromCheckpoint(await loadCheckpoint(teacherFile), teacherFile).bytes);
+    const d = await demo((x) => x.state.data);
+    if (d?.kind !== 'server') {
+      await page.selectOption('#data-kind', 'server');
+      expect((await loadOnPage(() => page.click('#data-server'))).errors).toEqual([]);
+    }
+    const [loads, errors] = await demo((x) => [x.state.teacherLoads, x.state.errors.length]);
+    await page.setInputFiles('#teacher-file', onnx);
+    await page.waitForFunction(([n, e]) => window.kdgpuDemo.state.teacherLoads > n || window.kdgpuDemo.state.errors.length > e, [loads, errors], { timeout: 120_000, polling: 250 });
+    const t = await demo((x) => ({ teacher: x.state.teacher, errors: x.state.errors }));
+    expect(t.errors.slice(errors)).toEqual([]);
+    expect(t.teacher).toMatchObject({ format: 'onnx', model: 'ONNX model', input: { channels: 1, height: 28, width: 28, classes: 10 }, onnxInput: { name: 'input', declared: ['batch', 1, 28, 28], layout: 'nchw' } });
+    expect(await page.isVisible('#onnx-options')).toBe(true);
+    expect(await methodsEnabled()).toContain('kd+lr');
+    await page.check('input[name=method][value="kd+lr"]');
+    const run = await trainOnPage({ steps: 60, epochs: 1, batch: 32, val: 200, testEval: 500 });
+    console.log(`browser e2e, ONNX teacher (onnxruntime-web): KD+LR ${run.steps} steps, test accuracy ${(100 * run.last).toFixed(1)}%`);
+    expect(run).toMatchObject({ method: 'kd+lr', status: 'done', steps: 60 });
+    expect(run.last).toBeGreaterThan(0.4); // chance: 1/10
+    // The teacher view comes from the ONNX logits: the committed teacher gets a few percent wrong.
+    const note = (await page.locator('#samples-note').textContent()) ?? '';
+    const [wrong, total] = /^(\d+) of (\d+) training samples are misclassified/.exec(note)!.slice(1).map(Number);
+    expect(total).toBe(60 * 32);
+    expect(wrong / total).toBeGreaterThan(0);
+    expect(wrong / total).toBeLessThan(0.2);
+    // onnxruntime-web's wasm came from this server (this machine has no route to a CDN: the run shows nothing else was needed).
+    expect(serverLog.some((l) => /^GET \/ort\/ort-wasm-simd-threaded\.wasm -> /.test(l))).toBe(true);
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
 });

@@ -237,8 +237,17 @@ process.stdout.write(JSON.stringify(r) + '\\n');
   }, 600_000);
 
   it('runs the installed CLI without the optional chart dependencies', async () => {
-    const { stdout } = await run(join(consumer, 'node_modules', '.bin', 'kdgpu'), ['--help'], consumer);
+    const bin = join(consumer, 'node_modules', '.bin', 'kdgpu');
+    const { stdout } = await run(bin, ['--help'], consumer);
     expect(stdout).toMatch(/verify/);
+    // ONNX export from the package (protobufjs, a dependency); an ONNX teacher needs the optional
+    // onnxruntime-node, which the package does not install: the error says what to install.
+    const onnx = join(consumer, 'teacher.onnx');
+    expect((await run(bin, ['export', '--checkpoint', join(ROOT, 'models', 'teacher-cnn.safetensors'), '--out', onnx], consumer)).stdout).toMatch(/exported teacher-cnn .* ONNX opset 13/);
+    expect(readFileSync(onnx).length).toBeGreaterThan(3_000_000);
+    expect(existsSync(join(consumer, 'node_modules', 'onnxruntime-node'))).toBe(false);
+    const failed = await run(bin, ['distill', '--teacher', onnx, '--method', 'kd', '--epochs', '1'], consumer).then(() => 'succeeded', (e: Error) => e.message);
+    expect(failed).toMatch(/an ONNX teacher needs onnxruntime-node, an optional peer dependency of kdgpu: run `npm install onnxruntime-node`/);
   }, 120_000);
 
   it('bundles a browser consumer with esbuild from the browser condition', async () => {

@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fashionMnistDataset } from '../src/index.js';
 import { idxPrefix } from '../web/runner.js';
-import { DATA_FILES, serveWeb } from '../scripts/serve-web.mjs';
+import { DATA_FILES, ORT_FILES, serveWeb } from '../scripts/serve-web.mjs';
 
 /** An IDX images file of n 28×28 images whose pixels are (image index + pixel index) mod 256. */
 function idxImages(n: number): Uint8Array<ArrayBuffer> {
@@ -167,6 +167,14 @@ describe('scripts/serve-web.mjs', () => {
     expect((await fetch(url + 'data/notes.txt')).status).toBe(404);
     expect((await fetch(url + 'data/')).status).toBe(404);
     expect((await fetch(url + 'data/t10k-labels-idx1-ubyte.gz')).status).toBe(404); // listed, absent
+  });
+
+  it('serves onnxruntime-web\'s wasm binary under /ort/ (an ONNX teacher on the page), and nothing else of its package', async () => {
+    expect(ORT_FILES).toEqual(['ort-wasm-simd-threaded.wasm']);
+    const wasm = await fetch(url + 'ort/ort-wasm-simd-threaded.wasm', { method: 'HEAD' });
+    expect(wasm.status).toBe(200);
+    expect(wasm.headers.get('content-type')).toBe('application/wasm');
+    for (const other of ['ort/ort.min.mjs', 'ort/ort-wasm-simd-threaded.jsep.wasm', 'ort/', 'ort/../package.json']) expect((await fetch(url + other)).status, other).toBe(404);
   });
 
   it('answers only requests whose Host names the server (DNS rebinding)', async () => {

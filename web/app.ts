@@ -26,6 +26,7 @@ import {
   type DataSource,
   type FromWorker,
   type InputShape,
+  type OnnxFeed,
   type TeacherView,
   type ToWorker,
   type TrainParams,
@@ -61,6 +62,8 @@ const state = {
   verify: { running: false, rows: 0, passed: 0, failed: 0, unverified: [] as string[], done: false, seconds: 0, last: '', failures: [] as string[] },
   bench: { running: false, rows: [] as BenchRow[], done: false, fmaGflops: 0, copyGBps: 0, adapter: '', seconds: 0 },
   runs: [] as Array<{ runId: number; method: WebMethod; params: TrainParams; status: string; best: number; last: number; epochs: number; steps: number; loss: number; seconds: number; samplesPerSecond: number }>,
+  /** The last run's student, offered for download (kdgpu checkpoint and ONNX). */
+  student: null as { runId: number; method: WebMethod; model: string; safetensorsBytes: number; onnxBytes: number; onnxOperators: string[]; onnxUrl: string; safetensorsUrl: string } | null,
   errors: [] as string[],
   busy: 0,
   frames: 0,
@@ -145,10 +148,14 @@ function onMessage(msg: FromWorker): void {
       state.teacherLoads++;
       $('teacher-status').className = 'ok';
       $('teacher-status').textContent =
-        `${msg.model} from ${msg.source}: takes ${describeShape(msg.input)}; trained on ${msg.trainedOn}; ${msg.parameters.toLocaleString('en-US')} parameters` +
+        `${msg.model} from ${msg.source}: takes ${describeShape(msg.input)}${msg.onnxInput ? ` (input "${msg.onnxInput.name}" [${msg.onnxInput.declared.join(', ')}], run by onnxruntime-web)` : ''}; trained on ${msg.trainedOn}` +
+        (msg.parameters !== null ? `; ${msg.parameters.toLocaleString('en-US')} parameters` : '') +
         (msg.testAccuracy !== null ? `, test accuracy ${(100 * msg.testAccuracy).toFixed(2)}%` : '') +
         `, sha256 ${msg.hash.slice(0, 12)}…`;
       $('teacher-file').classList.remove('attention');
+      // An ONNX teacher's input: the layout it declares, pixels in [0, 1], no normalisation (what kdgpu export writes) until changed.
+      $('onnx-options').hidden = msg.format !== 'onnx';
+      if (msg.onnxInput) $<HTMLSelectElement>('onnx-layout').value = msg.onnxInput.layout;
       renderCompat();
       break;
     case 'data': {
@@ -233,6 +240,23 @@ function onMessage(msg: FromWorker): void {
         el('li', {}, `${msg.method} epoch ${t.epoch}: test ${(100 * t.testAccuracy).toFixed(2)}%${t.valAccuracy === null ? '' : `, validation ${(100 * t.valAccuracy).toFixed(2)}%`}, train loss ${t.trainLoss.toFixed(4)}, ${teacherPart}, |Dt| ${t.distilled}/${t.trainSamples}, ${t.samplesPerSecond.toFixed(0)} samples/s`),
       );
       renderRuns();
+      break;
+    }
+    case 'student': {
+      // Blob URLs for the two downloads; the previous run's are released.
+      if (state.student) for (const u of [state.student.onnxUrl, state.student.safetensorsUrl]) URL.revokeObjectURL(u);
+      const onnxUrl = URL.createObjectURL(new Blob([msg.onnx as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      const safetensorsUrl = URL.createObjectURL(new Blob([msg.safetensors as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      state.student = { runId: msg.runId, method: msg.method, model: msg.model, safetensorsBytes: msg.safetensors.byteLength, onnxBytes: msg.onnx.byteLength, onnxOperators: msg.onnxOperators, onnxUrl, safetensorsUrl };
+      const base = `${msg.model}-${msg.method.replace(/\+/g, '-')}`;
+      const onnx = $<HTMLAnchorElement>('download-onnx');
+      Object.assign(onnx, { href: onnxUrl, download: `${base}.onnx` });
+      onnx.textContent = `ONNX (${base}.onnx, ${(msg.onnx.byteLength / 1024).toFixed(0)} KiB)`;
+      const st = $<HTMLAnchorElement>('download-safetensors');
+      Object.assign(st, { href: safetensorsUrl, download: `${base}.safetensors` });
+      st.textContent = `kdgpu checkpoint (${base}.safetensors)`;
+      $('student-note').textContent = `ONNX opset 13 (${msg.onnxOperators.join(', ')}): input [batch, C, H, W] float32 pixels in [0, 1], normalised in the graph; output logits. See docs/interop.md.`;
+      $('student-downloads').hidden = false;
       break;
     }
     case 'run-done': {
@@ -609,6 +633,22 @@ function readParams(): TrainParams {
     valSplit: Math.max(1, Math.round(v('val'))),
     testCount: Math.max(1, Math.round(v('test-eval'))),
     seed: Math.round(v('seed')),
+    ...(state.teacher?.format === 'onnx' ? { onnx: readOnnxFeed() } : {}),
+  };
+}
+
+/** The ONNX teacher's input options from the Teacher panel (the command line's --onnx-*). */
+function readOnnxFeed(): OnnxFeed {
+  // Checked by the worker, which names what is wrong.
+  const list = (id: string, fallback: number) => {
+    const text = $<HTMLInputElement>(id).value.trim();
+    return text === '' ? [fallback] : text.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+  };
+  return {
+    layout: $<HTMLSelectElement>('onnx-layout').value === 'nhwc' ? 'nhwc' : 'nchw',
+    inputRange: Number($<HTMLSelectElement>('onnx-range').value),
+    mean: list('onnx-mean', 0),
+    std: list('onnx-std', 1),
   };
 }
 

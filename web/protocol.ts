@@ -21,6 +21,16 @@ export interface TrainParams {
   /** Test examples evaluated after every epoch. */
   testCount: number;
   seed: number;
+  /** How an ONNX teacher is fed (the command line's --onnx-* options); ignored for a kdgpu teacher. */
+  onnx?: OnnxFeed;
+}
+
+/** An ONNX teacher's input: layout, pixel range (1 or 255), then (x − mean) / std per channel (one value for all, or one per channel). */
+export interface OnnxFeed {
+  layout: 'nchw' | 'nhwc';
+  inputRange: number;
+  mean: number[];
+  std: number[];
 }
 
 export type DataSource =
@@ -128,7 +138,22 @@ export type FromWorker =
   | { type: 'status'; text: string }
   | { type: 'error'; job: string; message: string }
   /** input: what the teacher takes; trainedOn: its data (the checkpoint's dataset kind and where). */
-  | { type: 'teacher'; source: string; model: string; dataset: string; trainedOn: string; input: InputShape; classNames: string[] | null; parameters: number; testAccuracy: number | null; hash: string }
+  | {
+      type: 'teacher';
+      source: string;
+      /** A kdgpu checkpoint, or an ONNX model run by onnxruntime-web (its input described by `onnxInput`). */
+      format: 'kdgpu' | 'onnx';
+      model: string;
+      dataset: string;
+      trainedOn: string;
+      input: InputShape;
+      classNames: string[] | null;
+      /** null: not known (an ONNX model). */
+      parameters: number | null;
+      testAccuracy: number | null;
+      hash: string;
+      onnxInput?: { name: string; declared: Array<number | string>; layout: 'nchw' | 'nhwc' };
+    }
   /**
    * The data loaded: its kind, shape and classes (names: an image folder's class folders,
    * Fashion-MNIST's; null when the data has none). trainTotal / testTotal: examples in the
@@ -161,6 +186,11 @@ export type FromWorker =
   | { type: 'progress'; runId: number; method: WebMethod; step: number; epoch: number; loss: number; accuracy: number; samplesPerSecond: number }
   /** teacherFree: the telemetry's teacher fields (error, β, LR) mean nothing. */
   | { type: 'epoch'; runId: number; method: WebMethod; step: number; telemetry: EpochTelemetry; teacherFree: boolean }
+  /**
+   * The run's student, for download: a kdgpu checkpoint (safetensors) and the same model as ONNX
+   * (opset 13, the normalisation in the graph: its input is pixels in [0, 1]). Sent before run-done.
+   */
+  | { type: 'student'; runId: number; method: WebMethod; model: string; safetensors: Uint8Array; onnx: Uint8Array; onnxOperators: string[] }
   /** best: test accuracy at the epoch of best validation accuracy. */
   | { type: 'run-done'; runId: number; method: WebMethod; best: number; last: number; seconds: number; stopped: boolean }
   | { type: 'job-done'; job: string };

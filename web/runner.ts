@@ -7,6 +7,11 @@
 // read with the library's pure parsers (errors name the file, row or image); images are decoded
 // here with createImageBitmap and an OffscreenCanvas. Without a teacher that takes the data's
 // shape and classes, only CE runs (the library's training loop, no teacher logits).
+//
+// The teacher is a kdgpu checkpoint, or an ONNX model (trained anywhere) that onnxruntime-web runs
+// on the CPU in this worker: its wasm build is loaded only when one is picked, the wasm binary
+// from the page's own server (/ort/, scripts/serve-web.mjs), never a CDN. Its logits for a run's
+// training rows are computed once per run, then distillation proceeds as with a logits file.
 
 import {
   DEFAULT_DISTILL,
@@ -18,10 +23,14 @@ import {
   csvDatasets,
   decodeImageInBrowser,
   distill,
+  encodeModel,
   engineFromAdapter,
+  onnxFromModel,
   modelFromBytes,
   fashionMnistDataset,
   idxDataset,
+  logitsAgreement,
+  onnxTeacherLogits,
   imageFolderDatasets,
   imageFolderListing,
   isGzip,
@@ -41,8 +50,10 @@ import {
   type DistillOptions,
   type Engine,
   epochTelemetry,
+  type DistillTeacher,
   type ImageFolderEntry,
   type Model,
+  type OrtModule,
 } from '../src/index.browser.js';
 import {
   describeShape,
@@ -52,6 +63,7 @@ import {
   type DataSource,
   type FromWorker,
   type InputShape,
+  type OnnxFeed,
   type TeacherSource,
   type TeacherView,
   type ToWorker,
@@ -61,10 +73,36 @@ import {
 
 export type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
 
-interface Teacher {
-  model: Model;
-  hash: string;
-  normalisation: { mean: number[]; std: number[] };
+type Teacher =
+  | { format: 'kdgpu'; model: Model; hash: string; input: InputShape; normalisation: { mean: number[]; std: number[] } }
+  /** An ONNX model: its bytes (a session is made per run), its declared input, and the runtime. */
+  | { format: 'onnx'; name: string; bytes: Uint8Array; hash: string; input: InputShape; ort: OrtModule };
+
+const DEFAULT_FEED: OnnxFeed = { layout: 'nchw', inputRange: 1, mean: [0], std: [1] };
+
+/** onnxruntime-web's wasm build (CPU, one thread: the page is not cross-origin isolated), its binary from the page's server. */
+async function loadOrtWeb(): Promise<OrtModule> {
+  const ort = await import('onnxruntime-web/wasm');
+  ort.env.wasm.wasmPaths = { wasm: new URL('/ort/ort-wasm-simd-threaded.wasm', location.href).href };
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  return ort as unknown as OrtModule;
+}
+
+/** An ONNX model's declared input as the page's InputShape (channels, height, width by layout; classes from the output). */
+function onnxShape(name: string, input: ReadonlyArray<number | string> | undefined, output: ReadonlyArray<number | string> | undefined): { shape: InputShape; layout: 'nchw' | 'nhwc' } {
+  const fixed = (d: number | string | undefined): d is number => typeof d === 'number' && d > 0;
+  const show = (dims: ReadonlyArray<number | string> | undefined) => (dims ? `[${dims.join(', ')}]` : 'none');
+  if (!input || input.length !== 4 || !input.slice(1).every(fixed) || !output || output.length !== 2 || !fixed(output[1])) {
+    throw new Error(
+      `${name}: the page needs an ONNX model that declares its input as [batch, C, H, W] or [batch, H, W, C] and its output as [batch, classes], with fixed sizes; ` +
+        `it declares input ${show(input)}, output ${show(output)} (the command line, kdgpu distill --teacher ${name}, runs it anyway)`,
+    );
+  }
+  const [, a, b, c] = input as number[];
+  // Channels first unless the last dimension looks like channels and the second does not.
+  const nhwc = c <= 4 && a > 4;
+  return { shape: nhwc ? { channels: c, height: a, width: b, classes: output[1] as number } : { channels: a, height: b, width: c, classes: output[1] as number }, layout: nhwc ? 'nhwc' : 'nchw' };
 }
 
 /** The demo shows this many of the samples the teacher gets wrong. */
@@ -173,6 +211,7 @@ export class Runner {
       name = source.file.name;
       bytes = new Uint8Array(await source.file.arrayBuffer());
     }
+    if (/\.onnx$/i.test(name)) return this.loadOnnxTeacher(name, bytes);
     // Refuses a corrupt file (content hash) and missing, extra or reshaped tensors, naming them.
     const restored = modelFromBytes(engine, bytes, name, undefined, { state: false });
     const config = restored.config;
@@ -183,12 +222,12 @@ export class Runner {
       throw new Error(`${name}: config.normalisation: expected the mean and std the teacher was trained with`);
     }
     const model = restored.model;
-    this.teacher?.model.store.destroy();
-    this.cache?.clear();
+    this.dropTeacher();
     this.cache = new TeacherCache(engine);
-    this.teacher = { model, hash: restored.hash, normalisation: config.normalisation };
+    this.teacher = { format: 'kdgpu', model, hash: restored.hash, input: { ...config.input }, normalisation: config.normalisation };
     this.post({
       type: 'teacher',
+      format: 'kdgpu',
       source: name,
       model: config.model,
       dataset: config.dataset,
@@ -198,6 +237,50 @@ export class Runner {
       parameters: model.store.count(),
       testAccuracy: config.testAccuracy ?? null,
       hash: this.teacher.hash,
+    });
+  }
+
+  private dropTeacher(): void {
+    if (this.teacher?.format === 'kdgpu') this.teacher.model.store.destroy();
+    this.teacher = null;
+    this.cache?.clear();
+  }
+
+  /** An ONNX teacher: onnxruntime-web reads it once here, for its declared input and output. */
+  private async loadOnnxTeacher(name: string, bytes: Uint8Array): Promise<void> {
+    const engine = this.requireEngine();
+    this.post({ type: 'status', text: 'loading onnxruntime-web…' });
+    const ort = await loadOrtWeb();
+    let session;
+    try {
+      session = await ort.InferenceSession.create(bytes);
+    } catch (e) {
+      throw new Error(`${name}: onnxruntime-web could not load the model: ${(e as Error).message}`);
+    }
+    const meta = (list: unknown, key: string) => (list as Array<{ name: string; isTensor: boolean; shape?: Array<number | string> }> | undefined)?.find((m) => m.name === key);
+    const s = session as unknown as { inputNames: string[]; outputNames: string[]; inputMetadata?: unknown; outputMetadata?: unknown };
+    if (s.inputNames.length !== 1) throw new Error(`${name}: the model takes ${s.inputNames.length} inputs; an ONNX teacher takes one, the images`);
+    const input = meta(s.inputMetadata, s.inputNames[0]);
+    const output = meta(s.outputMetadata, s.outputNames[0]);
+    const { shape, layout } = onnxShape(name, input?.shape, output?.shape);
+    await session.release?.();
+    this.dropTeacher();
+    this.cache = new TeacherCache(engine);
+    const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    this.teacher = { format: 'onnx', name, bytes, hash, input: shape, ort };
+    this.post({
+      type: 'teacher',
+      format: 'onnx',
+      source: name,
+      model: 'ONNX model',
+      dataset: 'onnx',
+      trainedOn: 'data of its own (an ONNX model)',
+      input: shape,
+      classNames: null,
+      parameters: null,
+      testAccuracy: null,
+      hash,
+      onnxInput: { name: s.inputNames[0], declared: [...input!.shape!], layout },
     });
   }
 
@@ -329,11 +412,11 @@ export class Runner {
     if (dataShape.height < 4 || dataShape.width < 4) {
       throw new Error(`student-cnn pools twice by 2: it needs images of at least 4×4, the data's are ${dataShape.height}×${dataShape.width}`);
     }
-    const teacher = this.teacher && sameShape(this.teacher.model.input, dataShape) ? this.teacher : null;
+    const teacher = this.teacher && sameShape(this.teacher.input, dataShape) ? this.teacher : null;
     if (!teacher && p.method !== 'ce') {
       throw new Error(
         this.teacher
-          ? `${p.method.toUpperCase()} needs a teacher that fits the data: the teacher takes ${describeShape(this.teacher.model.input)}, the data is ${describeShape(dataShape)}; pick a teacher checkpoint trained on this data, or train CE`
+          ? `${p.method.toUpperCase()} needs a teacher that fits the data: the teacher takes ${describeShape(this.teacher.input)}, the data is ${describeShape(dataShape)}; pick a teacher checkpoint trained on this data, or train CE`
           : `${p.method.toUpperCase()} needs a teacher: load one that takes ${describeShape(dataShape)}, or train CE`,
       );
     }
@@ -352,7 +435,8 @@ export class Runner {
     if (p.testCount > pool.test.n) throw new Error(`the test slice has ${pool.test.n} examples, ${p.testCount} asked`);
     // The teacher's normalisation (its inputs must look like its training data's); without a
     // teacher, the loaded training pool's own statistics.
-    const { mean, std } = teacher ? teacher.normalisation : pool.stats;
+    // An ONNX teacher describes its own input (p.onnx): the student takes the pool's statistics.
+    const { mean, std } = teacher?.format === 'kdgpu' ? teacher.normalisation : pool.stats;
     const base = pool.train.name.replace(/\/train$/, '');
     const train = normalize(takeExamples(pool.train, allIndices(rows), `${base}/train[0:${rows}]#${pool.generation}`), mean, std);
     const test = normalize(takeExamples(pool.test, allIndices(p.testCount), `${base}/test[0:${p.testCount}]#${pool.generation}`), mean, std);
@@ -377,14 +461,43 @@ export class Runner {
     };
     // The same rows distill() trains on, for the teacher view.
     const trainRows = trainSubset(validationSplit(allIndices(rows), p.valSplit, p.seed).train, subset, p.seed);
-    this.post({ type: 'status', text: `teacher logits for ${rows} examples…` });
-    const view = await this.teacherView(engine, teacher, train, pool.train, trainRows, runId, p);
+    let logits: Float32Array;
+    let distillTeacher: DistillTeacher;
+    const C = train.numClasses;
+    if (teacher.format === 'kdgpu') {
+      this.post({ type: 'status', text: `teacher logits for ${rows} examples…` });
+      // Cached: distill() reuses these logits.
+      const cached = this.cache.get(teacher.model, teacher.hash, train, { rows: trainRows });
+      logits = await engine.readF32(cached.logits, train.n * C);
+      distillTeacher = { model: teacher.model, hash: teacher.hash };
+    } else {
+      const feed = p.onnx ?? DEFAULT_FEED;
+      for (const [what, v] of [['mean', feed.mean], ['std', feed.std]] as const) {
+        if ((v.length !== 1 && v.length !== train.channels) || !v.every((x) => Number.isFinite(x) && (what === 'mean' || x > 0))) {
+          throw new Error(`the ONNX teacher's ${what} (Teacher panel): expected one number${what === 'std' ? ' > 0' : ''} for all channels, or one per channel (${train.channels}), separated by commas; got ${v.join(', ')}`);
+        }
+      }
+      this.post({ type: 'status', text: `the ONNX teacher's logits for ${trainRows.length} examples (onnxruntime-web)…` });
+      const r = await onnxTeacherLogits(teacher.ort, teacher.bytes, teacher.name, train, { mean, std }, trainRows, { ...feed, batchSize: 128 }, (done, total) =>
+        this.post({ type: 'status', text: `the ONNX teacher's logits: ${done} of ${total} examples (onnxruntime-web)…` }),
+      );
+      const agreement = logitsAgreement(r.logits, C, train.labels, trainRows);
+      if (agreement.accuracy < agreement.threshold) {
+        throw new Error(
+          `${teacher.name}: the ONNX teacher's predictions agree with the labels on ${(100 * agreement.accuracy).toFixed(1)}% of the training rows, chance level ` +
+            `(a random order would give ${(100 * agreement.chance).toFixed(1)}%): check its input layout, pixel range, mean and std in the Teacher panel`,
+        );
+      }
+      logits = r.logits;
+      distillTeacher = { logits, classes: C, hash: `${teacher.hash}:${JSON.stringify(feed)}` };
+    }
+    const view = await this.teacherView(engine, logits, train, pool.train, trainRows, runId, p);
     this.post({ type: 'teacher-view', ...view }, view.wrong.map((w) => w.pixels.buffer as ArrayBuffer));
     this.post({ type: 'status', text: `training ${p.method}…` });
 
     const result = await distill(
       engine,
-      { model: teacher.model, hash: teacher.hash },
+      distillTeacher,
       { train, test },
       options,
       {
@@ -399,8 +512,28 @@ export class Runner {
       },
       this.cache,
     );
-    result.student.store.destroy();
+    try {
+      await this.postStudent(runId, p, result.student, { mean, std }, classNamesOf(pool.train), result.last);
+    } finally {
+      result.student.store.destroy();
+    }
     this.post({ type: 'run-done', runId, method: p.method, best: result.testAtBestVal, last: result.last, seconds: (performance.now() - started) / 1000, stopped: stopped() });
+  }
+
+  /** The run's student as a kdgpu checkpoint and as ONNX (the same exporter as `kdgpu export`), for the page's downloads. */
+  private async postStudent(runId: number, p: TrainParams, student: Model, normalisation: { mean: number[]; std: number[] }, classNames: string[], testAccuracy: number): Promise<void> {
+    const safetensors = await encodeModel(student, {
+      model: student.name,
+      input: { ...student.input },
+      dataset: this.pool?.kind ?? 'unknown',
+      normalisation,
+      seed: p.seed,
+      epoch: p.epochs,
+      testAccuracy,
+      command: { method: p.method, page: true },
+    });
+    const { bytes: onnx, summary } = await onnxFromModel(student, { normalisation, classNames });
+    this.post({ type: 'student', runId, method: p.method, model: student.name, safetensors, onnx, onnxOperators: summary.operators }, [safetensors.buffer as ArrayBuffer, onnx.buffer as ArrayBuffer]);
   }
 
   /**
@@ -451,6 +584,8 @@ export class Runner {
           shouldStop: stopped,
         },
       );
+      const pool = this.pool!;
+      await this.postStudent(runId, p, student, { mean: [...pool.stats.mean], std: [...pool.stats.std] }, classNamesOf(pool.train), result.last);
       this.post({ type: 'run-done', runId, method: p.method, best: result.testAtBestVal, last: result.last, seconds: (performance.now() - started) / 1000, stopped: stopped() });
     } finally {
       student.store.destroy();
@@ -458,11 +593,8 @@ export class Runner {
   }
 
   /** The teacher on the run's training rows: β histogram and the samples it gets wrong, revised by LR. */
-  private async teacherView(engine: Engine, teacher: Teacher, train: Dataset, raw: Dataset, trainRows: Uint32Array, runId: number, p: TrainParams): Promise<TeacherView> {
+  private async teacherView(engine: Engine, logits: Float32Array, train: Dataset, raw: Dataset, trainRows: Uint32Array, runId: number, p: TrainParams): Promise<TeacherView> {
     const C = train.numClasses;
-    // Cached: distill() reuses these logits.
-    const cached = this.cache!.get(teacher.model, teacher.hash, train, { rows: trainRows });
-    const logits = await engine.readF32(cached.logits, train.n * C);
     const rev = await reviseLabels(engine, logits, train.labels, C, { temperature: p.temperature, eta: p.eta });
     const lo = p.eta / 2;
     const hi = p.eta;

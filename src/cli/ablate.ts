@@ -16,7 +16,9 @@ import { requireRegularFileSync } from '../io/regular-file.js';
 /** The files ablate writes into --out-dir (rewritten after every run). */
 export const ABLATION_FILES = ['ablation.md', 'ablation.json', 'ablation.svg'] as const;
 
-export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out'> {
+export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out' | 'teacher'> {
+  /** The teacher checkpoint (ablate takes a kdgpu checkpoint only). */
+  teacher: string;
   seeds: number;
   methods?: string;
   /** Run the variant grid on KD+LR+DS (with KD and the random control) instead of the methods. */
@@ -70,6 +72,7 @@ export function checkAblateOptions(o: AblateOptions): void {
       throw new Error(`arm ${arm.label}: ${(e as Error).message}`);
     }
   }
+  if (/\.onnx$/i.test(o.teacher)) throw new Error(`--teacher ${o.teacher}: ablate takes a kdgpu teacher checkpoint; distil from an ONNX teacher with kdgpu distill --teacher ${o.teacher}`);
   requireRegularFileSync(o.teacher, 'the --teacher checkpoint');
   checkOutputFolder({ option: '--out-dir', path: o.outDir });
   const outputs = ABLATION_FILES.map((f) => ({ option: `--out-dir's ${f}`, path: join(o.outDir, f) }));

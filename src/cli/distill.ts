@@ -1,13 +1,21 @@
-// `kdgpu distill`: one student distilled from a saved teacher, with per-epoch telemetry.
+// `kdgpu distill`: one student distilled from a teacher, with per-epoch telemetry. The teacher is
+// a kdgpu checkpoint, an ONNX model (run once by onnxruntime-node), or its logits on the training
+// set computed anywhere (a logits file); see docs/interop.md.
 
+import { createHash } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
-import { distill, DEFAULT_DISTILL, validateDistillOptions, type DistillOptions, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
+import { distill, DEFAULT_DISTILL, splitRows, validateDistillOptions, type DistillOptions, type DistillTeacher, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
-import { loadDatasetSpec } from './datasets.js';
+import { allIndices } from '../data/batches.js';
+import { readRegularFile } from '../io/regular-file.js';
+import { checkLogitsShape, logitsAgreement, readLogitsFile, type LogitsAgreement, type LogitsMatrix } from '../interop/logits-file.js';
+import { DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OnnxLayout } from '../interop/onnx-teacher.js';
+import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
+import { loadDatasetSpec, type DatasetSpec, type LoadedData } from './datasets.js';
 import { checkModelFitsData, dataIdentity, describeSpec, namesData, specFromOptions, specOfCheckpoint, trainingSetHash } from './data-options.js';
 import { RunProgress } from './progress.js';
-import { checkRunPaths } from './preflight.js';
+import { checkRunPaths, type NamedPath } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 import type { DataIdentity } from '../nn/checkpoint.js';
 
@@ -16,7 +24,20 @@ const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRati
 type MethodOptions = Pick<DistillOptions, (typeof METHOD_KEYS)[number]>;
 
 export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, MethodOptions {
-  teacher: string;
+  /** A kdgpu checkpoint, or an ONNX model (a path ending in .onnx). */
+  teacher?: string;
+  /** The teacher's logits on the training set, instead of --teacher (see src/interop/logits-file.ts). */
+  teacherLogits?: string;
+  /** Its logits on the test set (optional; or the tensor test_logits of --teacher-logits). */
+  teacherTestLogits?: string;
+  /** How an ONNX teacher is fed (defaults: DEFAULT_ONNX_INPUT). */
+  onnxLayout?: OnnxLayout;
+  onnxMean?: number[];
+  onnxStd?: number[];
+  onnxInputRange?: number;
+  onnxBatch?: number;
+  /** false (--no-teacher-check): distil from a teacher whose training predictions are at chance level. */
+  teacherCheck?: boolean;
   student: string;
   method: Method;
   out?: string;
@@ -72,27 +93,183 @@ export interface DistillRunResult {
   epochs: EpochTelemetry[];
 }
 
+/** Whether --teacher names an ONNX model (by its extension) rather than a kdgpu checkpoint. */
+export const isOnnxPath = (path: string | undefined): boolean => !!path && /\.onnx$/i.test(path);
+
+/** The data of a teacher that records none (logits, ONNX): the options', fashion-mnist by default. */
+const externalSpec = (o: DistillCliOptions): DatasetSpec => specFromOptions(o, { kind: 'fashion-mnist' });
+
 /**
  * Everything checked before a distillation reads data or writes a file: the method's options
  * (validateDistillOptions, which distill() would otherwise only reach after --metrics was
- * opened), the teacher, and the outputs (see preflight.ts).
+ * opened), the teacher (one of --teacher and --teacher-logits, and the options that go with each),
+ * and the outputs (see preflight.ts).
  */
 export function checkDistillOptions(o: DistillCliOptions): void {
   validateDistillOptions(distillOptions(o, [0], [1], 1)); // normalisation and channels shape only the augmentation's padding
-  checkRunPaths(namesData(o) ? { ...o, datasetSpec: specFromOptions(o, null) } : o, [{ option: '--teacher', path: o.teacher }]);
+  if (!o.teacher && !o.teacherLogits) throw new Error('distill needs a teacher: --teacher (a kdgpu checkpoint or an ONNX model, .onnx) or --teacher-logits (its logits on the training set)');
+  if (o.teacher && o.teacherLogits) throw new Error('--teacher and --teacher-logits cannot be used together: give the teacher as a model or as its logits');
+  const onnx = isOnnxPath(o.teacher);
+  if (o.teacherTestLogits && !o.teacherLogits) throw new Error('--teacher-test-logits goes with --teacher-logits (a teacher model\'s test accuracy is computed)');
+  for (const [key, flag] of [['onnxLayout', '--onnx-layout'], ['onnxMean', '--onnx-mean'], ['onnxStd', '--onnx-std'], ['onnxInputRange', '--onnx-input-range'], ['onnxBatch', '--onnx-batch']] as const) {
+    if (o[key] !== undefined && !onnx) throw new Error(`${flag} applies to an ONNX teacher (--teacher model.onnx)${o.teacher ? `, not to ${o.teacher}` : ''}`);
+  }
+  if ((onnx || o.teacherLogits) && o.augment) {
+    throw new Error(`--augment needs a teacher that kdgpu runs (a checkpoint): the logits of ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher'} are computed once, for the training images as they are`);
+  }
+  const inputs: NamedPath[] = [];
+  if (o.teacher) inputs.push({ option: '--teacher', path: o.teacher, what: onnx ? 'the --teacher ONNX model' : 'the --teacher checkpoint' });
+  if (o.teacherLogits) inputs.push({ option: '--teacher-logits', path: o.teacherLogits, what: 'the --teacher-logits file' });
+  if (o.teacherTestLogits) inputs.push({ option: '--teacher-test-logits', path: o.teacherTestLogits, what: 'the --teacher-test-logits file' });
+  const spec = onnx || o.teacherLogits ? externalSpec(o) : namesData(o) ? specFromOptions(o, null) : undefined;
+  checkRunPaths(spec ? { ...o, dataset: o.dataset ?? spec.kind, datasetSpec: spec } : o, inputs);
+}
+
+/** The teacher of a run, the data it is distilled on, and a line that describes it. */
+interface PreparedTeacher {
+  teacher: DistillTeacher;
+  spec: DatasetSpec;
+  data: LoadedData;
+  description: string;
+  release(): void;
+}
+
+/** A kdgpu checkpoint: the data it records (unless the options name other data), normalised as it was trained. */
+async function checkpointTeacher(engine: Engine, o: DistillCliOptions, out: (s: string) => void): Promise<PreparedTeacher> {
+  const path = o.teacher!;
+  const teacher = await loadWeights(engine, path);
+  try {
+    const tc = teacher.config as ModelConfig;
+    const spec = specFromOptions(o, specOfCheckpoint(tc, path));
+    const data = await loadDatasetSpec(spec, tc.normalisation, o.testSubset, (train) => checkModelFitsData(`the teacher ${path} (${tc.model})`, tc.input, train, spec));
+    if (tc.data && tc.data.trainHash !== trainingSetHash(data.train)) {
+      out(`note: the teacher was trained on other data (${describeSpec(tc.data.spec)}); distilling on ${describeSpec(spec)} anyway`);
+    }
+    return {
+      teacher: { model: teacher.model, hash: teacher.hash },
+      spec,
+      data,
+      description: `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})`,
+      release: () => teacher.model.store.destroy(),
+    };
+  } catch (e) {
+    teacher.model.store.destroy();
+    throw e;
+  }
+}
+
+/** An ONNX teacher's input options, the defaults filled in. */
+export function onnxInputOptions(o: DistillCliOptions): OnnxInputOptions {
+  return {
+    layout: o.onnxLayout ?? DEFAULT_ONNX_INPUT.layout,
+    inputRange: o.onnxInputRange ?? DEFAULT_ONNX_INPUT.inputRange,
+    mean: o.onnxMean ?? DEFAULT_ONNX_INPUT.mean,
+    std: o.onnxStd ?? DEFAULT_ONNX_INPUT.std,
+    batchSize: o.onnxBatch ?? DEFAULT_ONNX_INPUT.batchSize,
+  };
+}
+
+const agreementText = (a: LogitsAgreement) => `${pct(a.accuracy)} of the ${a.rows} training rows, where the same predictions in a random order would agree on ${pct(a.chance)} (at least ${pct(a.threshold)} is expected of a teacher)`;
+
+/**
+ * A teacher given as logits (a file) or as an ONNX model (its logits computed here once, for the
+ * run's training rows and the test set). It records no data: the options name it (fashion-mnist
+ * by default), normalised with the training set's own statistics, as kdgpu train does.
+ */
+async function externalTeacher(o: DistillCliOptions, out: (s: string) => void): Promise<PreparedTeacher> {
+  // onnxruntime-node first: without it, say so before the data is read.
+  const ort = o.teacherLogits ? null : await loadOnnxRuntimeNode();
+  const spec = externalSpec(o);
+  const data = await loadDatasetSpec(spec, undefined, o.testSubset);
+  const { train, test } = data;
+  const C = train.numClasses;
+  const testAccuracy = (m: LogitsMatrix | { data: Float32Array } | undefined) => (m ? logitsAgreement(m.data, C, test.labels, allIndices(test.n)).accuracy : undefined);
+  const check = o.teacherCheck ?? true;
+  if (o.teacherLogits) {
+    const file = readLogitsFile(await readRegularFile(o.teacherLogits, 'a teacher logits file'), o.teacherLogits);
+    checkLogitsShape(file.logits, {
+      rows: train.n,
+      classes: C,
+      exactRows: true,
+      what: `the training set, ${describeSpec(spec)},`,
+      rowsHint: "one row per training sample in the training set's order (all of it: the validation split and --train-subset are taken from these rows)",
+    });
+    let testLogits = file.testLogits;
+    if (o.teacherTestLogits) {
+      if (testLogits) throw new Error(`${o.teacherLogits} holds a tensor "test_logits" and --teacher-test-logits names ${o.teacherTestLogits}: give the teacher's test logits once`);
+      testLogits = readLogitsFile(await readRegularFile(o.teacherTestLogits, 'a teacher logits file'), o.teacherTestLogits).logits;
+    }
+    if (testLogits) {
+      checkLogitsShape(testLogits, {
+        rows: test.n,
+        classes: C,
+        exactRows: o.testSubset === undefined,
+        what: `the test set${o.testSubset !== undefined ? ` (its first ${o.testSubset}, --test-subset)` : ''}`,
+        rowsHint: "one row per test sample in the test set's order",
+      });
+    }
+    const agreement = logitsAgreement(file.logits.data, C, train.labels);
+    if (check && agreement.accuracy < agreement.threshold) {
+      throw new Error(
+        `${file.logits.source}: the logits' argmax agrees with the training labels on ${agreementText(agreement)}: ` +
+          `are the rows in the training set's order (${describeSpec(spec)}, the order of its files)? --no-teacher-check distils from them anyway`,
+      );
+    }
+    const t = testAccuracy(testLogits);
+    const m = file.logits;
+    return {
+      teacher: { logits: m.data, classes: C, hash: file.hash },
+      spec,
+      data,
+      description: `the logits in ${o.teacherLogits} (${m.rows}×${m.classes} ${m.dtype === 'F16' ? 'float16' : 'float32'}, train accuracy ${pct(agreement.accuracy)}, ${t === undefined ? 'no test logits' : `test ${pct(t)}`})`,
+      release: () => {},
+    };
+  }
+  // An ONNX model: its logits for the rows this run trains on (distill() takes the same split).
+  const path = o.teacher!;
+  const input = onnxInputOptions(o);
+  const bytes = await readRegularFile(path, 'an ONNX model');
+  const model = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { trainIdx } = splitRows(train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
+  out(`computing the teacher's logits with onnxruntime (${path}): ${trainIdx.length} training and ${test.n} test images…`);
+  const started = performance.now();
+  const onTrain = await onnxTeacherLogits(ort!, model, path, train, data.normalisation, trainIdx, input);
+  const onTest = await onnxTeacherLogits(ort!, model, path, test, data.normalisation, allIndices(test.n), input);
+  const agreement = logitsAgreement(onTrain.logits, C, train.labels, trainIdx);
+  if (check && agreement.accuracy < agreement.threshold) {
+    throw new Error(
+      `${path}: the ONNX teacher's predictions agree with the training labels on ${agreementText(agreement)}: ` +
+        `check how it expects its input: --onnx-layout (${input.layout}), --onnx-input-range (${input.inputRange}), --onnx-mean (${input.mean.join(',')}), --onnx-std (${input.std.join(',')}); --no-teacher-check distils from it anyway`,
+    );
+  }
+  const hash = createHash('sha256').update(model).update(JSON.stringify(input)).digest('hex');
+  const t = testAccuracy({ data: onTest.logits });
+  const declared = onTrain.input.declared ? `[${onTrain.input.declared.join(', ')}]` : '(shape not declared)';
+  return {
+    teacher: { logits: onTrain.logits, classes: C, hash },
+    spec,
+    data,
+    description:
+      `the ONNX model ${path} (input "${onTrain.input.name}" ${declared} fed ${input.layout.toUpperCase()}, pixels × ${input.inputRange}, mean ${input.mean.join(',')}, std ${input.std.join(',')}; ` +
+      `train accuracy ${pct(agreement.accuracy)}, test ${pct(t!)}; logits in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    release: () => {},
+  };
 }
 
 export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<DistillRunResult> {
   checkDistillOptions(o);
-  const teacher = await loadWeights(engine, o.teacher);
-  const tc = teacher.config as ModelConfig;
-  // The teacher's data unless the options name other data; the teacher must fit it.
-  const spec = specFromOptions(o, specOfCheckpoint(tc, o.teacher));
-  const data = await loadDatasetSpec(spec, tc.normalisation, o.testSubset, (train) => checkModelFitsData(`the teacher ${o.teacher} (${tc.model})`, tc.input, train, spec));
-  if (tc.data && tc.data.trainHash !== trainingSetHash(data.train)) {
-    out(`note: the teacher was trained on other data (${describeSpec(tc.data.spec)}); distilling on ${describeSpec(spec)} anyway`);
+  const prepared = o.teacherLogits || isOnnxPath(o.teacher) ? await externalTeacher(o, out) : await checkpointTeacher(engine, o, out);
+  try {
+    return await distillFrom(engine, o, prepared, out, cache);
+  } finally {
+    prepared.release();
   }
-  const opts = distillOptions(o, tc.normalisation.mean, tc.normalisation.std, data.train.channels);
+}
+
+async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: PreparedTeacher, out: (s: string) => void, cache: TeacherCache): Promise<DistillRunResult> {
+  const { spec, data } = prepared;
+  const normalisation = data.normalisation;
+  const opts = distillOptions(o, normalisation.mean, normalisation.std, data.train.channels);
   const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>);
   if (resumed) {
     opts.resume = resumed.state;
@@ -103,16 +280,16 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
   out(
-    `distilling ${tc.model} (${o.teacher}, test ${tc.testAccuracy !== undefined ? (100 * tc.testAccuracy).toFixed(2) + '%' : '?'}) into ${o.student} with ${o.method}; ` +
+    `distilling ${prepared.description} into ${o.student} with ${o.method}; ` +
       `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
       `${o.method.includes('ds') ? ` ds: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
-  const progress = new RunProgress(o.progress, o.epochs, "the teacher's logits and the GPU pipelines", () => engine.compiledPipelines, out);
+  const progress = new RunProgress(o.progress, o.epochs, "the GPU pipelines and the teacher's logits", engine, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
   let identity: DataIdentity | undefined;
   const result = await distill(
     engine,
-    { model: teacher.model, hash: teacher.hash },
+    prepared.teacher,
     data,
     opts,
     {
@@ -131,7 +308,7 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
             input: student.input,
             dataset: spec.kind,
             data: (identity ??= dataIdentity(spec, data)),
-            normalisation: tc.normalisation,
+            normalisation,
             seed: o.seed,
             epoch: t.epoch,
             testAccuracy: t.testAccuracy,
@@ -150,6 +327,5 @@ export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: 
   const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;
   out(`${o.method}: last ${pct(result.last)}${chosen}${o.out ? `; saved ${o.out}` : ''}`);
   result.student.store.destroy();
-  teacher.model.store.destroy();
   return { best: result.best, last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal, epochs: result.epochs };
 }

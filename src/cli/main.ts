@@ -10,12 +10,15 @@ import { runBenchCommand } from './bench.js';
 import { checkTrainOptions, runEval, runTrain, type TrainOptions } from './train.js';
 import { MODEL_NAMES } from '../nn/models.js';
 import { DATASET_KINDS } from './datasets.js';
-import { checkDistillOptions, runDistill, type DistillCliOptions } from './distill.js';
+import { checkDistillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
+import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
 import { requireRegularFileSync } from '../io/regular-file.js';
 import type { DataOptions } from './data-options.js';
+import { checkExportOptions, runExport, type ExportCliOptions } from './export.js';
+import { ONNX_LAYOUTS } from '../interop/onnx-teacher.js';
 
 /** Which data: a built-in dataset, or your own (IDX, CSV, a folder of images); shared by train, distill, ablate and eval. */
 export function addDataOptions(cmd: Command, defaultHelp: string): Command {
@@ -59,6 +62,16 @@ function int(name: string, min = -Infinity) {
   return (v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
+    return n;
+  };
+}
+
+/** A comma-separated list of finite numbers (per-channel values). */
+function numbers(name: string) {
+  return (v: string) => {
+    const list = v.split(',').map((x) => x.trim());
+    const n = list.map(Number);
+    if (list.some((x) => x === '') || n.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`${name} must be numbers separated by commas (one per channel, or one for all), got "${v}"`);
     return n;
   };
 }
@@ -174,17 +187,26 @@ export async function main(argv: string[]): Promise<void> {
     addTrainingOptions(
       program
         .command('distill')
-        .description('distil a saved teacher into a student: KD, DKD, with Label Revision and Data Selection')
-        .requiredOption('--teacher <file>', 'teacher checkpoint (from kdgpu train)')
+        .description('distil a teacher (a kdgpu checkpoint, an ONNX model or its logits) into a student: KD, DKD, with Label Revision and Data Selection')
+        .option('--teacher <file>', 'the teacher: a checkpoint (from kdgpu train), or an ONNX model (.onnx, run once by onnxruntime-node)')
+        .option('--teacher-logits <file>', "instead of --teacher, the teacher's logits on the training set, a row per sample in the training set's order: safetensors (tensor \"logits\" [N, C], optionally \"test_logits\") or .npy, float32 or float16")
+        .option('--teacher-test-logits <file>', "with --teacher-logits: the teacher's logits on the test set (its test accuracy is reported)")
+        .addOption(new Option('--onnx-layout <layout>', 'ONNX teacher: the input layout (default nchw)').choices([...ONNX_LAYOUTS]))
+        .option('--onnx-input-range <x>', 'ONNX teacher: pixels in [0, 1] are multiplied by this first: 1 or 255 (default 1)', num('--onnx-input-range', 0, Infinity, { lo: true }))
+        .option('--onnx-mean <list>', 'ONNX teacher: then (x - mean) / std, per channel or one for all (default 0)', numbers('--onnx-mean'))
+        .option('--onnx-std <list>', 'ONNX teacher: the std (default 1)', numbers('--onnx-std'))
+        .option('--onnx-batch <n>', 'ONNX teacher: samples per onnxruntime run (default 256; a batch size fixed in the model wins)', int('--onnx-batch', 1))
+        .option('--no-teacher-check', "distil even from a teacher whose training predictions are at chance level (logits in another order, an ONNX input fed wrongly): refused by default")
         .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
         .addOption(new Option('--method <name>', 'distillation method').choices([...METHODS]).default('kd+lr+ds'))
         .option('--out <file>', 'save the student here after every epoch')
         .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
       D.lr,
-      "default: the teacher's",
+      "default: the teacher checkpoint's; fashion-mnist for an ONNX teacher or logits",
     ),
   ).action(async (opts: DistillCliOptions & { adapter: AdapterChoice }) => {
     checkDistillOptions(opts); // before the engine starts: nothing is written until these pass
+    if (isOnnxPath(opts.teacher)) await loadOnnxRuntimeNode(); // an ONNX teacher without onnxruntime-node: say so now
     const engine = await createNodeEngine({ adapter: opts.adapter });
     try {
       await runDistill(engine, opts, (s) => process.stdout.write(s + '\n'));
@@ -229,6 +251,19 @@ export async function main(argv: string[]): Promise<void> {
       engine.destroy();
     }
   });
+
+  program
+    .command('export')
+    .description('write a checkpoint as a standard ONNX model (opset 13), for onnxruntime and other runtimes; see docs/interop.md')
+    .requiredOption('--checkpoint <file>', 'a checkpoint written by kdgpu train or distill')
+    .requiredOption('--out <file>', 'the ONNX file to write (student.onnx)')
+    .option('--overwrite', 'replace an existing --out')
+    .option('--no-normalisation', 'leave the normalisation out of the graph: its input is then the normalised image, as kdgpu\'s forward takes it (the mean and std stay in the metadata)')
+    .option('--json [file]', 'a summary as JSON: to this file, or without one to stdout instead of the line')
+    .action(async (opts: ExportCliOptions) => {
+      checkExportOptions(opts); // before anything is read or written
+      await runExport(opts, (s) => process.stdout.write(s + '\n'), packageVersion());
+    });
 
   addDataOptions(
     program

@@ -12,6 +12,8 @@ import { datasetFiles, type DatasetSpec } from './datasets.js';
 export interface NamedPath {
   option: string;
   path: string;
+  /** What an input must be, for the error when it is not a regular file (default: "the <option> checkpoint"). */
+  what?: string;
 }
 
 /** A path as the filesystem resolves it, symlinks followed; for one that does not exist yet, through its folder. */
@@ -105,7 +107,7 @@ export function checkRunPaths(o: { out?: string; metrics?: string; resume?: bool
   const outputs: NamedPath[] = [];
   if (o.out) outputs.push({ option: '--out', path: o.out });
   if (o.metrics) outputs.push({ option: '--metrics', path: o.metrics });
-  for (const i of inputs) requireRegularFileSync(i.path, `the ${i.option} checkpoint`);
+  for (const i of inputs) requireRegularFileSync(i.path, i.what ?? `the ${i.option} checkpoint`);
   refuseOverlaps(outputs, [...inputs, ...datasetInputs(o)]);
   for (const p of outputs) checkOutputFile(p);
   checkFreshOut(o);

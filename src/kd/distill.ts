@@ -8,7 +8,7 @@ import { allIndices, trainSubset, validationSplit } from '../data/batches.js';
 import { takeExamples, type Dataset } from '../data/dataset.js';
 import { kdLoss, labelRevision, NO_REVISION, selectMask, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import { createModel, type Model } from '../nn/models.js';
-import { train, type EpochResult, type StepLoss, type TrainLoopOptions } from '../train.js';
+import { train, modelKernels, prepareRun, batchSizes, EVAL_BATCH, type EpochResult, type StepLoss, type TrainLoopOptions } from '../train.js';
 import { Rng } from '../util/rng.js';
 import { TeacherCache } from './teacher-cache.js';
 import { selectDistillSubset } from './selection.js';
@@ -231,6 +231,14 @@ function quantiles(values: Float32Array, qs: number[]): number[] {
 }
 
 /**
+ * The teacher of a distillation: a kdgpu model (its logits are computed on the GPU, under
+ * augmentation too), or logits computed elsewhere, `logits` = train.n × classes, row k the
+ * teacher's logits for training sample k (a logits file, an ONNX model run by onnxruntime).
+ * `hash` keys the teacher cache.
+ */
+export type DistillTeacher = { model: Model; hash: string } | { logits: Float32Array; classes: number; hash: string };
+
+/**
  * Distil `teacher` (with content hash `teacherHash`, the cache key) into a fresh `student` model,
  * with the one training loop (src/train.ts): the loss is the fused KD/DKD kernel (label revision
  * and the selection mask inside), the data selection runs before the epochs that need it, and
@@ -239,7 +247,7 @@ function quantiles(values: Float32Array, qs: number[]): number[] {
  */
 export async function distill(
   engine: Engine,
-  teacher: { model: Model; hash: string },
+  teacher: DistillTeacher,
   data: { train: Dataset; test: Dataset },
   o: DistillOptions,
   cb: DistillCallbacks = {},
@@ -251,7 +259,15 @@ export async function distill(
   const parts = methodParts(o.method);
   const { train: trainData, test } = data;
   const C = trainData.numClasses;
-  if (teacher.model.input.classes !== C) throw new Error(`the teacher predicts ${teacher.model.input.classes} classes, the dataset has ${C}`);
+  const teacherClasses = 'model' in teacher ? teacher.model.input.classes : teacher.classes;
+  if (teacherClasses !== C) throw new Error(`the teacher predicts ${teacherClasses} classes, the dataset has ${C}`);
+  if (!('model' in teacher) && o.augment) {
+    throw new Error('augmentation needs a teacher model run by kdgpu: precomputed logits are for the training images as they are, not for their augmented copies');
+  }
+  const teacherLogitsAt = (epoch: number) =>
+    'model' in teacher
+      ? cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch })
+      : cache.fromLogits(teacher.hash, trainData, teacher.logits, teacher.classes);
   const input = { channels: trainData.channels, height: trainData.height, width: trainData.width, classes: C };
   const student = initial ?? createModel(engine, o.student, input, o.seed);
 
@@ -265,9 +281,16 @@ export async function distill(
   const selecting = parts.select !== 'none';
   const warmingAt = (epoch: number) => selecting && epoch < o.dsWarmupEpochs;
 
+  // The run's pipelines (the teacher's forward, the student's step and evaluation), built ahead
+  // and in parallel; the big ones start at once, since the teacher's logits come first.
+  const buildRest = await prepareRun(engine, [
+    ...('model' in teacher ? modelKernels(teacher.model, { eval: batchSizes(trainIdx.length, EVAL_BATCH) }) : []),
+    ...modelKernels(student, { train: batchSizes(trainIdx.length, o.batchSize), eval: selecting ? batchSizes(trainIdx.length, EVAL_BATCH) : [] }),
+  ]);
+  buildRest();
   // The teacher's logits for the training rows only (validation rows never use them), and its
   // telemetry over them (once: the teacher does not change).
-  let teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch: 0 });
+  let teacherLogits = teacherLogitsAt(0);
   const tele = await teacherTelemetry(engine, teacherLogits.logits, labelsAll, trainData, trainIdx, C, o.temperature, revision);
 
   let distilled = parts.loss !== 'ce' ? trainIdx.length : 0;
@@ -334,7 +357,7 @@ export async function distill(
         loss,
         beforeEpoch: async (epoch) => {
           selection = undefined;
-          if (o.augment && epoch > 0) teacherLogits = cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch });
+          if (o.augment && epoch > 0) teacherLogits = teacherLogitsAt(epoch);
           const rescore = o.dsEvery > 0 && (epoch - o.dsWarmupEpochs) % o.dsEvery === 0;
           if (selecting && !warmingAt(epoch) && (!selected || rescore)) {
             selected = true;

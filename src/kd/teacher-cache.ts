@@ -1,6 +1,8 @@
 // The teacher-target cache: the teacher never changes while a student trains, so its logits are
 // computed once for the whole training set and kept on the GPU, keyed by the teacher
 // checkpoint's content hash, the dataset and (with augmentation) the epoch's augmentation key.
+// A teacher computed elsewhere (a logits file, an ONNX model) is a matrix uploaded once, keyed by
+// its own hash.
 // Revised targets are derived from these logits inside the fused loss kernel, per batch.
 
 import type { Engine } from '../gpu/engine.js';
@@ -55,6 +57,28 @@ export class TeacherCache {
     this.entries.set(key, entry);
     this.computed++;
     return entry;
+  }
+
+  /**
+   * Logits computed elsewhere, `logits` = data.n × classes with row k the teacher's logits for
+   * dataset sample k, uploaded once under `hash` (a logits file's or an ONNX model's content hash).
+   */
+  fromLogits(hash: string, data: Dataset, logits: Float32Array, classes: number): TeacherLogits {
+    if (logits.length !== data.n * classes) {
+      throw new Error(`teacher logits: ${logits.length} values, expected ${data.n} × ${classes} (a row per sample of ${data.name}, a logit per class)`);
+    }
+    const key = `${hash}|${data.name}|${data.n}|given`;
+    const hit = this.entries.get(key);
+    if (hit) return hit;
+    const entry = { logits: this.engine.upload(logits, 'teacher-logits'), n: data.n, classes, key };
+    this.entries.set(key, entry);
+    this.computed++;
+    return entry;
+  }
+
+  /** Every cached entry (for tests and tools that compare teachers' logits). */
+  list(): TeacherLogits[] {
+    return [...this.entries.values()];
   }
 
   clear(): void {

@@ -92,7 +92,7 @@ export interface RestoreOptions {
 
 /** Build the recorded model and load its weights; refuses a checkpoint whose tensors do not fit it. */
 export function restoreModel(engine: Engine, ck: Checkpoint, fileName: string, expectName?: string, opts: RestoreOptions = {}): RestoredModel {
-  const config = checkConfig(ck.config, fileName);
+  const config = checkModelConfig(ck.config, fileName);
   if (expectName && config.model !== expectName) throw new Error(`${fileName}: holds a "${config.model}" model, expected "${expectName}"`);
   refuseNonFinite(ck, fileName);
   const model = createModel(engine, config.model, config.input, config.seed ?? 0);
@@ -122,7 +122,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 60));
 
 /** The checkpoint's config, checked field by field before anything is built from it. */
-function checkConfig(raw: unknown, fileName: string): ModelConfig {
+export function checkModelConfig(raw: unknown, fileName: string): ModelConfig {
   if (!isObject(raw) || !isObject(raw.input) || !raw.model) {
     throw new Error(`${fileName}: config: expected a kdgpu model config with "model" and "input", found ${JSON.stringify(raw).slice(0, 120)}`);
   }

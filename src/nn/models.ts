@@ -32,9 +32,10 @@ export interface Model {
   forward(g: Graph, x: Tensor, features?: (h: Tensor) => void): Tensor;
 }
 
-class BasicBlock extends Module {
-  private main: Sequential;
-  private shortcut: Sequential | null;
+/** The ResNets' residual block: relu(main(x) + shortcut(x)), the shortcut the identity when null. */
+export class BasicBlock extends Module {
+  readonly main: Sequential;
+  readonly shortcut: Sequential | null;
 
   constructor(store: ParameterStore, name: string, rng: Rng, cin: number, cout: number, stride: number) {
     super();
@@ -114,6 +115,19 @@ export function defineModel(engine: Engine, name: string, input: InputSpec, seed
       return head.forward(g, hFeat);
     },
   };
+}
+
+/**
+ * The layers of a built-in model, without a device (nothing is allocated or uploaded): what the
+ * ONNX exporter walks. `shapes` are the parameters' and buffers' names and shapes, as a
+ * checkpoint of the model holds them.
+ */
+export function modelLayers(name: string, input: InputSpec): { net: Sequential; shapes: Map<string, number[]> } {
+  if (!(MODEL_NAMES as readonly string[]).includes(name)) throw new Error(`unknown model "${name}" (known: ${MODEL_NAMES.join(', ')})`);
+  // A store that is never built needs no engine: layers only register names, shapes and initial values.
+  const store = new ParameterStore(undefined as unknown as Engine);
+  const { body, head } = builtIn(store, new Rng(0), name as ModelName, input);
+  return { net: new Sequential(body, head), shapes: new Map(store.entries.map((e) => [e.name, e.shape])) };
 }
 
 export function createModel(engine: Engine, name: string, input: InputSpec, seed: number): Model {

@@ -1,0 +1,51 @@
+// `kdgpu export`: a checkpoint as a standard ONNX model (src/interop/onnx-export.ts), for
+// onnxruntime, a phone, a page. No device is needed: the layers are built host-side.
+
+import { existsSync } from 'node:fs';
+import { loadCheckpoint, saveCheckpointAtomic } from '../io/checkpoint-file.js';
+import { requireRegularFileSync } from '../io/regular-file.js';
+import { onnxFromCheckpoint, type OnnxExportSummary } from '../interop/onnx-export.js';
+import { checkOutputFile, refuseOverlaps } from './preflight.js';
+import { emitJson } from './bench.js';
+
+export interface ExportCliOptions {
+  checkpoint: string;
+  out: string;
+  overwrite?: boolean;
+  /** false (--no-normalisation): the graph takes normalised images, as kdgpu's forward does. */
+  normalisation: boolean;
+  json?: boolean | string;
+}
+
+/** Everything checked before the checkpoint is read or a file written. */
+export function checkExportOptions(o: ExportCliOptions): void {
+  requireRegularFileSync(o.checkpoint, 'a checkpoint');
+  const outputs = [{ option: '--out', path: o.out }, ...(typeof o.json === 'string' ? [{ option: '--json', path: o.json }] : [])];
+  refuseOverlaps(outputs, [{ option: '--checkpoint', path: o.checkpoint }]);
+  for (const p of outputs) checkOutputFile(p);
+  if (existsSync(o.out) && !o.overwrite) throw new Error(`--out ${o.out} already exists: pass --overwrite to replace it`);
+}
+
+const shape = (dims: Array<number | string>) => `[${dims.join(', ')}]`;
+
+export async function runExport(o: ExportCliOptions, out: (s: string) => void, version = ''): Promise<OnnxExportSummary> {
+  checkExportOptions(o);
+  const ck = await loadCheckpoint(o.checkpoint);
+  const { bytes, summary } = onnxFromCheckpoint(ck, o.checkpoint, { normalisationInGraph: o.normalisation, producerVersion: version });
+  await saveCheckpointAtomic(o.out, bytes);
+  const result = { ...summary, checkpoint: o.checkpoint, out: o.out };
+  if (o.json === true) {
+    emitJson(true, result, out);
+    return summary;
+  }
+  const n = summary.normalisation;
+  const input = n?.inGraph
+    ? `pixels in [0, 1] (the graph normalises: mean ${n.mean.map((v) => v.toPrecision(4)).join(',')}, std ${n.std.map((v) => v.toPrecision(4)).join(',')})`
+    : `normalised images${n ? ` ((pixel − mean) / std, mean ${n.mean.map((v) => v.toPrecision(4)).join(',')}, std ${n.std.map((v) => v.toPrecision(4)).join(',')}; in the metadata)` : ''}`;
+  out(
+    `exported ${summary.model} (${o.checkpoint}) to ${o.out}: ONNX opset ${summary.opset}, input "${summary.input.name}" ${shape(summary.input.shape)} float32 NCHW, ${input}; ` +
+      `output "${summary.output.name}" ${shape(summary.output.shape)}; ${summary.nodes} nodes (${summary.operators.join(', ')}), ${summary.parameters.toLocaleString('en-US')} parameters, ${(summary.bytes / 1024).toFixed(0)} KiB`,
+  );
+  emitJson(o.json, result, out);
+  return summary;
+}
