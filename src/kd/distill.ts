@@ -8,7 +8,7 @@ import { allIndices, trainSubset, validationSplit } from '../data/batches.js';
 import { takeExamples, type Dataset } from '../data/dataset.js';
 import { kdLoss, labelRevision, NO_REVISION, selectMask, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import { createModel, type Model } from '../nn/models.js';
-import { train, modelKernels, prepareRun, batchSizes, EVAL_BATCH, type EpochResult, type StepLoss, type TrainLoopOptions } from '../train.js';
+import { train, modelKernels, batchSizes, EVAL_BATCH, type EpochResult, type StepLoss, type TrainLoopOptions } from '../train.js';
 import { Rng } from '../util/rng.js';
 import { TeacherCache } from './teacher-cache.js';
 import { selectDistillSubset } from './selection.js';
@@ -281,13 +281,15 @@ export async function distill(
   const selecting = parts.select !== 'none';
   const warmingAt = (epoch: number) => selecting && epoch < o.dsWarmupEpochs;
 
-  // The run's pipelines (the teacher's forward, the student's step and evaluation), built ahead
-  // and in parallel; the big ones start at once, since the teacher's logits come first.
-  const buildRest = await prepareRun(engine, [
-    ...('model' in teacher ? modelKernels(teacher.model, { eval: batchSizes(trainIdx.length, EVAL_BATCH) }) : []),
-    ...modelKernels(student, { train: batchSizes(trainIdx.length, o.batchSize), eval: selecting ? batchSizes(trainIdx.length, EVAL_BATCH) : [] }),
-  ]);
-  buildRest();
+  // A teacher model's forward over the training rows comes first and is long: every pipeline of
+  // the run (its forward, the student's step and evaluation) is built before it, in parallel.
+  // (Without one, train() builds the student's quick pipelines first; see prepareRun.)
+  if ('model' in teacher) {
+    await engine.prepare([
+      ...modelKernels(teacher.model, { eval: batchSizes(trainIdx.length, EVAL_BATCH) }),
+      ...modelKernels(student, { train: batchSizes(trainIdx.length, o.batchSize), eval: selecting ? batchSizes(trainIdx.length, EVAL_BATCH) : [] }),
+    ]);
+  }
   // The teacher's logits for the training rows only (validation rows never use them), and its
   // telemetry over them (once: the teacher does not change).
   let teacherLogits = teacherLogitsAt(0);
