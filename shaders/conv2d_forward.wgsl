@@ -141,9 +141,9 @@ fn load_bias(c0: u32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let tile = linear_workgroup(wid, nwg) * WG_X + lid;
-  let ctiles = (params.CO + TN - 1u) / TN;
-  let m0 = (tile / ctiles) * TM;
-  let c0 = (tile % ctiles) * TN;
+  let origin = block_origin(tile, params.CO);
+  let m0 = origin.x;
+  let c0 = origin.y;
   let last = params.N * params.OH * params.OW - 1u;
   if (m0 > last) { return; }
   let K = params.CI * params.KH * params.KW;

@@ -77,6 +77,13 @@ fn offsets16(i0: u32, last: u32, stride: u32) -> Offsets {
                  min(i0 + 8u + q, l) * stride, min(i0 + 12u + q, l) * stride);
 }
 
+// The first row and column of block `tile`: neighbouring invocations take neighbouring column
+// blocks (of `ncols` columns in all), then the next rows.
+fn block_origin(tile: u32, ncols: u32) -> vec2<u32> {
+  let ctiles = (ncols + TN - 1u) / TN;
+  return vec2<u32>((tile / ctiles) * TM, (tile % ctiles) * TN);
+}
+
 // ---- A' ---------------------------------------------------------------------------------------
 
 // A'(m, k..k+3), zero where the tap falls outside the image.
@@ -293,6 +300,12 @@ fn store_rows(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, m0: u32, last: 
   for (var i = 0u; i < TM; i++) {
     store_row(outs[i], m0 + i <= last, c0, oc, rows[i]);
   }
+}
+
+// A store_row for kernels that may accumulate: a store that reads what it overwrites (`accum`)
+// must not run on the clamped duplicate rows past the edge.
+fn store_row_once(accum: bool, out: u32, row_ok: bool, c0: u32, oc: Offsets, r: Row) {
+  if (!accum | row_ok) { store_cols(out, c0, oc, r); }
 }
 
 // Stores a row's TN values through the kernel's store1(address, column, value).

@@ -36,21 +36,15 @@ fn store1(i: u32, n: u32, x: f32) {
   c[i] = v;
 }
 
-fn store_row(out: u32, row_ok: bool, c0: u32, oc: Offsets, r: Row) {
-  if (ACCUM) {
-    if (row_ok) { store_cols(out, c0, oc, r); }
-  } else {
-    store_cols(out, c0, oc, r);
-  }
-}
+fn store_row(out: u32, row_ok: bool, c0: u32, oc: Offsets, r: Row) { store_row_once(ACCUM, out, row_ok, c0, oc, r); }
 
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let tile = linear_workgroup(wid, nwg) * WG_X + lid;
-  let ctiles = (params.N + TN - 1u) / TN;
-  let m0 = (tile / ctiles) * TM;
-  let c0 = (tile % ctiles) * TN;
+  let origin = block_origin(tile, params.N);
+  let m0 = origin.x;
+  let c0 = origin.y;
   let last = params.M - 1u;
   if (m0 > last) { return; }
   let K = params.K;

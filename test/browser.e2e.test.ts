@@ -35,7 +35,8 @@ import { serveWeb, DEFAULT_DATA_DIR } from '../scripts/serve-web.mjs';
 import { encodeCheckpoint } from '../src/io/checkpoint.js';
 import { loadCheckpoint } from '../src/io/checkpoint-file.js';
 import { onnxFromCheckpoint } from '../src/interop/onnx-export.js';
-import { DEFAULT_DISTILL, allIndices, createNodeEngine, distill, fashionMnistDataset, modelFromBytes, normalize, takeExamples, type DistillOptions } from '../src/index.node.js';
+import { allIndices, createNodeEngine, distill, fashionMnistDataset, modelFromBytes, normalize, takeExamples } from '../src/index.node.js';
+import { pageDistillOptions, type TrainParams } from '../web/protocol.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.KDGPU_CHROMIUM ?? '/usr/bin/chromium';
@@ -72,7 +73,7 @@ interface RunSpeed {
  * the first rows of Fashion-MNIST's train and test files, normalised with the teacher's
  * statistics, and the DistillOptions web/runner.ts builds from the same parameters.
  */
-async function nodeRun(teacherFile: string, p: { method: string; steps: number; epochs: number; batch: number; lr: number; temperature: number; eta: number; dsRatio: number; valSplit: number; testCount: number; seed: number }): Promise<RunSpeed> {
+async function nodeRun(teacherFile: string, p: TrainParams): Promise<RunSpeed> {
   const engine = await createNodeEngine({ log: () => {} });
   try {
     const teacher = modelFromBytes(engine, new Uint8Array(readFileSync(teacherFile)), teacherFile, undefined, { state: false });
@@ -86,21 +87,7 @@ async function nodeRun(teacherFile: string, p: { method: string; steps: number; 
     const rows = subset + p.valSplit;
     const train = normalize(takeExamples(trainPool, allIndices(rows), `fashion-mnist/train[0:${rows}]#1`), mean, std);
     const test = normalize(takeExamples(testPool, allIndices(p.testCount), `fashion-mnist/test[0:${p.testCount}]#1`), mean, std);
-    const options: DistillOptions = {
-      ...DEFAULT_DISTILL,
-      method: p.method as DistillOptions['method'],
-      student: 'student-cnn',
-      epochs: p.epochs,
-      batchSize: p.batch,
-      lr: p.lr,
-      seed: p.seed,
-      trainSubset: subset,
-      valSplit: p.valSplit,
-      temperature: p.temperature,
-      eta: p.eta,
-      dsRatio: p.dsRatio,
-      dsWarmupEpochs: 1,
-    };
+    const options = pageDistillOptions(p, subset);
     let last = NaN;
     let steps = 0;
     const started = performance.now();

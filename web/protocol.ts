@@ -1,7 +1,7 @@
 // The messages between the page (app.ts) and the GPU worker (runner.ts). Everything the worker
 // sends is plain data (structured-clone safe); pixels travel as transferable byte arrays.
 
-import type { BenchRow, EpochTelemetry, KernelBenchResult, VerifyRow } from '../src/index.browser.js';
+import { DEFAULT_DISTILL, type BenchRow, type DistillOptions, type EpochTelemetry, type KernelBenchResult, type VerifyRow } from '../src/index.browser.js';
 
 export const WEB_METHODS = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds'] as const;
 export type WebMethod = (typeof WEB_METHODS)[number];
@@ -23,6 +23,25 @@ export interface TrainParams {
   seed: number;
   /** How an ONNX teacher is fed (the command line's --onnx-* options); ignored for a kdgpu teacher. */
   onnx?: OnnxFeed;
+}
+
+/** The distillation a page run asks for on `subset` training images (the page's worker and the e2e test's Node twin both use it). */
+export function pageDistillOptions(p: TrainParams, subset: number): DistillOptions {
+  return {
+    ...DEFAULT_DISTILL,
+    method: p.method,
+    student: 'student-cnn',
+    epochs: p.epochs,
+    batchSize: p.batch,
+    lr: p.lr,
+    seed: p.seed,
+    trainSubset: subset,
+    valSplit: p.valSplit,
+    temperature: p.temperature,
+    eta: p.eta,
+    dsRatio: p.dsRatio,
+    dsWarmupEpochs: 1,
+  };
 }
 
 /** An ONNX teacher's input: layout, pixel range (1 or 255), then (x − mean) / std per channel (one value for all, or one per channel). */

@@ -69,6 +69,7 @@ import {
   type ToWorker,
   type TrainParams,
   type WrongSample,
+  pageDistillOptions,
 } from './protocol.js';
 
 export type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
@@ -444,21 +445,7 @@ export class Runner {
     if (!teacher) return this.trainWithoutTeacher(engine, runId, p, train, test, subset, stepsPerEpoch, started, stopped);
     if (!this.cache) throw new Error('load a teacher first');
 
-    const options: DistillOptions = {
-      ...DEFAULT_DISTILL,
-      method: p.method,
-      student: 'student-cnn',
-      epochs: p.epochs,
-      batchSize: p.batch,
-      lr: p.lr,
-      seed: p.seed,
-      trainSubset: subset,
-      valSplit: p.valSplit,
-      temperature: p.temperature,
-      eta: p.eta,
-      dsRatio: p.dsRatio,
-      dsWarmupEpochs: 1,
-    };
+    const options = pageDistillOptions(p, subset);
     // The same rows distill() trains on, for the teacher view.
     const trainRows = trainSubset(validationSplit(allIndices(rows), p.valSplit, p.seed).train, subset, p.seed);
     let logits: Float32Array;
