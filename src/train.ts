@@ -279,8 +279,9 @@ export function modelKernels(model: Model, sizes: { train?: number[]; eval?: num
  * Build a run's pipelines ahead of its first step: every small kernel and the quick twins of its
  * GEMM variants (4-row blocks) now, all in parallel; the planned GEMM variants when the returned
  * function is called (in the background). Until each arrives, the kernels dispatch its quick
- * twin (tilingNow: same results). train() starts them after its first step: on a CPU adapter the
- * big pipelines take seconds of both cores, which the first step would otherwise wait behind.
+ * twin (tilingNow: same results). train() starts them after its first step, in runs of 100 steps
+ * or more: on a CPU adapter the big pipelines take seconds of both cores, which the first step
+ * would otherwise wait behind, and which a run of a few steps would never earn back.
  */
 export async function prepareRun(engine: Engine, wanted: Array<[KernelDef, Variant]>): Promise<() => void> {
   const plan = wanted.filter(([def, v]) => !engine.built(def, v));
@@ -288,6 +289,9 @@ export async function prepareRun(engine: Engine, wanted: Array<[KernelDef, Varia
   const later = plan.filter(([, v]) => hasQuickTwin(v));
   return () => void engine.prepare(later, { background: true });
 }
+
+/** Runs of at least this many steps build their planned pipelines (see prepareRun). */
+const LONG_RUN_STEPS = 100;
 
 /** The batch sizes of passes over `rows` rows in batches of `batch`: full ones, and the last. */
 export function batchSizes(rows: number, batch: number): number[] {
@@ -492,7 +496,9 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
         const first = epoch === firstEpoch && b === 0;
         if (b % every === every - 1 || b === stepsPerEpoch - 1 || stopped || first) {
           running = await metrics.take();
-          if (first) buildRest();
+          // The planned pipelines cost seconds of CPU to build on a CPU adapter: worth it for a
+          // run of some length, not for a few steps, which finish on the quick ones.
+          if (first && stepsPerEpoch * (lastEpoch - firstEpoch) >= LONG_RUN_STEPS) buildRest();
           await guard.verify();
           divergence.observe(running.loss, optimizer.stepCount);
           hooks.onProgress?.({
