@@ -12,7 +12,7 @@ import type { KernelCheck, VerifyCase } from './check.js';
 import { sumTolerance } from './check.js';
 import { reduceAxis } from './reduce.js';
 import type { Activation } from './matmul.js';
-import { gemmCore, pickGemmTiling, tilingNow, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
+import { gemmCore, gemmWorkgroups, pickGemmTiling, tilingNow, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
 
 export interface ConvShape {
   N: number;
@@ -197,14 +197,13 @@ function dispatchForward(
   const rows = s.N * g.OH * g.OW;
   const constants = { HAS_BIAS: !!bufs.bias, ACT: activation === 'relu' ? 1 : 0, POOL: !!arg };
   const t = tiling ?? tilingNow(engine, conv2dForwardKernel, constants, pickGemmTiling(engine, rows, s.CO));
-  const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CO / t.TN);
   // Without pooling, `arg` is unused; it still needs a buffer of its own (it is writable).
   const unused = arg ? null : engine.alloc(4, 'conv_unused_arg');
   engine.dispatch(conv2dForwardKernel, {
     variant: { ...constants, ...tileVariant(t) },
     bind: { x: bufs.x, wt: bufs.w, bias: bufs.bias ?? bufs.w, y: bufs.y, arg: arg ?? unused! },
     uniforms: g,
-    workgroups: Math.ceil(tiles / t.WG),
+    workgroups: gemmWorkgroups(rows, s.CO, t),
   });
   if (unused) engine.release(unused);
 }
@@ -220,12 +219,11 @@ export function conv2dBackwardData(
   const rows = s.N * s.H * s.W;
   const constants = { ACCUM: accumulate, PHASED: s.stride > 1 };
   const t = tiling ?? tilingNow(engine, conv2dBackwardDataKernel, constants, pickGemmTiling(engine, rows, s.CI));
-  const tiles = Math.ceil(rows / t.TM) * Math.ceil(s.CI / t.TN);
   engine.dispatch(conv2dBackwardDataKernel, {
     variant: { ...constants, ...tileVariant(t) },
     bind: { dy: bufs.dy, wt: bufs.w, dx: bufs.dx },
     uniforms: geometry(s),
-    workgroups: Math.ceil(tiles / t.WG),
+    workgroups: gemmWorkgroups(rows, s.CI, t),
   });
 }
 
@@ -266,14 +264,13 @@ export function conv2dBackwardWeight(
   const splits = weightGradSplits(engine, s, picked);
   const t = tiling ?? tilingNow(engine, conv2dBackwardWeightKernel, constants, picked);
   const cols = s.CI * s.KH * s.KW;
-  const tiles = Math.ceil(cols / t.TM) * Math.ceil(s.CO / t.TN);
   const partial = engine.alloc(splits * s.CO * cols * 4, 'conv_dw_partial');
   const pdb = engine.alloc(bufs.db ? splits * s.CO * 4 : 4, 'conv_db_partial');
   engine.dispatch(conv2dBackwardWeightKernel, {
     variant: { ...constants, ...tileVariant(t) },
     bind: { dy: bufs.dy, x: bufs.x, partial, pdb },
     uniforms: { ...g, splits },
-    workgroups: Math.ceil((tiles * splits) / t.WG),
+    workgroups: gemmWorkgroups(cols, s.CO, t, splits),
   });
   reduceAxis(engine, partial, bufs.dw, [splits, s.CO * cols], 0, 'sum', accumulate);
   if (bufs.db) reduceAxis(engine, pdb, bufs.db, [splits, s.CO], 0, 'sum', accumulate);
