@@ -71,6 +71,7 @@ import {
   type WrongSample,
   pageDistillOptions,
 } from './protocol.js';
+import { sha256Hex } from '../src/util/sha256.js';
 
 export type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
 
@@ -267,7 +268,7 @@ export class Runner {
     await session.release?.();
     this.dropTeacher();
     this.cache = new TeacherCache(engine);
-    const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const hash = sha256Hex(bytes);
     this.teacher = { format: 'onnx', name, bytes, hash, input: shape, ort };
     this.post({
       type: 'teacher',

@@ -9,7 +9,7 @@ import type { Engine } from '../gpu/engine.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { validateDistillOptions, type Method } from '../kd/distill.js';
 import { ABLATION_METHODS, accuracyChartSpec, compare, gridArms, markdownTable, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
-import { distillOptions, runDistill, type DistillCliOptions } from './distill.js';
+import { distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
 import { checkOutputFolder, datasetInputs, refuseOverlaps } from './preflight.js';
 import { requireRegularFileSync } from '../io/regular-file.js';
 
@@ -72,7 +72,7 @@ export function checkAblateOptions(o: AblateOptions): void {
       throw new Error(`arm ${arm.label}: ${(e as Error).message}`);
     }
   }
-  if (/\.onnx$/i.test(o.teacher)) throw new Error(`--teacher ${o.teacher}: ablate takes a kdgpu teacher checkpoint; distil from an ONNX teacher with kdgpu distill --teacher ${o.teacher}`);
+  if (isOnnxPath(o.teacher)) throw new Error(`--teacher ${o.teacher}: ablate takes a kdgpu teacher checkpoint; distil from an ONNX teacher with kdgpu distill --teacher ${o.teacher}`);
   requireRegularFileSync(o.teacher, 'the --teacher checkpoint');
   checkOutputFolder({ option: '--out-dir', path: o.outDir });
   const outputs = ABLATION_FILES.map((f) => ({ option: `--out-dir's ${f}`, path: join(o.outDir, f) }));

@@ -159,7 +159,7 @@ async function checkpointTeacher(engine: Engine, o: DistillCliOptions, out: (s: 
 }
 
 /** An ONNX teacher's input options, the defaults filled in. */
-export function onnxInputOptions(o: DistillCliOptions): OnnxInputOptions {
+function onnxInputOptions(o: DistillCliOptions): OnnxInputOptions {
   return {
     layout: o.onnxLayout ?? DEFAULT_ONNX_INPUT.layout,
     inputRange: o.onnxInputRange ?? DEFAULT_ONNX_INPUT.inputRange,

@@ -35,7 +35,7 @@ export interface LogitsFile {
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-export function isNpy(bytes: Uint8Array): boolean {
+function isNpy(bytes: Uint8Array): boolean {
   return NPY_MAGIC.every((b, i) => bytes[i] === b);
 }
 
@@ -60,7 +60,7 @@ export function readLogitsFile(input: Uint8Array, fileName: string): LogitsFile 
     const field = `tensor "${name}"`;
     if (t.dtype !== 'F32' && t.dtype !== 'F16') throw new FormatError(fileName, `${field} dtype`, `expected F32 or F16 (float32 or float16 logits), found ${t.dtype}`);
     if (t.shape.length !== 2) throw new FormatError(fileName, `${field} shape`, `expected [N, C] (a row of C logits per sample), found [${t.shape.join(', ')}]`);
-    const data = t.dtype === 'F32' ? Float32Array.from(t.data as Float32Array) : halfToFloat(t.data as Uint8Array);
+    const data = t.dtype === 'F32' ? (t.data as Float32Array) : halfToFloat(t.data as Uint8Array); // decodeSafetensors' arrays are fresh copies
     return { rows: t.shape[0], classes: t.shape[1], data, dtype: t.dtype, source: `${fileName} ${field}` };
   };
   const logits = matrix('logits');
@@ -203,7 +203,7 @@ export function logitsAgreement(logits: Float32Array, classes: number, labels: A
 }
 
 /** The first non-finite logit, named by row and class, or nothing. */
-export function refuseNonFiniteLogits(m: LogitsMatrix): void {
+function refuseNonFiniteLogits(m: LogitsMatrix): void {
   for (let i = 0; i < m.data.length; i++) {
     if (!Number.isFinite(m.data[i])) {
       throw new Error(`${m.source}: row ${Math.floor(i / m.classes)}, class ${i % m.classes}: expected a finite logit, found ${m.data[i]}`);

@@ -19,7 +19,8 @@
 // graph has the plain operators. A layer of another kind is refused, naming it.
 
 import type { Checkpoint } from '../io/checkpoint.js';
-import { checkModelConfig, refuseNonFinite, type ModelConfig } from '../nn/checkpoint.js';
+import { requireLittleEndianHost } from '../io/safetensors.js';
+import { checkModelConfig, refuseNonFinite, requireModelTensors, type ModelConfig } from '../nn/checkpoint.js';
 import { BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/layers.js';
 import { BasicBlock, modelLayers, type InputSpec, type Model } from '../nn/models.js';
 import { ATTR, encodeOnnxModel, ONNX_FLOAT, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
@@ -63,10 +64,8 @@ const ints = (name: string, v: number[]): OnnxAttribute => ({ name, type: ATTR.I
 const int = (name: string, v: number): OnnxAttribute => ({ name, type: ATTR.INT, i: v });
 const float = (name: string, v: number): OnnxAttribute => ({ name, type: ATTR.FLOAT, f: v });
 
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 function rawBytes(data: Float32Array): Uint8Array {
-  if (!HOST_LITTLE_ENDIAN) throw new Error('ONNX export: raw_data is little-endian and this host is not');
+  requireLittleEndianHost('ONNX export', 'raw_data');
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
 }
 
@@ -246,11 +245,7 @@ export function onnxFromCheckpoint(ck: Checkpoint, fileName: string, o: { normal
   const config = checkModelConfig(ck.config, fileName);
   refuseNonFinite(ck, fileName);
   const { net, shapes } = modelLayers(config.model, config.input);
-  for (const [name, shape] of shapes) {
-    const t = ck.tensors.get(name);
-    if (!t) throw new Error(`${fileName}: tensor "${name}" of model "${config.model}" is missing from the checkpoint`);
-    if (t.shape.join(',') !== shape.join(',')) throw new Error(`${fileName}: tensor "${name}" has shape [${t.shape.join(', ')}], model "${config.model}" expects [${shape.join(', ')}]`);
-  }
+  requireModelTensors(ck, fileName, config.model, shapes);
   const metadata: Record<string, string> = { 'kdgpu.checkpoint_sha256': ck.metadata.content_sha256 };
   if (config.testAccuracy !== undefined) metadata['kdgpu.test_accuracy'] = String(config.testAccuracy);
   if (config.data) metadata['kdgpu.trained_on'] = JSON.stringify({ kind: config.data.spec.kind, train_sha256: config.data.trainHash });

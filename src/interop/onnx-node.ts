@@ -4,7 +4,7 @@
 
 import type { OrtModule } from './onnx-teacher.js';
 
-export const ONNXRUNTIME_NODE_MISSING =
+const ONNXRUNTIME_NODE_MISSING =
   'an ONNX teacher needs onnxruntime-node, an optional peer dependency of kdgpu: run `npm install onnxruntime-node` ' +
   '(its CPU binaries ship inside the npm package; put onnxruntime-node-install=skip in your .npmrc so that its install script fetches no CUDA libraries)';
 

@@ -293,8 +293,9 @@ export function checkShapes(
 }
 
 
-function requireLittleEndianHost(): void {
-  if (!HOST_LITTLE_ENDIAN) throw new Error('safetensors: big-endian hosts are not supported (tensor data is little-endian)');
+/** Refuses a big-endian host for a format whose bytes are little-endian (`what` names it). */
+export function requireLittleEndianHost(what = 'safetensors', data = 'tensor data'): void {
+  if (!HOST_LITTLE_ENDIAN) throw new Error(`${what}: big-endian hosts are not supported (${data} is little-endian)`);
 }
 
 function hex8(b: number): string {

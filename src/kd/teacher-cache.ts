@@ -61,13 +61,15 @@ export class TeacherCache {
 
   /**
    * Logits computed elsewhere, `logits` = data.n × classes with row k the teacher's logits for
-   * dataset sample k, uploaded once under `hash` (a logits file's or an ONNX model's content hash).
+   * dataset sample k, uploaded once under `hash` (a logits file's or an ONNX model's content hash)
+   * and the matrix's own fingerprint: logits computed for other rows of the same data (zeros
+   * elsewhere) are another entry.
    */
   fromLogits(hash: string, data: Dataset, logits: Float32Array, classes: number): TeacherLogits {
     if (logits.length !== data.n * classes) {
       throw new Error(`teacher logits: ${logits.length} values, expected ${data.n} × ${classes} (a row per sample of ${data.name}, a logit per class)`);
     }
-    const key = `${hash}|${data.name}|${data.n}|given`;
+    const key = `${hash}|${data.name}|${data.n}|given:${fnv1a(new Uint32Array(logits.buffer, logits.byteOffset, logits.length))}`;
     const hit = this.entries.get(key);
     if (hit) return hit;
     const entry = { logits: this.engine.upload(logits, 'teacher-logits'), n: data.n, classes, key };
@@ -87,7 +89,7 @@ export class TeacherCache {
   }
 }
 
-/** A cheap content hash of a row list (for the cache key). */
+/** A cheap content hash of a row list or of float bits (for the cache key). */
 function fnv1a(rows: Uint32Array): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < rows.length; i++) h = Math.imul(h ^ rows[i], 0x01000193) >>> 0;

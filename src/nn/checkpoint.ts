@@ -99,13 +99,7 @@ export function restoreModel(engine: Engine, ck: Checkpoint, fileName: string, e
   let state: TrainingState | undefined;
   try {
     const expected = new Map(model.store.entries.map((e) => [e.name, e.shape]));
-    for (const [name, shape] of expected) {
-      const t = ck.tensors.get(name);
-      if (!t) throw new Error(`${fileName}: tensor "${name}" of model "${config.model}" is missing from the checkpoint`);
-      if (t.shape.join(',') !== shape.join(',')) {
-        throw new Error(`${fileName}: tensor "${name}" has shape [${t.shape.join(', ')}], model "${config.model}" expects [${shape.join(', ')}]`);
-      }
-    }
+    requireModelTensors(ck, fileName, config.model, expected);
     for (const name of ck.tensors.keys()) {
       if (!expected.has(name) && !name.startsWith(STATE)) throw new Error(`${fileName}: tensor "${name}" is not part of model "${config.model}"`);
     }
@@ -220,4 +214,15 @@ function trainingState(ck: Checkpoint, fileName: string, paramFloats: number): T
 /** Decode bytes and restore (browser: bytes from fetch or a file input). */
 export function modelFromBytes(engine: Engine, bytes: Uint8Array, fileName: string, expectName?: string, opts?: RestoreOptions): RestoredModel {
   return restoreModel(engine, decodeCheckpoint(bytes, fileName), fileName, expectName, opts);
+}
+
+/** Every tensor of model `model` (name → shape) is in the checkpoint, with its shape. */
+export function requireModelTensors(ck: Checkpoint, fileName: string, model: string, shapes: Iterable<[string, number[]]>): void {
+  for (const [name, shape] of shapes) {
+    const t = ck.tensors.get(name);
+    if (!t) throw new Error(`${fileName}: tensor "${name}" of model "${model}" is missing from the checkpoint`);
+    if (t.shape.join(',') !== shape.join(',')) {
+      throw new Error(`${fileName}: tensor "${name}" has shape [${t.shape.join(', ')}], model "${model}" expects [${shape.join(', ')}]`);
+    }
+  }
 }
