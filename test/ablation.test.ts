@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { compare, gridArms, markdownTable, summarise, verdict, type AblationRun } from '../src/kd/ablation.js';
+import { compare, controlOf, gridArms, markdownTable, summarise, verdict, type AblationRun } from '../src/kd/ablation.js';
+import { ablationArms } from '../src/cli/ablate.js';
 import type { Method } from '../src/kd/distill.js';
 
 const run = (method: Method, seed: number, chosen: number, last = chosen): AblationRun => ({ label: method, method, seed, chosen, last, val: null, epochs: [] });
@@ -61,6 +62,35 @@ describe('ablation statistics', () => {
   });
 });
 
+describe('scorer arms and their matched controls', () => {
+  it('--ds-scores runs every selecting method once per scorer, beside its own random control', () => {
+    const arms = ablationArms({ methods: 'kd,kd+lr+ds,dkd+lr+ds', dsScores: 'influence,teacher-margin' });
+    expect(arms.map((a) => a.label)).toEqual([
+      'kd',
+      'kd+lr+ds score=influence',
+      'kd+lr+ds score=teacher-margin',
+      'kd+lr+ds-random',
+      'dkd+lr+ds score=influence',
+      'dkd+lr+ds score=teacher-margin',
+      'dkd+lr+ds-random',
+    ]);
+    expect(arms[2].overrides).toEqual({ dsScore: 'teacher-margin' });
+    expect(controlOf('kd+lr+ds')).toBe('kd+lr+ds-random');
+    expect(controlOf('kd+ds')).toBe('kd+ds-random');
+    expect(controlOf('kd+ds-correct')).toBe('kd+ds-random');
+    expect(controlOf('kd+lr+ds-random')).toBeNull();
+    expect(controlOf('kd')).toBeNull();
+    expect(() => ablationArms({ methods: 'kd+lr+ds', dsScores: 'influence,nope' })).toThrow(/--ds-scores: unknown scorer "nope"/);
+  });
+
+  it('the table compares each selecting arm with its matched control, not with another method\'s', () => {
+    const r = (label: string, method: Method, seed: number, chosen: number): AblationRun => ({ label, method, seed, chosen, last: chosen, val: null, epochs: [] });
+    const runs = [1, 2, 3].flatMap((seed) => [r('kd', 'kd', seed, 0.8), r('kd+ds-random', 'kd+ds-random', seed, 0.9), r('kd+lr+ds-random', 'kd+lr+ds-random', seed, 0.81 + seed / 1000), r('kd+lr+ds score=teacher-margin', 'kd+lr+ds', seed, 0.83)]);
+    const table = markdownTable(summarise(runs), runs);
+    expect(table).toMatch(/\| kd\+lr\+ds score=teacher-margin \|.*\| \+1\.80 \(t 31\.2, sig\.\) vs kd\+lr\+ds-random \|/);
+  });
+});
+
 describe('kdgpu ablate', () => {
   it('writes the Markdown table, the JSON and the SVG chart for every method and seed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kdgpu-ablate-'));
@@ -80,5 +110,14 @@ describe('kdgpu ablate', () => {
     const svg = readFileSync(join(dir, 'ablation.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('kd+lr+ds');
+
+    // --resume keeps those runs and runs only the missing (arm, seed) pairs; other options are refused.
+    const more = await promisify(execFile)(process.execPath, [...args.slice(0, args.indexOf('--methods')), '--methods', 'ce,kd,kd+lr+ds,kd+lr', '--no-progress', '--out-dir', dir, '--resume'], { timeout: 600_000 });
+    expect(more.stdout.match(/^\[\d+\/8\] seed \d, /gm)).toEqual(['[4/8] seed 1, ', '[8/8] seed 2, ']);
+    const after = JSON.parse(readFileSync(join(dir, 'ablation.json'), 'utf8'));
+    expect(after.runs).toHaveLength(8);
+    expect(after.runs.slice(0, 6)).toEqual(json.runs);
+    const other = promisify(execFile)(process.execPath, [...args.map((a) => (a === '256' ? '300' : a)), '--resume'], { timeout: 600_000 });
+    await expect(other).rejects.toThrow(/--resume: .*ablation\.json was run with other options \(trainSubset: 256 there, 300 here\)/);
   });
 });

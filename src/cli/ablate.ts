@@ -1,14 +1,15 @@
 // `kdgpu ablate`: the methods of method.md §5 (or the variant grid on KD+LR+DS) over several seeds;
 // Markdown, JSON and an SVG chart, rewritten after every run so partial results survive.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Engine } from '../gpu/engine.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
-import { validateDistillOptions, type Method } from '../kd/distill.js';
-import { ABLATION_METHODS, accuracyChartSpec, compare, gridArms, markdownTable, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
+import { methodParts, validateDistillOptions, type Method } from '../kd/distill.js';
+import { ABLATION_METHODS, accuracyChartSpec, compare, controlOf, gridArms, markdownTable, scoredLabel, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
+import { DS_SCORE_NAMES, type DsScore } from '../kd/selection.js';
 import { distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
 import { checkOutputFolder, datasetInputs, refuseOverlaps } from './preflight.js';
 import { requireRegularFileSync } from '../io/regular-file.js';
@@ -23,7 +24,33 @@ export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out' 
   methods?: string;
   /** Run the variant grid on KD+LR+DS (with KD and the random control) instead of the methods. */
   grid?: boolean;
+  /** Comma-separated scorers: every selecting method of --methods runs once per scorer (labels "method score=name"). */
+  dsScores?: string;
+  /** Continue the ablation in --out-dir: its runs with the same options are kept, only the missing (arm, seed) pairs run. */
+  resume?: boolean;
   outDir: string;
+}
+
+/**
+ * Options that make two ablations' runs comparable (resume keeps a run only when these match).
+ * Absent in an older ablation.json means the default.
+ */
+const RESUME_KEYS = ['teacher', 'moreTeachers', 'ensembleMean', 'student', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'augment', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs', 'trainSubset', 'testSubset', 'valSplit', 'dataset', 'dataDir', 'trainImages', 'trainLabels', 'testImages', 'testLabels', 'trainCsv', 'testCsv', 'imageShape', 'numClasses'] as const;
+const RESUME_DEFAULTS: Record<string, unknown> = { ensembleMean: 'probability' };
+
+/** The runs of an earlier ablation in `dir` that this one may keep, or why none may be. */
+function earlierRuns(o: AblateOptions): AblationRun[] {
+  const file = join(o.outDir, 'ablation.json');
+  if (!o.resume || !existsSync(file)) return [];
+  const earlier = JSON.parse(readFileSync(file, 'utf8')) as { options: Record<string, unknown>; runs: AblationRun[] };
+  const norm = (v: unknown, k: string) => JSON.stringify(v ?? RESUME_DEFAULTS[k] ?? null);
+  const differ = RESUME_KEYS.filter((k) => norm(earlier.options[k], k) !== norm((o as unknown as Record<string, unknown>)[k], k));
+  if (differ.length) {
+    throw new Error(
+      `--resume: ${file} was run with other options (${differ.map((k) => `${k}: ${norm(earlier.options[k], k)} there, ${norm((o as unknown as Record<string, unknown>)[k], k)} here`).join('; ')}); use another --out-dir`,
+    );
+  }
+  return earlier.runs;
 }
 
 export async function renderSvg(spec: Record<string, unknown>): Promise<string> {
@@ -47,10 +74,27 @@ export async function renderSvg(spec: Record<string, unknown>): Promise<string> 
   return view.toSVG();
 }
 
-export function ablationArms(o: Pick<AblateOptions, 'methods' | 'grid'>): AblationArm[] {
+export function ablationArms(o: Pick<AblateOptions, 'methods' | 'grid' | 'dsScores'>): AblationArm[] {
   if (o.grid) return gridArms();
   const methods = (o.methods ? o.methods.split(',').map((m) => m.trim()) : ABLATION_METHODS) as Method[];
-  return methods.map((method) => ({ label: method, method, overrides: {} }));
+  if (!o.dsScores) return methods.map((method) => ({ label: method, method, overrides: {} }));
+  const scores = o.dsScores.split(',').map((x) => x.trim()) as DsScore[];
+  for (const score of scores) {
+    if (!DS_SCORE_NAMES.includes(score)) throw new Error(`--ds-scores: unknown scorer "${score}" (known: ${DS_SCORE_NAMES.join(', ')})`);
+  }
+  // Every selecting method once per scorer; its matched random control once (added if missing).
+  const arms: AblationArm[] = [];
+  const add = (arm: AblationArm) => arms.some((a) => a.label === arm.label) || arms.push(arm);
+  for (const method of methods) {
+    if (methodParts(method).select !== 'score') {
+      add({ label: method, method, overrides: {} });
+      continue;
+    }
+    for (const dsScore of scores) add({ label: scoredLabel(method, dsScore), method, overrides: { dsScore } });
+    const control = controlOf(method);
+    if (control) add({ label: control, method: control as Method, overrides: {} });
+  }
+  return arms;
 }
 
 /** The arm with the best mean validation accuracy among those of `method` (the defaults are chosen this way). */
@@ -75,6 +119,7 @@ export function checkAblateOptions(o: AblateOptions): void {
   if (isOnnxPath(o.teacher)) throw new Error(`--teacher ${o.teacher}: ablate takes a kdgpu teacher checkpoint; distil from an ONNX teacher with kdgpu distill --teacher ${o.teacher}`);
   requireRegularFileSync(o.teacher, 'the --teacher checkpoint');
   checkOutputFolder({ option: '--out-dir', path: o.outDir });
+  earlierRuns(o); // an ablation to resume must have been run with the same options
   const outputs = ABLATION_FILES.map((f) => ({ option: `--out-dir's ${f}`, path: join(o.outDir, f) }));
   refuseOverlaps(outputs, [{ option: '--teacher', path: o.teacher }, ...datasetInputs(o)]);
 }
@@ -84,26 +129,28 @@ export async function runAblate(engine: Engine, o: AblateOptions, out: (s: strin
   const arms = ablationArms(o);
   mkdirSync(o.outDir, { recursive: true });
   const cache = new TeacherCache(engine); // teacher logits computed once for all runs
-  const runs: AblationRun[] = [];
+  // Resumed runs first, in their order; the arms of this invocation keep theirs.
+  const runs: AblationRun[] = earlierRuns(o);
+  const kept = runs.length;
   const started = performance.now();
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const write = async () => {
     const summaries = summarise(runs);
-    const comparisons = [
-      compare(runs, 'kd+lr+ds', 'kd'),
-      compare(runs, 'kd+lr+ds', 'kd', 'last'),
-      compare(runs, 'kd+lr+ds', 'kd+ds-random'),
-      compare(runs, 'kd+ds', 'kd+ds-random'),
-      compare(runs, 'kd+ds', 'kd'),
-    ].filter((c) => c !== null);
-    const pick = o.grid ? bestOnValidation(summaries, 'kd+lr+ds') : null;
+    // Every selecting arm against KD and against its matched random control.
+    const comparisons = summaries
+      .filter((s) => controlOf(s.method) !== null)
+      .flatMap((s) => [compare(runs, s.label, 'kd'), compare(runs, s.label, controlOf(s.method)!)])
+      .filter((c) => c !== null);
+    const pick = o.grid || o.dsScores ? bestOnValidation(summaries, 'kd+lr+ds') : null;
     const command = process.argv.slice(2).join(' ');
+    const armsRun = [...new Set(runs.map((r) => r.label))].length;
+    const seedsRun = [...new Set(runs.map((r) => r.seed))].length;
     const md = [
       `# Ablation: ${o.student} distilled from ${o.teacher}`,
       '',
       `Command: \`kdgpu ${command}\``,
       '',
-      `${o.seeds} seed(s) × ${arms.length} arms, ${o.epochs} epochs, batch ${o.batch}, lr ${o.lr} (${o.schedule}), T=${o.T}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}; ` +
+      `${runs.length} runs: ${armsRun} arms, up to ${seedsRun} seed(s) (this invocation: ${o.seeds} seed(s) × ${arms.length} arms${kept ? `; ${kept} runs kept from before with --resume` : ''}), ${o.epochs} epochs, batch ${o.batch}, lr ${o.lr} (${o.schedule}), T=${o.T}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}; ` +
         `DS: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance}, rest weight ${o.dsRestWeight}, ${o.dsWarmupEpochs} warm-up epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : "the method's loss"}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''} (arms override these as named); ` +
         `validation split ${o.valSplit ?? 'default (10%, at most 5,000)'}${o.trainSubset ? `, train subset ${o.trainSubset}` : ''}; adapter ${engine.adapterName}; CPU ${cpu}. Same data order and initialisation per seed across arms.`,
       '',
@@ -112,7 +159,7 @@ export async function runAblate(engine: Engine, o: AblateOptions, out: (s: strin
       markdownTable(summaries, runs),
       '',
       ...comparisons.map((c) => `- ${verdict(c)}`),
-      ...(pick ? ['', `**Best KD+LR+DS arm on validation accuracy: \`${pick.label}\` (validation ${pick.valMean!.toFixed(2)}%; its test accuracy at best validation ${pick.chosenMean.toFixed(2)}%).**`] : []),
+      ...(pick ? ['', `**Best KD+LR+DS arm on validation accuracy: \`${pick.label}\` (validation ${pick.valMean!.toFixed(2)}% over ${pick.runs} seed(s); its test accuracy at best validation ${pick.chosenMean.toFixed(2)}%).**`] : []),
       '',
       '## What the selections kept',
       '',
@@ -126,10 +173,13 @@ export async function runAblate(engine: Engine, o: AblateOptions, out: (s: strin
     writeFileSync(join(o.outDir, 'ablation.svg'), await renderSvg(accuracyChartSpec(runs, `${o.student} on ${o.dataset ?? "the teacher's data"}: test accuracy per arm (${o.seeds} seeds)`)));
     return md;
   };
+  let done = 0;
   for (let seed = 1; seed <= o.seeds; seed++) {
     for (const arm of arms) {
-      out(`\n[${runs.length + 1}/${o.seeds * arms.length}] seed ${seed}, ${arm.label}`);
-      const r = await runDistill(engine, { ...o, ...arm.overrides, method: arm.method, seed, out: undefined, metrics: undefined }, out, cache);
+      done++;
+      if (runs.some((r) => r.label === arm.label && r.seed === seed)) continue; // kept from before (--resume)
+      out(`\n[${done}/${o.seeds * arms.length}] seed ${seed}, ${arm.label}`);
+      const r = await runDistill(engine, { ...o, ...arm.overrides, method: arm.method, seed, out: undefined, metrics: undefined, resume: false }, out, cache);
       runs.push({ label: arm.label, method: arm.method, seed, chosen: r.testAtBestVal, last: r.last, val: r.bestVal, epochs: r.epochs });
       await write(); // partial results survive an interruption
     }

@@ -20,12 +20,17 @@ import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, ty
 import type { DataIdentity } from '../nn/checkpoint.js';
 
 /** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
-const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
+const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dsScore', 'ensembleMean', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
 type MethodOptions = Pick<DistillOptions, (typeof METHOD_KEYS)[number]>;
 
 export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, MethodOptions {
   /** A kdgpu checkpoint, or an ONNX model (a path ending in .onnx). */
   teacher?: string;
+  /**
+   * More teachers, for an ensemble (its target: the mean of the teachers' probabilities at T, or
+   * of their logits): checkpoints, ONNX models or logits files, on the first teacher's data.
+   */
+  moreTeachers?: string[];
   /** The teacher's logits on the training set, instead of --teacher (see src/interop/logits-file.ts). */
   teacherLogits?: string;
   /** Its logits on the test set (optional; or the tensor test_logits of --teacher-logits). */
@@ -78,10 +83,11 @@ export function describeEpoch(t: EpochTelemetry): string {
 /** One line per data selection: kept fraction per class, the teacher's error inside/outside Dt, scores, churn. */
 export function describeSelection(s: SelectionTelemetry): string {
   const kept = s.perClass.map((c) => (100 * c.fraction).toFixed(0)).join(' ');
-  const scores = s.scoreQuantiles ? `, score min/p10/median/p90/max ${s.scoreQuantiles.map((v) => v.toPrecision(3)).join('/')}` : '';
+  const scores = `${s.score} min/p10/median/p90/max ${s.scoreQuantiles.map((v) => v.toPrecision(3)).join('/')}`;
+  const auc = s.mistakeAuc === null ? 'no mistakes to separate' : `AUC at putting the teacher's mistakes last ${s.mistakeAuc.toFixed(3)}`;
   return (
     `selection after epoch ${s.afterEpoch}: |Dt| ${s.selected}/${s.candidates}; kept % per class (0..${s.perClass.length - 1}) ${kept}; ` +
-    `teacher error in Dt ${pct(s.teacherErrorInside)}, outside ${pct(s.teacherErrorOutside)}${scores}; changed ${s.changed}`
+    `teacher error in Dt ${pct(s.teacherErrorInside)}, outside ${pct(s.teacherErrorOutside)}; ${auc}; ${scores}; changed ${s.changed}`
   );
 }
 
@@ -119,6 +125,9 @@ export function checkDistillOptions(o: DistillCliOptions): void {
   }
   const inputs: NamedPath[] = [];
   if (o.teacher) inputs.push({ option: '--teacher', path: o.teacher, what: onnx ? 'the --teacher ONNX model' : 'the --teacher checkpoint' });
+  for (const path of o.moreTeachers ?? []) inputs.push({ option: '--teacher', path, what: `the --teacher ${isOnnxPath(path) ? 'ONNX model' : 'checkpoint or logits file'}` });
+  if (o.moreTeachers?.length && o.teacherLogits) throw new Error('an ensemble is given with --teacher only (checkpoints, ONNX models or logits files, several times): leave out --teacher-logits');
+  if (o.moreTeachers?.length && o.augment) throw new Error('--augment with several teachers is not supported: an ensemble\'s logits are computed once, for the training images as they are');
   if (o.teacherLogits) inputs.push({ option: '--teacher-logits', path: o.teacherLogits, what: 'the --teacher-logits file' });
   if (o.teacherTestLogits) inputs.push({ option: '--teacher-test-logits', path: o.teacherTestLogits, what: 'the --teacher-test-logits file' });
   const spec = onnx || o.teacherLogits ? externalSpec(o) : namesData(o) ? specFromOptions(o, null) : undefined;
@@ -256,18 +265,88 @@ async function externalTeacher(o: DistillCliOptions, out: (s: string) => void): 
   };
 }
 
-export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<DistillRunResult> {
-  checkDistillOptions(o);
-  const prepared = o.teacherLogits || isOnnxPath(o.teacher) ? await externalTeacher(o, out) : await checkpointTeacher(engine, o, out);
+/** Whether a file holds teacher logits (.npy, or safetensors with a tensor "logits") rather than a checkpoint. */
+function isLogitsFile(bytes: Uint8Array): boolean {
+  if (bytes[0] === 0x93 && bytes[1] === 0x4e) return true; // \x93NUMPY
+  if (bytes.length < 8) return false;
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   try {
-    return await distillFrom(engine, o, prepared, out, cache);
-  } finally {
-    prepared.release();
+    return n <= bytes.length - 8 && 'logits' in (JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as object);
+  } catch {
+    return false;
   }
 }
 
-async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: PreparedTeacher, out: (s: string) => void, cache: TeacherCache): Promise<DistillRunResult> {
-  const { spec, data } = prepared;
+/**
+ * A further teacher of an ensemble, on the first teacher's data: a checkpoint (trained with the same
+ * input normalisation), an ONNX model, or a logits file.
+ */
+async function ensembleMember(engine: Engine, path: string, o: DistillCliOptions, first: PreparedTeacher, out: (s: string) => void): Promise<PreparedTeacher> {
+  const { data, spec } = first;
+  const { train } = data;
+  const C = train.numClasses;
+  if (isOnnxPath(path)) {
+    const ort = await loadOnnxRuntimeNode();
+    const input = onnxInputOptions(o);
+    const bytes = await readRegularFile(path, 'an ONNX model');
+    const model = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const { trainIdx } = splitRows(train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
+    const onTrain = await onnxTeacherLogits(ort, model, path, train, data.normalisation, trainIdx, input);
+    const agreement = logitsAgreement(onTrain.logits, C, train.labels, trainIdx);
+    return {
+      teacher: { logits: onTrain.logits, classes: C, hash: createHash('sha256').update(model).update(JSON.stringify(input)).digest('hex') },
+      spec,
+      data,
+      description: `the ONNX model ${path} (train accuracy ${pct(agreement.accuracy)})`,
+      release: () => {},
+    };
+  }
+  const bytes = await readRegularFile(path, 'a teacher checkpoint or logits file');
+  if (isLogitsFile(bytes)) {
+    const file = readLogitsFile(bytes, path);
+    checkLogitsShape(file.logits, { rows: train.n, classes: C, exactRows: true, what: `the training set, ${describeSpec(spec)},`, rowsHint: "one row per training sample in the training set's order" });
+    const agreement = logitsAgreement(file.logits.data, C, train.labels);
+    if ((o.teacherCheck ?? true) && agreement.accuracy < agreement.threshold) {
+      throw new Error(`${path}: the logits' argmax agrees with the training labels on ${agreementText(agreement)}: are the rows in the training set's order? --no-teacher-check distils from them anyway`);
+    }
+    return { teacher: { logits: file.logits.data, classes: C, hash: file.hash }, spec, data, description: `the logits in ${path} (train accuracy ${pct(agreement.accuracy)})`, release: () => {} };
+  }
+  const loaded = await loadWeights(engine, path);
+  try {
+    const tc = loaded.config as ModelConfig;
+    checkModelFitsData(`the teacher ${path} (${tc.model})`, tc.input, train, spec);
+    const norm = data.normalisation;
+    if (tc.normalisation && JSON.stringify(tc.normalisation) !== JSON.stringify(norm)) {
+      throw new Error(`${path}: this teacher was trained with another input normalisation (mean ${tc.normalisation.mean.join(',')}, std ${tc.normalisation.std.join(',')}) than the first teacher (mean ${norm.mean.join(',')}, std ${norm.std.join(',')}): an ensemble's teachers must read the same inputs`);
+    }
+    if (tc.data && tc.data.trainHash !== trainingSetHash(train)) out(`note: the teacher ${path} was trained on other data (${describeSpec(tc.data.spec)})`);
+    return {
+      teacher: { model: loaded.model, hash: loaded.hash },
+      spec,
+      data,
+      description: `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})`,
+      release: () => loaded.model.store.destroy(),
+    };
+  } catch (e) {
+    loaded.model.store.destroy();
+    throw e;
+  }
+}
+
+export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<DistillRunResult> {
+  checkDistillOptions(o);
+  const prepared = [o.teacherLogits || isOnnxPath(o.teacher) ? await externalTeacher(o, out) : await checkpointTeacher(engine, o, out)];
+  try {
+    for (const path of o.moreTeachers ?? []) prepared.push(await ensembleMember(engine, path, o, prepared[0], out));
+    return await distillFrom(engine, o, prepared, out, cache);
+  } finally {
+    for (const p of prepared) p.release();
+  }
+}
+
+async function distillFrom(engine: Engine, o: DistillCliOptions, members: PreparedTeacher[], out: (s: string) => void, cache: TeacherCache): Promise<DistillRunResult> {
+  const { spec, data } = members[0];
+  const description = members.length === 1 ? members[0].description : `an ensemble of ${members.length} teachers (mean of their ${o.ensembleMean === 'logit' ? 'logits' : 'probabilities at T'}): ${members.map((m) => m.description).join('; ')}`;
   const normalisation = data.normalisation;
   const opts = distillOptions(o, normalisation.mean, normalisation.std, data.train.channels);
   const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>);
@@ -280,16 +359,16 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
   out(
-    `distilling ${prepared.description} into ${o.student} with ${o.method}; ` +
+    `distilling ${description} into ${o.student} with ${o.method}; ` +
       `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
-      `${o.method.includes('ds') ? ` ds: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
+      `${o.method.includes('ds') ? ` ds: ${o.method.endsWith('-random') ? 'random' : o.method.endsWith('-correct') ? 'teacher-correct' : o.dsScore} scores, ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
   const progress = new RunProgress(o.progress, o.epochs, "the GPU pipelines and the teacher's logits", engine, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
   let identity: DataIdentity | undefined;
   const result = await distill(
     engine,
-    prepared.teacher,
+    members.map((m) => m.teacher),
     data,
     opts,
     {

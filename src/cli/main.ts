@@ -13,6 +13,7 @@ import { DATASET_KINDS } from './datasets.js';
 import { checkDistillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
+import { DS_SCORE_NAMES, DS_SCORES } from '../kd/selection.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
 import { requireRegularFileSync } from '../io/regular-file.js';
@@ -96,6 +97,12 @@ function restWeight(v: string): number | 'lambda1' {
   return n;
 }
 
+/** `--teacher A --teacher B …` (commander collects them): the first, and the others of an ensemble. */
+function splitTeachers<T extends { teacher?: string[] }>(o: T): Omit<T, 'teacher'> & { teacher?: string; moreTeachers?: string[] } {
+  const [teacher, ...more] = o.teacher ?? [];
+  return { ...o, teacher, moreTeachers: more.length ? more : undefined };
+}
+
 const adapterOption = () =>
   new Option('--adapter <kind>', 'which WebGPU adapter: auto (a GPU, else SwiftShader), gpu, swiftshader')
     .choices(['auto', 'gpu', 'swiftshader'])
@@ -119,6 +126,8 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--ds-every <n>', 're-score every n epochs (0: once)', int('--ds-every', 0), D.dsEvery)
     .addOption(new Option('--ds-hessian <kind>', 'influence Hessian: identity (gradient alignment) or damped diagonal').choices(['identity', 'diag']).default(D.dsHessian))
     .option('--ds-damping <x>', 'Hessian damping', num('--ds-damping', 0, Infinity), D.dsDamping)
+    .addOption(new Option('--ds-score <name>', `what orders the samples for data selection, lower first: ${DS_SCORE_NAMES.map((n) => `${n} (${DS_SCORES[n]})`).join('; ')}`).choices(DS_SCORE_NAMES).default(D.dsScore))
+    .addOption(new Option('--ensemble-mean <kind>', "several teachers (--teacher given more than once): their target is the mean of their probabilities at T, or of their logits").choices(['probability', 'logit']).default(D.ensembleMean))
     .option('--val-split <n>', 'training samples held out as the validation split (DS\'s validation gradient and model choice; held out for every method). Default: 10% of the training set, at most 5,000', int('--val-split', 1))
     .option('--dkd-alpha <x>', 'DKD TCKD weight', num('--dkd-alpha', 0, Infinity), D.dkdAlpha)
     .option('--dkd-beta <x>', 'DKD NCKD weight (mdistiller uses 8 on CIFAR-100 with BN students, 2 or 6 for some pairs; 8 diverges for the BN-free student-cnn)', num('--dkd-beta', 0, Infinity), D.dkdBeta)
@@ -172,7 +181,9 @@ export async function main(argv: string[]): Promise<void> {
       .description('train a model with cross-entropy on the GPU')
       .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]).makeOptionMandatory())
       .option('--out <file>', 'save the model here (safetensors) after every epoch')
-      .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
+      .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)')
+      .option('--label-noise <p>', 'relabel this fraction of the training labels (seeded, exact counts per class): a teacher that is wrong in a known way', num('--label-noise', 0, 1))
+      .option('--noise-pairs <a:b,...>', 'with --label-noise: swap labels only within these class pairs, e.g. 6:0,2:4 (Fashion-MNIST: Shirt↔T-shirt/top, Pullover↔Coat); default: to a random other class'),
   ).action(async (opts: TrainOptions & { adapter: AdapterChoice }) => {
     checkTrainOptions(opts); // before the engine starts: nothing is written until these pass
     const engine = await createNodeEngine({ adapter: opts.adapter });
@@ -188,7 +199,7 @@ export async function main(argv: string[]): Promise<void> {
       program
         .command('distill')
         .description('distil a teacher (a kdgpu checkpoint, an ONNX model or its logits) into a student: KD, DKD, with Label Revision and Data Selection')
-        .option('--teacher <file>', 'the teacher: a checkpoint (from kdgpu train), or an ONNX model (.onnx, run once by onnxruntime-node)')
+        .option('--teacher <files...>', 'the teacher: a checkpoint (from kdgpu train), or an ONNX model (.onnx, run once by onnxruntime-node); given more than once, an ensemble (checkpoints, ONNX models or logits files, see --ensemble-mean)')
         .option('--teacher-logits <file>', "instead of --teacher, the teacher's logits on the training set, a row per sample in the training set's order: safetensors (tensor \"logits\" [N, C], optionally \"test_logits\") or .npy, float32 or float16")
         .option('--teacher-test-logits <file>', "with --teacher-logits: the teacher's logits on the test set (its test accuracy is reported)")
         .addOption(new Option('--onnx-layout <layout>', 'ONNX teacher: the input layout (default nchw)').choices([...ONNX_LAYOUTS]))
@@ -204,7 +215,8 @@ export async function main(argv: string[]): Promise<void> {
       D.lr,
       "default: the teacher checkpoint's; fashion-mnist for an ONNX teacher or logits",
     ),
-  ).action(async (opts: DistillCliOptions & { adapter: AdapterChoice }) => {
+  ).action(async (cliOpts: Omit<DistillCliOptions, 'teacher'> & { teacher?: string[]; adapter: AdapterChoice }) => {
+    const opts = splitTeachers(cliOpts);
     checkDistillOptions(opts); // before the engine starts: nothing is written until these pass
     if (isOnnxPath(opts.teacher)) await loadOnnxRuntimeNode(); // an ONNX teacher without onnxruntime-node: say so now
     const engine = await createNodeEngine({ adapter: opts.adapter });
@@ -220,22 +232,23 @@ export async function main(argv: string[]): Promise<void> {
       program
         .command('ablate')
         .description('run the methods of method.md §5 over several seeds: Markdown table, JSON and SVG chart')
-        .requiredOption('--teacher <file>', 'teacher checkpoint (from kdgpu train)')
+        .requiredOption('--teacher <files...>', 'teacher checkpoint (from kdgpu train); given more than once, an ensemble')
         .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
         .option('--seeds <k>', 'seeds 1..k', int('--seeds', 1), 3)
         .option('--methods <list>', `comma-separated methods (default: ${ABLATION_METHODS.join(',')}; known: ${METHODS.join(', ')})`)
         .option('--grid', 'instead of the methods, the variant grid on kd+lr+ds (rest weight × balance × rule × β at T or 1, and re-scoring every epoch) beside kd and kd+ds-random')
+        .option('--ds-scores <list>', `comma-separated scorers: each selecting method runs once per scorer, beside its matched random control (known: ${DS_SCORE_NAMES.join(', ')})`)
         .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation'),
       D.lr,
       "default: the teacher's",
     ),
-  ).action(async (opts: AblateOptions & { adapter: AdapterChoice }, cmd: Command) => {
+  ).action(async (cliOpts: Omit<AblateOptions, 'teacher'> & { teacher: string[]; adapter: AdapterChoice }, cmd: Command) => {
+    const opts = splitTeachers(cliOpts) as AblateOptions & { adapter: AdapterChoice };
     if (opts.grid && opts.methods) throw new Error('--grid and --methods cannot be used together');
     // Options ablate has (they come with the training options) but cannot honour: refused, not ignored.
     for (const [key, flag, why] of [
       ['seed', '--seed', 'ablate runs seeds 1..--seeds'],
       ['metrics', '--metrics', 'ablate writes its results to --out-dir'],
-      ['resume', '--resume', 'ablate rewrites --out-dir after every run; rerun what is missing with --methods'],
       ['stopAfter', '--stop-after', 'ablate runs every arm to --epochs'],
     ] as const) {
       if (cmd.getOptionValueSource(key) === 'cli') throw new Error(`${flag} does not apply to ablate: ${why}`);

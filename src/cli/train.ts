@@ -11,6 +11,7 @@ import { evaluate, train } from '../train.js';
 import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
 import { loadDatasetSpec } from './datasets.js';
+import { addLabelNoise, parseNoisePairs } from '../data/label-noise.js';
 import { checkRunPaths } from './preflight.js';
 import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';
 
@@ -39,10 +40,14 @@ export interface TrainOptions extends DataOptions {
   divergenceCheck?: boolean;
   /** Stop after this many epochs in this invocation (continue later with --resume). */
   stopAfter?: number;
+  /** Relabel this fraction of the training labels (a teacher that is wrong in a known way; see data/label-noise.ts). */
+  labelNoise?: number;
+  /** With labelNoise: the class pairs swapped, "a:b,c:d" (default: every class, to a random other). */
+  noisePairs?: string;
 }
 
 /** Options that must be the same for --resume to continue a run rather than start another. */
-export const RUN_IDENTITY = ['model', 'student', 'teacher', 'teacherLogits', 'teacherTestLogits', 'onnxLayout', 'onnxMean', 'onnxStd', 'onnxInputRange', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'];
+export const RUN_IDENTITY = ['model', 'student', 'teacher', 'teacherLogits', 'teacherTestLogits', 'onnxLayout', 'onnxMean', 'onnxStd', 'onnxInputRange', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs', 'dsScore', 'ensembleMean', 'moreTeachers', 'labelNoise', 'noisePairs'];
 
 /**
  * The checkpoint to resume from, if --resume and it exists; refuses one written by a different run
@@ -95,6 +100,14 @@ export function trainSpec(o: TrainOptions) {
 }
 
 export function checkTrainOptions(o: TrainOptions): void {
+  if (o.noisePairs !== undefined && o.labelNoise === undefined) throw new Error('--noise-pairs goes with --label-noise (the fraction of labels to swap)');
+  if (o.noisePairs !== undefined) {
+    try {
+      parseNoisePairs(o.noisePairs, Infinity);
+    } catch (e) {
+      throw new Error(`--noise-pairs ${(e as Error).message.replace(/^noise pairs: /, '')}`);
+    }
+  }
   checkRunPaths({ ...o, dataset: o.dataset ?? 'fashion-mnist', datasetSpec: trainSpec(o) });
 }
 
@@ -108,9 +121,20 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const model = resumed?.model ?? createModel(engine, o.model, input, o.seed);
   const indices = o.trainSubset ? trainSubset(allIndices(data.train.n), o.trainSubset, o.seed) : allIndices(data.train.n);
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
+  // Label noise changes what the model learns from, not the data it records (a distillation
+  // from it uses the clean labels): the checkpoint's data identity is the clean set's.
+  let trainData = data.train;
+  let noiseNote = '';
+  if (o.labelNoise !== undefined) {
+    const pairs = o.noisePairs ? parseNoisePairs(o.noisePairs, data.train.numClasses) : undefined;
+    const noisy = addLabelNoise(data.train.labels, indices, data.train.numClasses, { rate: o.labelNoise, pairs, seed: o.seed });
+    trainData = { ...data.train, labels: noisy.labels };
+    const moved = noisy.flipped.map((n, c) => [c, n]).filter(([, n]) => n > 0);
+    noiseNote = `; label noise ${o.labelNoise}${o.noisePairs ? ` on pairs ${o.noisePairs}` : ' to random other classes'}: relabelled ${moved.reduce((s, [, n]) => s + n, 0)} (${moved.map(([c, n]) => `class ${c}: ${n}`).join(', ')})`;
+  }
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
-  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${indices.length} examples, ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
+  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${indices.length} examples, ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}${noiseNote}`);
   let lastSaved = 0;
   if (resumed?.state) {
     lastSaved = resumed.state.epoch;
@@ -122,7 +146,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
     const result = await train(
       engine,
       model,
-      data.train,
+      trainData,
       { epochs: o.epochs, batchSize: o.batch, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
       {
         onProgress: (p) => {

@@ -3,12 +3,13 @@
 // Accuracy is reported two ways that never choose on the test set: the last epoch's, and the
 // test accuracy at the epoch of best validation accuracy ("validation-chosen").
 
-import type { DistillOptions, EpochTelemetry, Method } from './distill.js';
+import { methodParts, METHODS, type DistillOptions, type EpochTelemetry, type Method } from './distill.js';
+import type { DsScore } from './selection.js';
 
 export const ABLATION_METHODS: Method[] = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'kd+ds-random', 'dkd', 'dkd+lr+ds'];
 
 /** Options an arm may change (the method's data-selection and label-revision knobs). */
-export type ArmOverrides = Partial<Pick<DistillOptions, 'dsRestWeight' | 'dsBalance' | 'dsRule' | 'betaAtT1' | 'dsEvery' | 'dsRatio' | 'dsWarmupLoss' | 'eta'>>;
+export type ArmOverrides = Partial<Pick<DistillOptions, 'dsRestWeight' | 'dsBalance' | 'dsRule' | 'betaAtT1' | 'dsEvery' | 'dsRatio' | 'dsWarmupLoss' | 'eta' | 'dsScore'>>;
 
 /** One row of the ablation: a method with option overrides, under a unique label. */
 export interface AblationArm {
@@ -48,6 +49,10 @@ export interface MethodSummary {
   /** Mean teacher error rate inside and outside Dt at the last selection. */
   teacherErrorInside: number | null;
   teacherErrorOutside: number | null;
+  /** Mean over the runs' selections of the scores' AUC at putting the teacher's mistakes last (null: none). */
+  mistakeAuc: number | null;
+  /** Mean fraction of Dt that changed at a re-selection (null: no re-selection). */
+  churn: number | null;
 }
 
 export type Metric = 'chosen' | 'last';
@@ -72,6 +77,27 @@ const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((s, x) =>
 /** Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96). */
 const T_95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
 
+/** The epoch (0-based) before which a run's first selection was made. */
+function firstSelectionEpoch(r: AblationRun): number {
+  const e = r.epochs.findIndex((t) => t.selection);
+  return e < 0 ? Infinity : e;
+}
+
+/**
+ * The matched random control of an arm: the same method with a random subset of the same
+ * per-class size ("kd+lr+ds" → "kd+lr+ds-random"); KD's for the teacher-correct control; null for
+ * arms that select nothing or are themselves the random control.
+ */
+export function controlOf(method: Method): string | null {
+  if (method === 'kd+ds-correct') return 'kd+ds-random';
+  if (methodParts(method).select !== 'score') return null;
+  const twin = `${method}-random`;
+  return (METHODS as readonly string[]).includes(twin) ? twin : null;
+}
+
+/** The label of an arm that selects with scorer `score` (with the ablation's --ds-scores). */
+export const scoredLabel = (method: Method, score: DsScore) => `${method} score=${score}`;
+
 function lastSelection(r: AblationRun) {
   for (let e = r.epochs.length - 1; e >= 0; e--) if (r.epochs[e].selection) return r.epochs[e].selection!;
   return null;
@@ -85,6 +111,9 @@ export function summarise(runs: AblationRun[]): MethodSummary[] {
     const vals = rs.map((r) => r.val).filter((v): v is number => v !== null);
     const sels = rs.map(lastSelection).filter((s) => s !== null);
     const classes = sels[0]?.perClass.length ?? 0;
+    const allSels = rs.flatMap((r) => r.epochs.flatMap((e) => (e.selection ? [e.selection] : [])));
+    const aucs = allSels.flatMap((s) => (typeof s.mistakeAuc === 'number' ? [s.mistakeAuc] : []));
+    const churns = rs.flatMap((r) => r.epochs.flatMap((e) => (e.selection && e.epoch > 1 + firstSelectionEpoch(r) && e.selection.selected ? [e.selection.changed / e.selection.selected] : [])));
     return {
       label,
       method: rs[0].method,
@@ -100,6 +129,8 @@ export function summarise(runs: AblationRun[]): MethodSummary[] {
       keptPerClass: sels.length ? Array.from({ length: classes }, (_, c) => mean(sels.map((s) => s.perClass[c]?.fraction ?? 0))) : null,
       teacherErrorInside: sels.length ? 100 * mean(sels.map((s) => s.teacherErrorInside)) : null,
       teacherErrorOutside: sels.length ? 100 * mean(sels.map((s) => s.teacherErrorOutside)) : null,
+      mistakeAuc: aucs.length ? mean(aucs) : null,
+      churn: churns.length ? mean(churns) : null,
     };
   });
 }
@@ -136,7 +167,7 @@ export function verdict(c: PairedComparison | null): string {
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 
 /** Δ and paired t of every arm against `baseline` and against `control` (when both were run). */
-export function markdownTable(summaries: MethodSummary[], runs: AblationRun[], baseline = 'kd', control = 'kd+ds-random'): string {
+export function markdownTable(summaries: MethodSummary[], runs: AblationRun[], baseline = 'kd'): string {
   const cell = (label: string, other: string) => {
     if (label === other) return '';
     const c = compare(runs, label, other);
@@ -145,12 +176,13 @@ export function markdownTable(summaries: MethodSummary[], runs: AblationRun[], b
   };
   const rows = summaries.map((s) => {
     const val = s.valMean === null ? '' : s.valMean.toFixed(2);
-    // The random control is KD's: it is the comparison for the KD-based selection arms only.
-    const dsCol = s.method.startsWith('kd+') && s.method.includes('ds') ? cell(s.label, control) : '';
+    // Each selecting arm against its matched random control: the same method, a random subset.
+    const control = controlOf(s.method);
+    const dsCol = control ? `${cell(s.label, control)}${cell(s.label, control) ? ` vs ${control}` : ''}` : '';
     return `| ${s.label} | ${s.chosenMean.toFixed(2)} ± ${s.chosenStd.toFixed(2)} | ${s.lastMean.toFixed(2)} ± ${s.lastStd.toFixed(2)} | ${val} | ${cell(s.label, baseline)} | ${dsCol} | ${Math.round(s.distilled)} | ${Math.round(s.lrChanged)} | ${s.runs} |`;
   });
   return [
-    `| arm | test % at best validation (mean ± std) | last-epoch test % | validation % | Δ vs ${baseline.toUpperCase()} (paired t) | Δ vs ${control} (paired t) | \\|Dt\\| | targets LR changed | seeds |`,
+    `| arm | test % at best validation (mean ± std) | last-epoch test % | validation % | Δ vs ${baseline.toUpperCase()} (paired t) | Δ vs its matched random control (paired t) | \\|Dt\\| | targets LR changed | seeds |`,
     '|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
@@ -162,9 +194,12 @@ export function selectionTable(summaries: MethodSummary[]): string {
   if (sel.length === 0) return '';
   const C = sel[0].keptPerClass!.length;
   return [
-    `| arm | ${Array.from({ length: C }, (_, c) => `kept % class ${c}`).join(' | ')} | teacher error in Dt % | outside Dt % |`,
-    `|---|${'---|'.repeat(C)}---|---|`,
-    ...sel.map((s) => `| ${s.label} | ${s.keptPerClass!.map((f) => (100 * f).toFixed(0)).join(' | ')} | ${s.teacherErrorInside!.toFixed(2)} | ${s.teacherErrorOutside!.toFixed(2)} |`),
+    `| arm | ${Array.from({ length: C }, (_, c) => `kept % class ${c}`).join(' | ')} | teacher error in Dt % | outside Dt % | AUC (mistakes last) | churn per re-selection |`,
+    `|---|${'---|'.repeat(C)}---|---|---|---|`,
+    ...sel.map(
+      (s) =>
+        `| ${s.label} | ${s.keptPerClass!.map((f) => (100 * f).toFixed(0)).join(' | ')} | ${s.teacherErrorInside!.toFixed(2)} | ${s.teacherErrorOutside!.toFixed(2)} | ${s.mistakeAuc === null ? '' : s.mistakeAuc.toFixed(3)} | ${s.churn === null ? '' : `${(100 * s.churn).toFixed(0)}%`} |`,
+    ),
   ].join('\n');
 }
 

@@ -6,15 +6,20 @@
 import type { Engine } from '../gpu/engine.js';
 import { allIndices, trainSubset, validationSplit } from '../data/batches.js';
 import { takeExamples, type Dataset } from '../data/dataset.js';
-import { kdLoss, labelRevision, NO_REVISION, selectMask, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
+import { kdLoss, labelRevision, NO_REVISION, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import { createModel, type Model } from '../nn/models.js';
 import { train, modelKernels, batchSizes, EVAL_BATCH, type EpochResult, type StepLoss, type TrainLoopOptions } from '../train.js';
-import { Rng } from '../util/rng.js';
 import { TeacherCache } from './teacher-cache.js';
-import { selectDistillSubset } from './selection.js';
+import { DS_SCORE_NAMES, mistakeAuc, selectDistillSubset, type DsScore, type ScorerState, type SelectionBuffers } from './selection.js';
+import { ensembleTarget, type EnsembleMean } from '../kernels/scores.js';
 import type { TrainingState } from '../nn/checkpoint.js';
 
-export const METHODS = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'dkd', 'dkd+lr+ds', 'kd+ds-random', 'kd+ds-correct'] as const;
+/**
+ * The methods. A DS method selects Dt with the scorer `dsScore`; its "-random" twin is the same
+ * method with a random subset of the same per-class size (its matched control), and
+ * "kd+ds-correct" keeps the teacher-correct samples first (a control that needs the ground truth).
+ */
+export const METHODS = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'dkd', 'dkd+lr+ds', 'kd+ds-random', 'kd+lr+ds-random', 'dkd+lr+ds-random', 'kd+ds-correct'] as const;
 export type Method = (typeof METHODS)[number];
 
 /** The loop's options (epochs, batch size, optimizer, schedule, seed, augmentation, resume…) and the method's. */
@@ -48,6 +53,10 @@ export interface DistillOptions extends Pick<TrainLoopOptions, 'epochs' | 'batch
   dsEvery: number;
   dsHessian: 'identity' | 'diag';
   dsDamping: number;
+  /** What orders the samples for selection (lower = distil first): selection.ts's DS_SCORES. */
+  dsScore: DsScore;
+  /** How several teachers make one target: the mean of their probabilities at T, or of their logits. */
+  ensembleMean: EnsembleMean;
   dkdAlpha: number;
   dkdBeta: number;
   dkdWarmupEpochs: number;
@@ -78,6 +87,8 @@ export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epoch
   dsEvery: 1,
   dsHessian: 'identity',
   dsDamping: 0.01,
+  dsScore: 'influence',
+  ensembleMean: 'probability',
   dkdAlpha: 1,
   // mdistiller's 8 (CIFAR-100, students with batch norm) diverged for the BN-free student-cnn
   // at lr 0.05; 2 is among mdistiller's own per-pair settings (method.md §4).
@@ -97,8 +108,12 @@ export interface SelectionTelemetry {
   /** The teacher's error rate on the training samples inside Dt and outside it. */
   teacherErrorInside: number;
   teacherErrorOutside: number;
-  /** Quantiles (0, 10, 50, 90, 100 %) of the influence scores (null for the controls, which have none). */
-  scoreQuantiles: number[] | null;
+  /** The scorer that ordered the samples. */
+  score: DsScore;
+  /** Quantiles (0, 10, 50, 90, 100 %) of the scores. */
+  scoreQuantiles: number[];
+  /** ROC AUC of the scores at putting the teacher's mistakes last (0.5: chance; null: no mistakes or no correct samples). */
+  mistakeAuc: number | null;
   /** Samples whose membership changed since the previous selection (all of |Dt| for the first). */
   changed: number;
 }
@@ -156,10 +171,11 @@ export interface DistillCallbacks {
   shouldStop?: () => boolean;
 }
 
-interface MethodParts {
+export interface MethodParts {
   loss: 'ce' | 'kd' | 'dkd';
   revise: boolean;
-  select: 'none' | 'influence' | 'random' | 'teacher-correct';
+  /** 'score': select with the run's dsScore; 'random' and 'teacher-correct': the controls' own order. */
+  select: 'none' | 'score' | 'random' | 'teacher-correct';
 }
 
 export function methodParts(method: Method): MethodParts {
@@ -171,15 +187,19 @@ export function methodParts(method: Method): MethodParts {
     case 'kd+lr':
       return { loss: 'kd', revise: true, select: 'none' };
     case 'kd+ds':
-      return { loss: 'kd', revise: false, select: 'influence' };
+      return { loss: 'kd', revise: false, select: 'score' };
     case 'kd+lr+ds':
-      return { loss: 'kd', revise: true, select: 'influence' };
+      return { loss: 'kd', revise: true, select: 'score' };
     case 'dkd':
       return { loss: 'dkd', revise: false, select: 'none' };
     case 'dkd+lr+ds':
-      return { loss: 'dkd', revise: true, select: 'influence' };
+      return { loss: 'dkd', revise: true, select: 'score' };
     case 'kd+ds-random':
       return { loss: 'kd', revise: false, select: 'random' };
+    case 'kd+lr+ds-random':
+      return { loss: 'kd', revise: true, select: 'random' };
+    case 'dkd+lr+ds-random':
+      return { loss: 'dkd', revise: true, select: 'random' };
     case 'kd+ds-correct':
       return { loss: 'kd', revise: false, select: 'teacher-correct' };
   }
@@ -200,6 +220,8 @@ export function validateDistillOptions(o: DistillOptions): void {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) bad(`--batch must be a positive integer, got ${o.batchSize}`);
   if (!Number.isInteger(o.epochs) || o.epochs < 1) bad(`--epochs must be a positive integer, got ${o.epochs}`);
   if (o.lambda1 < 0 || o.lambda2 < 0) bad(`--lambda1 and --lambda2 must be >= 0, got ${o.lambda1}, ${o.lambda2}`);
+  if (!DS_SCORE_NAMES.includes(o.dsScore)) bad(`--ds-score must be one of ${DS_SCORE_NAMES.join(', ')}, got ${o.dsScore}`);
+  if (o.ensembleMean !== 'probability' && o.ensembleMean !== 'logit') bad(`--ensemble-mean must be "probability" or "logit", got ${o.ensembleMean}`);
   const parts = methodParts(o.method);
   if (parts.select !== 'none' && o.dsWarmupEpochs >= o.epochs) {
     bad(`--ds-warmup-epochs (${o.dsWarmupEpochs}) must be smaller than --epochs (${o.epochs}) for ${o.method}`);
@@ -247,7 +269,7 @@ export type DistillTeacher = { model: Model; hash: string } | { logits: Float32A
  */
 export async function distill(
   engine: Engine,
-  teacher: DistillTeacher,
+  teacherOrEnsemble: DistillTeacher | DistillTeacher[],
   data: { train: Dataset; test: Dataset },
   o: DistillOptions,
   cb: DistillCallbacks = {},
@@ -259,15 +281,39 @@ export async function distill(
   const parts = methodParts(o.method);
   const { train: trainData, test } = data;
   const C = trainData.numClasses;
-  const teacherClasses = 'model' in teacher ? teacher.model.input.classes : teacher.classes;
-  if (teacherClasses !== C) throw new Error(`the teacher predicts ${teacherClasses} classes, the dataset has ${C}`);
-  if (!('model' in teacher) && o.augment) {
-    throw new Error('augmentation needs a teacher model run by kdgpu: precomputed logits are for the training images as they are, not for their augmented copies');
+  const teachers = Array.isArray(teacherOrEnsemble) ? teacherOrEnsemble : [teacherOrEnsemble];
+  if (teachers.length === 0) throw new Error('distill needs at least one teacher');
+  teachers.forEach((teacher, j) => {
+    const name = teachers.length > 1 ? `teacher ${j + 1} of ${teachers.length}` : 'the teacher';
+    const teacherClasses = 'model' in teacher ? teacher.model.input.classes : teacher.classes;
+    if (teacherClasses !== C) throw new Error(`${name} predicts ${teacherClasses} classes, the dataset has ${C}`);
+    if (!('model' in teacher) && o.augment) {
+      throw new Error(`augmentation needs every teacher to be a model run by kdgpu: ${name}'s precomputed logits are for the training images as they are, not for their augmented copies`);
+    }
+  });
+  const scorer: DsScore = parts.select === 'score' ? o.dsScore : parts.select === 'none' ? o.dsScore : parts.select;
+  if (parts.select !== 'none' && scorer === 'ensemble-disagreement' && teachers.length < 2) {
+    throw new Error(`the ensemble-disagreement score needs at least 2 teachers, got ${teachers.length}`);
   }
-  const teacherLogitsAt = (epoch: number) =>
+  const oneTeacherAt = (teacher: DistillTeacher, epoch: number) =>
     'model' in teacher
       ? cache.get(teacher.model, teacher.hash, trainData, { rows: trainIdx, augment: o.augment, seed: o.seed, epoch })
       : cache.fromLogits(teacher.hash, trainData, teacher.logits, teacher.classes);
+  // An ensemble's teachers, stacked [K, N, C], and the logits of their mean target [N, C]
+  // (method.md §3b), made again per epoch under augmentation.
+  let ensemble: { stacked: GPUBuffer; target: GPUBuffer } | null = null;
+  const teacherLogitsAt = (epoch: number): { logits: GPUBuffer } => {
+    if (teachers.length === 1) return oneTeacherAt(teachers[0], epoch);
+    if (ensemble && !o.augment) return { logits: ensemble.target };
+    if (ensemble) for (const b of [ensemble.stacked, ensemble.target]) engine.release(b);
+    const N = trainData.n;
+    const stacked = engine.alloc(teachers.length * N * C * 4, 'ensemble-teachers');
+    teachers.forEach((teacher, j) => engine.copy(oneTeacherAt(teacher, epoch).logits, 0, stacked, j * N * C * 4, N * C * 4));
+    const target = engine.alloc(N * C * 4, 'ensemble-target');
+    ensembleTarget(engine, { zk: stacked, z: target }, teachers.length, N, C, o.temperature, o.ensembleMean);
+    ensemble = { stacked, target };
+    return { logits: target };
+  };
   const input = { channels: trainData.channels, height: trainData.height, width: trainData.width, classes: C };
   const student = initial ?? createModel(engine, o.student, input, o.seed);
 
@@ -284,9 +330,10 @@ export async function distill(
   // A teacher model's forward over the training rows comes first and is long: every pipeline of
   // the run (its forward, the student's step and evaluation) is built before it, in parallel.
   // (Without one, train() builds the student's quick pipelines first; see prepareRun.)
-  if ('model' in teacher) {
+  const teacherModels = teachers.flatMap((t) => ('model' in t ? [t.model] : []));
+  if (teacherModels.length > 0) {
     await engine.prepare([
-      ...modelKernels(teacher.model, { eval: batchSizes(trainIdx.length, EVAL_BATCH) }),
+      ...teacherModels.flatMap((m) => modelKernels(m, { eval: batchSizes(trainIdx.length, EVAL_BATCH) })),
       ...modelKernels(student, { train: batchSizes(trainIdx.length, o.batchSize), eval: selecting ? batchSizes(trainIdx.length, EVAL_BATCH) : [] }),
     ]);
   }
@@ -306,6 +353,12 @@ export async function distill(
     selected = true;
   }
   let selection: SelectionTelemetry | undefined;
+  const scorerState: ScorerState = { mean: null, selections: 0 };
+  const resumedMean = o.resume?.tensors?.['ds.score-mean'];
+  if (resumedMean) {
+    scorerState.mean = engine.upload(resumedMean, 'ds-score-mean');
+    scorerState.selections = o.resume!.extra?.scoreSelections ?? 1;
+  }
   const dkdWarmSteps = Math.max(1, o.dkdWarmupEpochs * Math.ceil(trainIdx.length / o.batchSize));
 
   // The fused loss: label revision + KD/DKD + selection mask + gradient in one pass over [B, C].
@@ -363,7 +416,20 @@ export async function distill(
           const rescore = o.dsEvery > 0 && (epoch - o.dsWarmupEpochs) % o.dsEvery === 0;
           if (selecting && !warmingAt(epoch) && (!selected || rescore)) {
             selected = true;
-            const made = await makeSelection(engine, parts.select, student, trainData, split, trainIdx, { teacherLogits: teacherLogits.logits, labels: labelsAll, mask, counts }, o, revision, tele.wrong, previousMask);
+            const made = await makeSelection(
+              engine,
+              scorer,
+              student,
+              trainData,
+              split,
+              trainIdx,
+              { teacherLogits: teacherLogits.logits, teachers: ensemble ? { logits: ensemble.stacked, count: teachers.length } : undefined, labels: labelsAll, mask, counts },
+              o,
+              revision,
+              tele.wrong,
+              previousMask,
+              scorerState,
+            );
             previousMask = made.mask;
             selection = { ...made.telemetry, afterEpoch: epoch };
             distilled = selection.selected;
@@ -384,12 +450,20 @@ export async function distill(
           await cb.onEpoch?.(t, student, state);
         },
         shouldStop: cb.shouldStop,
-        state: async () => ({ extra: { distilled }, tensors: selected ? { 'ds.mask': await engine.readF32(mask, trainData.n) } : undefined }),
+        state: async () => ({
+          extra: { distilled, ...(scorerState.mean ? { scoreSelections: scorerState.selections } : {}) },
+          tensors: selected
+            ? { 'ds.mask': await engine.readF32(mask, trainData.n), ...(scorerState.mean ? { 'ds.score-mean': await engine.readF32(scorerState.mean, trainIdx.length) } : {}) }
+            : undefined,
+        }),
       },
     );
     return { student, epochs, best: result.best, last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal };
   } finally {
     for (const b of [labelsAll, mask, counts]) engine.release(b);
+    if (scorerState.mean) engine.release(scorerState.mean);
+    const e = ensemble as { stacked: GPUBuffer; target: GPUBuffer } | null;
+    if (e) for (const b of [e.stacked, e.target]) engine.release(b);
   }
 }
 
@@ -443,59 +517,41 @@ async function teacherTelemetry(
 }
 
 /**
- * Write the selection mask (zero outside the training rows) and describe it. The influence rule
- * scores and selects on the GPU; the controls select with the same kernel and balance rule from
- * random scores ('random') or teacher-correct first ('teacher-correct', random among ties), keeping
- * exactly as many samples per group as the influence rule would (for the ratio rule, the same
- * ratio; for the sign rule, the influence selection's own counts).
+ * Write the selection mask (zero outside the training rows) and describe it. Every scorer scores
+ * on the GPU (the controls upload their seeded order) and selects with the same kernel and
+ * balance rule; the controls keep exactly as many samples per group as the rule gives (for the
+ * sign rule, the influence selection's own counts).
  */
 async function makeSelection(
   engine: Engine,
-  kind: MethodParts['select'],
+  score: DsScore,
   student: Model,
   data: Dataset,
   split: { train: Uint32Array; val: Uint32Array },
   trainIdx: Uint32Array,
-  gpu: { teacherLogits: GPUBuffer; labels: GPUBuffer; mask: GPUBuffer; counts: GPUBuffer },
+  gpu: SelectionBuffers,
   o: DistillOptions,
   revision: Revision,
   teacherWrong: Float32Array,
   previous: Float32Array | null,
+  state: ScorerState,
 ): Promise<{ mask: Float32Array; telemetry: Omit<SelectionTelemetry, 'afterEpoch'> }> {
   const C = data.numClasses;
   const n = trainIdx.length;
   engine.write(gpu.mask, new Float32Array(data.n)); // zeros: only training rows get scored and set
-  const influence = () =>
-    selectDistillSubset(student, data, { train: trainIdx, val: split.val }, gpu, {
-      rule: o.dsRule,
-      ratio: o.dsRatio,
-      balance: o.dsBalance,
-      hessian: o.dsHessian,
-      damping: o.dsDamping,
-      temperature: o.temperature,
-      revision,
-    });
-  let scoreQuantiles: number[] | null = null;
-  if (kind === 'influence') {
-    const { scores } = await influence();
-    scoreQuantiles = quantiles(await engine.readF32(scores, n), [0, 0.1, 0.5, 0.9, 1]);
-    engine.release(scores);
-  } else {
-    // The sign rule's size is only known from the influence scores: take its per-group counts.
-    if (o.dsRule === 'sign') engine.release((await influence()).scores);
-    const rng = new Rng(o.seed * 7919 + 17);
-    const score = Float32Array.from(trainIdx, (k) => (kind === 'teacher-correct' ? 2 * teacherWrong[k] : 0) + rng.next());
-    const scoreBuf = engine.upload(score, 'ds-control-scores');
-    const idx = engine.upload(trainIdx, 'ds-idx');
-    selectMask(engine, { score: scoreBuf, idx, labels: gpu.labels, mask: gpu.mask, counts: gpu.counts }, n, {
-      rule: o.dsRule === 'sign' ? 'count' : 'ratio',
-      ratio: o.dsRatio,
-      balance: o.dsBalance,
-      classes: C,
-    });
-    engine.release(scoreBuf);
-    engine.release(idx);
-  }
+  const { scores } = await selectDistillSubset(
+    student,
+    data,
+    { train: trainIdx, val: split.val },
+    gpu,
+    { score, rule: o.dsRule, ratio: o.dsRatio, balance: o.dsBalance, hessian: o.dsHessian, damping: o.dsDamping, temperature: o.temperature, revision, seed: o.seed },
+    state,
+    teacherWrong,
+  );
+  const hostScores = await engine.readF32(scores, n);
+  engine.release(scores);
+  const scoreQuantiles = quantiles(hostScores, [0, 0.1, 0.5, 0.9, 1]);
+  const auc = mistakeAuc(hostScores, Float32Array.from(trainIdx, (k) => teacherWrong[k]));
   // Telemetry, between epochs: one readback of the mask, then counts over the training rows.
   const mask = await engine.readF32(gpu.mask, data.n);
   const perClass = Array.from({ length: C }, () => ({ samples: 0, selected: 0, fraction: 0 }));
@@ -522,7 +578,9 @@ async function makeSelection(
       perClass,
       teacherErrorInside: selected ? wrongIn / selected : 0,
       teacherErrorOutside: n - selected ? wrongOut / (n - selected) : 0,
+      score,
       scoreQuantiles,
+      mistakeAuc: auc,
       changed: previous ? changed : selected,
     },
   };

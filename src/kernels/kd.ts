@@ -14,7 +14,7 @@ import { Rng } from '../util/rng.js';
 const WG = 64;
 const f = (name: string, access: BindingSpec['access'] = 'read'): BindingSpec => ({ name, type: 'f32', access });
 const u = (name: string): BindingSpec => ({ name, type: 'u32', access: 'read' });
-const REVISION_UNIFORMS: Array<[string, UniformType]> = [
+export const REVISION_UNIFORMS: Array<[string, UniformType]> = [
   ['C', 'u32'],
   ['inv_t', 'f32'],
   ['inv_t_beta', 'f32'],
@@ -34,11 +34,11 @@ export interface Revision {
 
 export const NO_REVISION: Revision = { revise: false, eta: 0.9, scope: 'all', betaAtT1: false };
 
-function revisionVariant(r: Revision) {
+export function revisionVariant(r: Revision) {
   return { REVISE: r.revise, LR_SCOPE: r.scope === 'wrong' ? 1 : 0 };
 }
 
-function revisionUniforms(r: Revision, temperature: number) {
+export function revisionUniforms(r: Revision, temperature: number) {
   if (r.revise && !(r.eta > 0 && r.eta < 1)) throw new Error(`label revision: eta must be in (0, 1), got ${r.eta}`);
   if (!(temperature > 0)) throw new Error(`temperature must be > 0, got ${temperature}`);
   return { inv_t: 1 / temperature, inv_t_beta: r.betaAtT1 ? 1 : 1 / temperature, eta: r.eta };
@@ -224,7 +224,7 @@ export function selectMask(engine: Engine, bufs: { score: Binding; idx: Binding;
 // ---- float64 references ----------------------------------------------------------------------
 
 /** log softmax(z / t) over the classes not in `skip` (those get −∞), float64, shifted by the max. */
-function logSoftmaxT(z: ArrayLike<number>, off: number, C: number, t: number, skip = -1): number[] {
+export function logSoftmaxT(z: ArrayLike<number>, off: number, C: number, t: number, skip = -1): number[] {
   let m = -Infinity;
   for (let c = 0; c < C; c++) if (c !== skip) m = Math.max(m, z[off + c]);
   let sum = 0;
@@ -233,7 +233,7 @@ function logSoftmaxT(z: ArrayLike<number>, off: number, C: number, t: number, sk
   return Array.from({ length: C }, (_, c) => (c === skip ? -Infinity : (z[off + c] - m) / t - lse));
 }
 
-function softmaxT(z: ArrayLike<number>, off: number, C: number, t: number): number[] {
+export function softmaxT(z: ArrayLike<number>, off: number, C: number, t: number): number[] {
   return logSoftmaxT(z, off, C, t).map(Math.exp);
 }
 

@@ -12,7 +12,8 @@ import { pool2dCheck } from './pool2d.js';
 import { batchnormCheck } from './batchnorm.js';
 import { optimizerCheck } from './optim.js';
 import { kdCheck } from './kd.js';
+import { scoresCheck } from './scores.check.js';
 import { finiteKernelCheck } from './finite.js';
 import { scatterCheck } from './scatter.js';
 
-export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, finiteKernelCheck, scatterCheck, ceilingCheck];
+export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, scoresCheck, finiteKernelCheck, scatterCheck, ceilingCheck];
