@@ -18,6 +18,8 @@ import { RunProgress } from './progress.js';
 import { checkRunPaths, type NamedPath } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 import type { DataIdentity } from '../nn/checkpoint.js';
+import { defaultCacheDir, LogitsCache } from '../io/logits-cache.js';
+import { cachedTeacherLogits, chooseTeacherBackend, describeBackend, type TeacherBackendChoice } from './teacher-logits.js';
 
 /** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
 const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
@@ -38,6 +40,12 @@ export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, 
   onnxBatch?: number;
   /** false (--no-teacher-check): distil from a teacher whose training predictions are at chance level. */
   teacherCheck?: boolean;
+  /** Where a checkpoint teacher's forward runs (default auto: onnxruntime-node on a software adapter when installed). */
+  teacherBackend?: TeacherBackendChoice;
+  /** false (--no-cache): a checkpoint teacher's logits are neither read from nor written to the disk cache. */
+  cache?: boolean;
+  /** The disk cache's directory (default: defaultCacheDir(), $XDG_CACHE_HOME/kdgpu or ~/.cache/kdgpu). */
+  cacheDir?: string;
   student: string;
   method: Method;
   out?: string;
@@ -114,6 +122,12 @@ export function checkDistillOptions(o: DistillCliOptions): void {
   for (const [key, flag] of [['onnxLayout', '--onnx-layout'], ['onnxMean', '--onnx-mean'], ['onnxStd', '--onnx-std'], ['onnxInputRange', '--onnx-input-range'], ['onnxBatch', '--onnx-batch']] as const) {
     if (o[key] !== undefined && !onnx) throw new Error(`${flag} applies to an ONNX teacher (--teacher model.onnx)${o.teacher ? `, not to ${o.teacher}` : ''}`);
   }
+  if (o.teacherBackend && o.teacherBackend !== 'auto' && (onnx || o.teacherLogits)) {
+    throw new Error(`--teacher-backend applies to a kdgpu checkpoint teacher, not to ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher (onnxruntime runs it)'}`);
+  }
+  if (o.teacherBackend === 'onnxruntime' && o.augment) {
+    throw new Error("--teacher-backend onnxruntime cannot be used with --augment: the teacher sees each epoch's augmented images, which kdgpu's forward computes on the device (--teacher-backend kdgpu or auto)");
+  }
   if ((onnx || o.teacherLogits) && o.augment) {
     throw new Error(`--augment needs a teacher that kdgpu runs (a checkpoint): the logits of ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher'} are computed once, for the training images as they are`);
   }
@@ -134,7 +148,15 @@ interface PreparedTeacher {
   release(): void;
 }
 
-/** A kdgpu checkpoint: the data it records (unless the options name other data), normalised as it was trained. */
+/** The disk cache of teacher logits the options ask for (--cache-dir, --no-cache). */
+export const logitsCacheOf = (o: { cache?: boolean; cacheDir?: string }): LogitsCache | null => (o.cache === false ? null : new LogitsCache(o.cacheDir ?? defaultCacheDir()));
+
+/**
+ * A kdgpu checkpoint: the data it records (unless the options name other data), normalised as it
+ * was trained. Without augmentation its logits for the run's training rows are computed here, once
+ * (or read from the disk cache), by the backend chosen for this adapter (teacher-logits.ts); with
+ * augmentation the model itself goes to distill(), which runs it on each epoch's images.
+ */
 async function checkpointTeacher(engine: Engine, o: DistillCliOptions, out: (s: string) => void): Promise<PreparedTeacher> {
   const path = o.teacher!;
   const teacher = await loadWeights(engine, path);
@@ -142,15 +164,31 @@ async function checkpointTeacher(engine: Engine, o: DistillCliOptions, out: (s: 
     const tc = teacher.config as ModelConfig;
     const spec = specFromOptions(o, specOfCheckpoint(tc, path));
     const data = await loadDatasetSpec(spec, tc.normalisation, o.testSubset, (train) => checkModelFitsData(`the teacher ${path} (${tc.model})`, tc.input, train, spec));
-    if (tc.data && tc.data.trainHash !== trainingSetHash(data.train)) {
+    const trainHash = trainingSetHash(data.train);
+    if (tc.data && tc.data.trainHash !== trainHash) {
       out(`note: the teacher was trained on other data (${describeSpec(tc.data.spec)}); distilling on ${describeSpec(spec)} anyway`);
     }
+    const description = `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})`;
+    const backend = await chooseTeacherBackend(engine, o.teacherBackend ?? 'auto', !!o.augment);
+    if (o.augment) {
+      return {
+        teacher: { model: teacher.model, hash: teacher.hash },
+        spec,
+        data,
+        description: `${description}; teacher's forward: ${describeBackend(backend, engine)}, on each epoch's augmented images`,
+        release: () => teacher.model.store.destroy(),
+      };
+    }
+    const { trainIdx } = splitRows(data.train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
+    const got = await cachedTeacherLogits(engine, teacher, data.train, trainIdx, { backend, cache: logitsCacheOf(o), trainingSetHash: trainHash }, out);
+    teacher.model.store.destroy();
+    out(`the teacher's logits for the ${trainIdx.length} training rows: ${got.how}`);
     return {
-      teacher: { model: teacher.model, hash: teacher.hash },
+      teacher: { logits: got.logits, classes: tc.input.classes, hash: teacher.hash },
       spec,
       data,
-      description: `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})`,
-      release: () => teacher.model.store.destroy(),
+      description,
+      release: () => {},
     };
   } catch (e) {
     teacher.model.store.destroy();
