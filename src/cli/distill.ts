@@ -322,7 +322,8 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
       `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
       `${o.method.includes('ds') ? ` ds: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
-  const progress = new RunProgress(o.progress, o.epochs, "the GPU pipelines and the teacher's logits", engine, out);
+  // A teacher given as logits has them already (computed, read from a file or the cache).
+  const progress = new RunProgress(o.progress, o.epochs, 'model' in prepared.teacher ? "the GPU pipelines and the teacher's logits" : 'the GPU pipelines', engine, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
   let identity: DataIdentity | undefined;
   const result = await distill(
