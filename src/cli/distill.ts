@@ -145,6 +145,8 @@ interface PreparedTeacher {
   spec: DatasetSpec;
   data: LoadedData;
   description: string;
+  /** A line after the run's first: where the teacher's logits came from. */
+  detail?: string;
   release(): void;
 }
 
@@ -169,25 +171,26 @@ async function checkpointTeacher(engine: Engine, o: DistillCliOptions, out: (s: 
       out(`note: the teacher was trained on other data (${describeSpec(tc.data.spec)}); distilling on ${describeSpec(spec)} anyway`);
     }
     const description = `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})`;
-    const backend = await chooseTeacherBackend(engine, o.teacherBackend ?? 'auto', !!o.augment);
+    const choose = () => chooseTeacherBackend(engine, o.teacherBackend ?? 'auto', !!o.augment);
     if (o.augment) {
       return {
         teacher: { model: teacher.model, hash: teacher.hash },
         spec,
         data,
-        description: `${description}; teacher's forward: ${describeBackend(backend, engine)}, on each epoch's augmented images`,
+        description,
+        detail: `the teacher's forward: ${describeBackend(await choose(), engine)}, on each epoch's augmented images`,
         release: () => teacher.model.store.destroy(),
       };
     }
     const { trainIdx } = splitRows(data.train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
-    const got = await cachedTeacherLogits(engine, teacher, data.train, trainIdx, { backend, cache: logitsCacheOf(o), trainingSetHash: trainHash }, out);
+    const got = await cachedTeacherLogits(engine, teacher, data.train, trainIdx, { backend: choose, cache: logitsCacheOf(o), trainingSetHash: trainHash }, out);
     teacher.model.store.destroy();
-    out(`the teacher's logits for the ${trainIdx.length} training rows: ${got.how}`);
     return {
       teacher: { logits: got.logits, classes: tc.input.classes, hash: teacher.hash },
       spec,
       data,
       description,
+      detail: `the teacher's logits for the ${trainIdx.length} training rows: ${got.how}`,
       release: () => {},
     };
   } catch (e) {
@@ -322,6 +325,7 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
       `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
       `${o.method.includes('ds') ? ` ds: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
+  if (prepared.detail) out(prepared.detail);
   // A teacher given as logits has them already (computed, read from a file or the cache).
   const progress = new RunProgress(o.progress, o.epochs, 'model' in prepared.teacher ? "the GPU pipelines and the teacher's logits" : 'the GPU pipelines', engine, out);
   let lastSaved = resumed?.state?.epoch ?? 0;

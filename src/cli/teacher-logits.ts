@@ -75,7 +75,8 @@ export async function computeTeacherLogits(engine: Engine, teacher: RestoredMode
 
 /** Where computed logits are kept: a cache directory, or none (--no-cache). */
 export interface TeacherLogitsSource {
-  backend: TeacherBackend;
+  /** The backend, chosen only when the logits must be computed (a cache hit loads no onnxruntime). */
+  backend: () => Promise<TeacherBackend>;
   cache: LogitsCache | null;
   /** The training set's hash (trainingSetHash), part of the cache key. */
   trainingSetHash: string;
@@ -105,8 +106,9 @@ export async function cachedTeacherLogits(
     return { logits, how: `read from the cache (${found.path}): the teacher's forward skipped` };
   }
   if (found?.discarded) note(`note: a cached entry was discarded and is recomputed: ${found.discarded}`);
+  const backend = await source.backend();
   const started = performance.now();
-  const logits = await computeTeacherLogits(engine, teacher, data, rows, source.backend);
+  const logits = await computeTeacherLogits(engine, teacher, data, rows, backend);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   let stored = '';
   if (source.cache) {
@@ -118,5 +120,5 @@ export async function cachedTeacherLogits(
       note(`note: the teacher's logits could not be cached in ${source.cache.dir}: ${(e as Error).message}`);
     }
   }
-  return { logits, how: `computed by ${describeBackend(source.backend, engine)} in ${seconds} s${stored}` };
+  return { logits, how: `computed by ${describeBackend(backend, engine)} in ${seconds} s${stored}` };
 }
