@@ -13,16 +13,16 @@
 // Data: a slice of Fashion-MNIST (1,200 training and 300 test images) as IDX files. Every cache
 // lives in a temporary folder (test/setup-cache.ts points $XDG_CACHE_HOME at one too).
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { idxBytes, kdgpu, kdgpuFails } from './helpers.js';
+import { distillCli, kdgpu, kdgpuFails, writeFashionSlice } from './helpers.js';
 import { testEngine } from './engine.js';
 import { loadDatasetSpec } from '../src/cli/datasets.js';
 import { runDistill, type DistillCliOptions } from '../src/cli/distill.js';
 import { chooseTeacherBackend, computeTeacherLogits } from '../src/cli/teacher-logits.js';
-import { DEFAULT_DISTILL, splitRows } from '../src/kd/distill.js';
+import { splitRows } from '../src/kd/distill.js';
 import { loadWeights } from '../src/nn/checkpoint-file.js';
 import { defaultCacheDir, LogitsCache } from '../src/io/logits-cache.js';
 import { readLogitsFile } from '../src/interop/logits-file.js';
@@ -30,38 +30,19 @@ import { loadOnnxRuntimeNode } from '../src/interop/onnx-node.js';
 import type { Engine } from '../src/gpu/engine.js';
 
 const TEACHER = 'models/teacher-cnn.safetensors';
-const FASHION = '/usr/share/datasets/fashion-mnist';
 const TRAIN_N = 1200;
 const TEST_N = 300;
 const dir = mkdtempSync(join(tmpdir(), 'kdgpu-teacher-logits-'));
 const dataDir = join(dir, 'fashion-slice');
 
-beforeAll(async () => {
-  mkdirSync(dataDir, { recursive: true });
-  const full = await loadDatasetSpec({ kind: 'fashion-mnist', dir: FASHION }, { mean: [0], std: [1] });
-  for (const [split, ds, n] of [['train', full.train, TRAIN_N], ['t10k', full.test, TEST_N]] as const) {
-    const pixels = Uint8Array.from(ds.images.subarray(0, n * 784), (v) => Math.round(v * 255));
-    writeFileSync(join(dataDir, `${split}-images-idx3-ubyte`), idxBytes(0x803, [n, 28, 28], pixels));
-    writeFileSync(join(dataDir, `${split}-labels-idx1-ubyte`), idxBytes(0x801, [n], ds.labels.subarray(0, n)));
-  }
-}, 120_000);
+beforeAll(() => writeFashionSlice(dataDir, TRAIN_N, TEST_N), 120_000);
 
-/** distill's command-line options with its defaults, as commander would fill them (on the slice, one quick epoch of KD). */
-function distillCli(o: Partial<DistillCliOptions>): DistillCliOptions {
-  const d = DEFAULT_DISTILL;
-  return {
-    student: 'student-cnn', method: 'kd', epochs: 1, batch: 64, lr: d.lr, optimizer: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4, schedule: 'cosine', seed: 1,
-    augment: false, progress: false, T: d.temperature, lambda1: d.lambda1, lambda2: d.lambda2, eta: d.eta, lrScope: d.lrScope, betaAtT1: d.betaAtT1, dsRatio: d.dsRatio, dsRule: d.dsRule,
-    dsBalance: d.dsBalance, dsRestWeight: d.dsRestWeight, dsWarmupEpochs: d.dsWarmupEpochs, dsWarmupLoss: d.dsWarmupLoss, dsEvery: d.dsEvery, dsHessian: d.dsHessian, dsDamping: d.dsDamping,
-    dkdAlpha: d.dkdAlpha, dkdBeta: d.dkdBeta, dkdWarmupEpochs: d.dkdWarmupEpochs,
-    dataset: 'idx', dataDir, valSplit: 200, trainSubset: 400,
-    ...o,
-  };
-}
+/** distill's options on the slice: one quick epoch of KD on 400 of its rows. */
+const sliceCli = (o: Partial<DistillCliOptions>) => distillCli({ dataset: 'idx', dataDir, valSplit: 200, trainSubset: 400, ...o });
 
 async function distillLines(engine: Engine, o: Partial<DistillCliOptions>) {
   const lines: string[] = [];
-  const result = await runDistill(engine, distillCli(o), (s) => lines.push(s));
+  const result = await runDistill(engine, sliceCli(o), (s) => lines.push(s));
   return { lines, text: lines.join('\n'), result };
 }
 
