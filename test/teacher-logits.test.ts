@@ -99,13 +99,16 @@ describe('the teacher\'s forward where it is fastest', () => {
     expect(augmented.text).toMatch(/teacher's forward: kdgpu \(.*\), on each epoch's augmented images/);
   }, 600_000);
 
-  it('refuses --teacher-backend where it cannot apply, before anything runs', async () => {
+  it('refuses --teacher-backend and --cache-dir where they cannot apply, before anything runs', async () => {
     const fails = async (args: string[]) => (await kdgpuFails(args)).out;
     expect(await fails(['distill', '--teacher', TEACHER, '--teacher-backend', 'onnxruntime', '--augment'])).toMatch(/--teacher-backend onnxruntime cannot be used with --augment/);
     const logits = join(dir, 'any.safetensors');
     writeFileSync(logits, 'x');
     expect(await fails(['distill', '--teacher-logits', logits, '--teacher-backend', 'kdgpu'])).toMatch(/--teacher-backend applies to a kdgpu checkpoint teacher, not to --teacher-logits/);
     expect(await fails(['distill', '--teacher', TEACHER, '--teacher-backend', 'tpu'])).toMatch(/argument 'tpu' is invalid\. Allowed choices are auto, kdgpu, onnxruntime/);
+    expect(await fails(['distill', '--teacher', TEACHER, '--cache-dir', dir, '--no-cache'])).toMatch(/--cache-dir and --no-cache cannot be used together/);
+    expect(await fails(['distill', '--teacher', TEACHER, '--cache-dir', logits])).toMatch(/--cache-dir \S+any\.safetensors: exists and is not a folder/);
+    expect(await fails(['distill', '--teacher-logits', logits, '--cache-dir', dir])).toMatch(/--cache-dir applies to a kdgpu checkpoint teacher/);
   }, 120_000);
 });
 

@@ -3,7 +3,7 @@
 // set computed anywhere (a logits file); see docs/interop.md.
 
 import { createHash } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
 import { distill, DEFAULT_DISTILL, splitRows, validateDistillOptions, type DistillOptions, type DistillTeacher, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
@@ -124,6 +124,11 @@ export function checkDistillOptions(o: DistillCliOptions): void {
   }
   if (o.teacherBackend && o.teacherBackend !== 'auto' && (onnx || o.teacherLogits)) {
     throw new Error(`--teacher-backend applies to a kdgpu checkpoint teacher, not to ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher (onnxruntime runs it)'}`);
+  }
+  if (o.cacheDir !== undefined) {
+    if (o.cache === false) throw new Error('--cache-dir and --no-cache cannot be used together: the cache is used (in --cache-dir) or not at all');
+    if (onnx || o.teacherLogits) throw new Error(`--cache-dir applies to a kdgpu checkpoint teacher, whose logits it keeps; ${o.teacherLogits ? '--teacher-logits are read from their file' : "an ONNX teacher's are computed each run"}`);
+    if (existsSync(o.cacheDir) && !statSync(o.cacheDir).isDirectory()) throw new Error(`--cache-dir ${o.cacheDir}: exists and is not a folder`);
   }
   if (o.teacherBackend === 'onnxruntime' && o.augment) {
     throw new Error("--teacher-backend onnxruntime cannot be used with --augment: the teacher sees each epoch's augmented images, which kdgpu's forward computes on the device (--teacher-backend kdgpu or auto)");

@@ -40,7 +40,7 @@ export async function chooseTeacherBackend(engine: Engine, choice: TeacherBacken
   if (choice === 'kdgpu') return { kind: 'kdgpu' };
   if (choice === 'onnxruntime') {
     if (augment) throw new Error('the onnxruntime backend computes a teacher\'s logits once, for the images as they are: with augmentation the teacher runs on the device');
-    return { kind: 'onnxruntime', ort: await loadOnnxRuntimeNode() };
+    return { kind: 'onnxruntime', ort: await loadOnnxRuntimeNode().catch((e: Error) => Promise.reject(new Error(`--teacher-backend onnxruntime: ${e.message}`))) };
   }
   if (augment || !engine.software) return { kind: 'kdgpu' };
   const ort = await tryOnnxRuntime();
