@@ -69,7 +69,11 @@ export class LogitsCache {
       return { logits: null, discarded: `${path}: ${problem}` };
     }
     const now = new Date();
-    utimesSync(path, now, now); // recently used: evicted last
+    try {
+      utimesSync(path, now, now); // recently used: evicted last
+    } catch {
+      // evicted by another process since it was read: the logits read are still whole
+    }
     return { logits: problem, path };
   }
 
@@ -87,10 +91,10 @@ export class LogitsCache {
   private evict(keep: string): void {
     const entries = readdirSync(this.dir)
       .filter((name) => name.endsWith(SUFFIX))
-      .map((name) => {
+      .flatMap((name) => {
         const path = join(this.dir, name);
-        const s = statSync(path);
-        return { path, bytes: s.size, used: s.mtimeMs };
+        const s = statSync(path, { throwIfNoEntry: false }); // another process may evict too
+        return s ? [{ path, bytes: s.size, used: s.mtimeMs }] : [];
       })
       .sort((a, b) => a.used - b.used);
     let total = entries.reduce((sum, e) => sum + e.bytes, 0);
