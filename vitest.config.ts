@@ -12,6 +12,7 @@ export default defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup-cache.ts'],
     // Dawn is a native addon: separate processes, not worker threads.
     pool: 'forks',
     testTimeout: 300_000,

@@ -1,6 +1,12 @@
-// Helpers shared by the test files: running the built CLI, and writing IDX bytes.
+// Helpers shared by the test files: running the built CLI, writing IDX bytes (and a slice of
+// Fashion-MNIST as IDX files), distill's options as the CLI fills them.
 import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadDatasetSpec } from '../src/cli/datasets.js';
+import type { DistillCliOptions } from '../src/cli/distill.js';
+import { DEFAULT_DISTILL } from '../src/kd/distill.js';
 
 const run = promisify(execFile);
 
@@ -28,4 +34,27 @@ export function idxBytes(magic: number, dims: number[], data: ArrayLike<number>)
   dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
   out.set(Array.from(data), 4 + 4 * dims.length);
   return out;
+}
+
+/** The first `trainN` training and `testN` test images of Fashion-MNIST, written as IDX files in `dir`. */
+export async function writeFashionSlice(dir: string, trainN: number, testN: number): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const full = await loadDatasetSpec({ kind: 'fashion-mnist', dir: '/usr/share/datasets/fashion-mnist' }, { mean: [0], std: [1] });
+  for (const [split, ds, n] of [['train', full.train, trainN], ['t10k', full.test, testN]] as const) {
+    const pixels = Uint8Array.from(ds.images.subarray(0, n * 784), (v) => Math.round(v * 255));
+    writeFileSync(join(dir, `${split}-images-idx3-ubyte`), idxBytes(0x803, [n, 28, 28], pixels));
+    writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), idxBytes(0x801, [n], ds.labels.subarray(0, n)));
+  }
+}
+
+/** distill's command-line options with its defaults, as commander would fill them (one epoch of KD, batch 64). */
+export function distillCli(o: Partial<DistillCliOptions>): DistillCliOptions {
+  const d = DEFAULT_DISTILL;
+  return {
+    student: 'student-cnn', method: 'kd', epochs: 1, batch: 64, lr: d.lr, optimizer: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4, schedule: 'cosine', seed: 1,
+    augment: false, progress: false, T: d.temperature, lambda1: d.lambda1, lambda2: d.lambda2, eta: d.eta, lrScope: d.lrScope, betaAtT1: d.betaAtT1, dsRatio: d.dsRatio, dsRule: d.dsRule,
+    dsBalance: d.dsBalance, dsRestWeight: d.dsRestWeight, dsWarmupEpochs: d.dsWarmupEpochs, dsWarmupLoss: d.dsWarmupLoss, dsEvery: d.dsEvery, dsHessian: d.dsHessian, dsDamping: d.dsDamping, dsScore: d.dsScore, ensembleMean: d.ensembleMean,
+    dkdAlpha: d.dkdAlpha, dkdBeta: d.dkdBeta, dkdWarmupEpochs: d.dkdWarmupEpochs,
+    ...o,
+  };
 }

@@ -7,16 +7,16 @@
 // Data: a slice of Fashion-MNIST (1,200 training and 300 test images) written as IDX files, so
 // that logits files are small and every run is quick. Nothing here depends on machine speed.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { idxBytes, kdgpu, kdgpuFails } from './helpers.js';
+import { distillCli, kdgpu, kdgpuFails, writeFashionSlice } from './helpers.js';
 import { testEngine } from './engine.js';
 import { loadDatasetSpec, type LoadedData } from '../src/cli/datasets.js';
-import { runDistill, type DistillCliOptions } from '../src/cli/distill.js';
-import { DEFAULT_DISTILL, splitRows } from '../src/kd/distill.js';
+import { runDistill } from '../src/cli/distill.js';
+import { splitRows } from '../src/kd/distill.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
 import { loadWeights } from '../src/nn/checkpoint-file.js';
 import { createModel, defineModel, type Model } from '../src/nn/models.js';
@@ -31,7 +31,6 @@ import { floatToHalf, readLogitsFile } from '../src/interop/logits-file.js';
 import { Rng } from '../src/util/rng.js';
 
 const TEACHER = 'models/teacher-cnn.safetensors';
-const FASHION = '/usr/share/datasets/fashion-mnist';
 const TRAIN_N = 1200;
 const TEST_N = 300;
 const dir = mkdtempSync(join(tmpdir(), 'kdgpu-interop-'));
@@ -107,14 +106,7 @@ const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLe
 let teacherLogits: { train: Float32Array; test: Float32Array; trainLabels: Uint32Array; testLabels: Uint32Array };
 
 beforeAll(async () => {
-  // The first TRAIN_N / TEST_N images of Fashion-MNIST as IDX files.
-  mkdirSync(dataDir, { recursive: true });
-  const full = await loadDatasetSpec({ kind: 'fashion-mnist', dir: FASHION }, { mean: [0], std: [1] });
-  for (const [split, ds, n] of [['train', full.train, TRAIN_N], ['t10k', full.test, TEST_N]] as const) {
-    const pixels = Uint8Array.from(ds.images.subarray(0, n * 784), (v) => Math.round(v * 255));
-    writeFileSync(join(dataDir, `${split}-images-idx3-ubyte`), idxBytes(0x803, [n, 28, 28], pixels));
-    writeFileSync(join(dataDir, `${split}-labels-idx1-ubyte`), idxBytes(0x801, [n], ds.labels.subarray(0, n)));
-  }
+  await writeFashionSlice(dataDir, TRAIN_N, TEST_N);
   const engine = await testEngine();
   const teacher = await loadWeights(engine, TEACHER);
   try {
@@ -216,18 +208,6 @@ describe('ONNX export', () => {
     }
   }, 600_000);
 });
-
-/** distill's command-line options with its defaults, as commander would fill them. */
-function distillCli(o: Partial<DistillCliOptions>): DistillCliOptions {
-  const d = DEFAULT_DISTILL;
-  return {
-    student: 'student-cnn', method: 'kd', epochs: 1, batch: 64, lr: d.lr, optimizer: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4, schedule: 'cosine', seed: 1,
-    augment: false, progress: false, T: d.temperature, lambda1: d.lambda1, lambda2: d.lambda2, eta: d.eta, lrScope: d.lrScope, betaAtT1: d.betaAtT1, dsRatio: d.dsRatio, dsRule: d.dsRule,
-    dsBalance: d.dsBalance, dsRestWeight: d.dsRestWeight, dsWarmupEpochs: d.dsWarmupEpochs, dsWarmupLoss: d.dsWarmupLoss, dsEvery: d.dsEvery, dsHessian: d.dsHessian, dsDamping: d.dsDamping, dsScore: d.dsScore, ensembleMean: d.ensembleMean,
-    dkdAlpha: d.dkdAlpha, dkdBeta: d.dkdBeta, dkdWarmupEpochs: d.dkdWarmupEpochs,
-    ...o,
-  };
-}
 
 describe('an ONNX teacher', () => {
   it('the committed teacher, exported and used as --teacher model.onnx, gives the logits kdgpu\'s forward gives', async () => {

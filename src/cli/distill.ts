@@ -3,7 +3,7 @@
 // set computed anywhere (a logits file); see docs/interop.md.
 
 import { createHash } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
 import { distill, DEFAULT_DISTILL, splitRows, validateDistillOptions, type DistillOptions, type DistillTeacher, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
@@ -18,6 +18,8 @@ import { RunProgress } from './progress.js';
 import { checkRunPaths, type NamedPath } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 import type { DataIdentity } from '../nn/checkpoint.js';
+import { defaultCacheDir, LogitsCache } from '../io/logits-cache.js';
+import { cachedTeacherLogits, chooseTeacherBackend, describeBackend, type TeacherBackendChoice } from './teacher-logits.js';
 
 /** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
 const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dsScore', 'ensembleMean', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
@@ -43,6 +45,12 @@ export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, 
   onnxBatch?: number;
   /** false (--no-teacher-check): distil from a teacher whose training predictions are at chance level. */
   teacherCheck?: boolean;
+  /** Where a checkpoint teacher's forward runs (default auto: onnxruntime-node on a software adapter when installed). */
+  teacherBackend?: TeacherBackendChoice;
+  /** false (--no-cache): a checkpoint teacher's logits are neither read from nor written to the disk cache. */
+  cache?: boolean;
+  /** The disk cache's directory (default: defaultCacheDir(), $XDG_CACHE_HOME/kdgpu or ~/.cache/kdgpu). */
+  cacheDir?: string;
   student: string;
   method: Method;
   out?: string;
@@ -120,6 +128,17 @@ export function checkDistillOptions(o: DistillCliOptions): void {
   for (const [key, flag] of [['onnxLayout', '--onnx-layout'], ['onnxMean', '--onnx-mean'], ['onnxStd', '--onnx-std'], ['onnxInputRange', '--onnx-input-range'], ['onnxBatch', '--onnx-batch']] as const) {
     if (o[key] !== undefined && !onnx) throw new Error(`${flag} applies to an ONNX teacher (--teacher model.onnx)${o.teacher ? `, not to ${o.teacher}` : ''}`);
   }
+  if (o.teacherBackend && o.teacherBackend !== 'auto' && (onnx || o.teacherLogits)) {
+    throw new Error(`--teacher-backend applies to a kdgpu checkpoint teacher, not to ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher (onnxruntime runs it)'}`);
+  }
+  if (o.cacheDir !== undefined) {
+    if (o.cache === false) throw new Error('--cache-dir and --no-cache cannot be used together: the cache is used (in --cache-dir) or not at all');
+    if (onnx || o.teacherLogits) throw new Error(`--cache-dir applies to a kdgpu checkpoint teacher, whose logits it keeps; ${o.teacherLogits ? '--teacher-logits are read from their file' : "an ONNX teacher's are computed each run"}`);
+    if (existsSync(o.cacheDir) && !statSync(o.cacheDir).isDirectory()) throw new Error(`--cache-dir ${o.cacheDir}: exists and is not a folder`);
+  }
+  if (o.teacherBackend === 'onnxruntime' && o.augment) {
+    throw new Error("--teacher-backend onnxruntime cannot be used with --augment: the teacher sees each epoch's augmented images, which kdgpu's forward computes on the device (--teacher-backend kdgpu or auto)");
+  }
   if ((onnx || o.teacherLogits) && o.augment) {
     throw new Error(`--augment needs a teacher that kdgpu runs (a checkpoint): the logits of ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher'} are computed once, for the training images as they are`);
   }
@@ -140,10 +159,20 @@ interface PreparedTeacher {
   spec: DatasetSpec;
   data: LoadedData;
   description: string;
+  /** A line after the run's first: where the teacher's logits came from. */
+  detail?: string;
   release(): void;
 }
 
-/** A kdgpu checkpoint: the data it records (unless the options name other data), normalised as it was trained. */
+/** The disk cache of teacher logits the options ask for (--cache-dir, --no-cache). */
+export const logitsCacheOf = (o: { cache?: boolean; cacheDir?: string }): LogitsCache | null => (o.cache === false ? null : new LogitsCache(o.cacheDir ?? defaultCacheDir()));
+
+/**
+ * A kdgpu checkpoint: the data it records (unless the options name other data), normalised as it
+ * was trained. Without augmentation its logits for the run's training rows are computed here, once
+ * (or read from the disk cache), by the backend chosen for this adapter (teacher-logits.ts); with
+ * augmentation the model itself goes to distill(), which runs it on each epoch's images.
+ */
 async function checkpointTeacher(engine: Engine, o: DistillCliOptions, out: (s: string) => void): Promise<PreparedTeacher> {
   const path = o.teacher!;
   const teacher = await loadWeights(engine, path);
@@ -151,20 +180,41 @@ async function checkpointTeacher(engine: Engine, o: DistillCliOptions, out: (s: 
     const tc = teacher.config as ModelConfig;
     const spec = specFromOptions(o, specOfCheckpoint(tc, path));
     const data = await loadDatasetSpec(spec, tc.normalisation, o.testSubset, (train) => checkModelFitsData(`the teacher ${path} (${tc.model})`, tc.input, train, spec));
-    if (tc.data && tc.data.trainHash !== trainingSetHash(data.train)) {
+    const trainHash = trainingSetHash(data.train);
+    if (tc.data && tc.data.trainHash !== trainHash) {
       out(`note: the teacher was trained on other data (${describeSpec(tc.data.spec)}); distilling on ${describeSpec(spec)} anyway`);
     }
-    return {
-      teacher: { model: teacher.model, hash: teacher.hash },
-      spec,
-      data,
-      description: `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})`,
-      release: () => teacher.model.store.destroy(),
-    };
+    const description = `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})`;
+    const choose = () => chooseTeacherBackend(engine, o.teacherBackend ?? 'auto', !!o.augment);
+    if (o.augment) {
+      return {
+        teacher: { model: teacher.model, hash: teacher.hash },
+        spec,
+        data,
+        description,
+        detail: `the teacher's forward: ${describeBackend(await choose(), engine)}, on each epoch's augmented images`,
+        release: () => teacher.model.store.destroy(),
+      };
+    }
+    const logits = await checkpointLogits(engine, teacher, data, o, trainHash, out);
+    teacher.model.store.destroy();
+    return { ...logits, spec, data, description };
   } catch (e) {
     teacher.model.store.destroy();
     throw e;
   }
+}
+
+/** A checkpoint teacher's logits on the run's training rows (from the disk cache, or computed by the chosen backend). */
+async function checkpointLogits(engine: Engine, teacher: Awaited<ReturnType<typeof loadWeights>>, data: LoadedData, o: DistillCliOptions, trainHash: string, out: (s: string) => void) {
+  const choose = () => chooseTeacherBackend(engine, o.teacherBackend ?? 'auto', !!o.augment);
+  const { trainIdx } = splitRows(data.train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
+  const got = await cachedTeacherLogits(engine, teacher, data.train, trainIdx, { backend: choose, cache: logitsCacheOf(o), trainingSetHash: trainHash }, out);
+  return {
+    teacher: { logits: got.logits, classes: (teacher.config as ModelConfig).input.classes, hash: teacher.hash },
+    detail: `the teacher's logits for the ${trainIdx.length} training rows: ${got.how}`,
+    release: () => {},
+  };
 }
 
 /** An ONNX teacher's input options, the defaults filled in. */
@@ -319,17 +369,14 @@ async function ensembleMember(engine: Engine, path: string, o: DistillCliOptions
     if (tc.normalisation && JSON.stringify(tc.normalisation) !== JSON.stringify(norm)) {
       throw new Error(`${path}: this teacher was trained with another input normalisation (mean ${tc.normalisation.mean.join(',')}, std ${tc.normalisation.std.join(',')}) than the first teacher (mean ${norm.mean.join(',')}, std ${norm.std.join(',')}): an ensemble's teachers must read the same inputs`);
     }
-    if (tc.data && tc.data.trainHash !== trainingSetHash(train)) out(`note: the teacher ${path} was trained on other data (${describeSpec(tc.data.spec)})`);
-    return {
-      teacher: { model: loaded.model, hash: loaded.hash },
-      spec,
-      data,
-      description: `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})`,
-      release: () => loaded.model.store.destroy(),
-    };
-  } catch (e) {
+    const trainHash = trainingSetHash(train);
+    if (tc.data && tc.data.trainHash !== trainHash) out(`note: the teacher ${path} was trained on other data (${describeSpec(tc.data.spec)})`);
+    // Every member the way the first is computed (an ensemble refuses augmentation), so identical
+    // teachers give identical logits.
+    const logits = await checkpointLogits(engine, loaded, data, o, trainHash, out);
+    return { ...logits, spec, data, description: `${tc.model} (${path}, test ${tc.testAccuracy !== undefined ? pct(tc.testAccuracy) : '?'})` };
+  } finally {
     loaded.model.store.destroy();
-    throw e;
   }
 }
 
@@ -363,7 +410,9 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, members: Prepar
       `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
       `${o.method.includes('ds') ? ` ds: ${o.method.endsWith('-random') ? 'random' : o.method.endsWith('-correct') ? 'teacher-correct' : o.dsScore} scores, ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
-  const progress = new RunProgress(o.progress, o.epochs, "the GPU pipelines and the teacher's logits", engine, out);
+  for (const m of members) if (m.detail) out(m.detail);
+  // A teacher given as logits has them already (computed, read from a file or the cache).
+  const progress = new RunProgress(o.progress, o.epochs, members.some((m) => 'model' in m.teacher) ? "the GPU pipelines and the teacher's logits" : 'the GPU pipelines', engine, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
   let identity: DataIdentity | undefined;
   const result = await distill(

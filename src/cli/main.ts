@@ -20,6 +20,8 @@ import { requireRegularFileSync } from '../io/regular-file.js';
 import type { DataOptions } from './data-options.js';
 import { checkExportOptions, runExport, type ExportCliOptions } from './export.js';
 import { ONNX_LAYOUTS } from '../interop/onnx-teacher.js';
+import { checkLogitsOptions, runLogits, type LogitsCliOptions } from './logits.js';
+import { TEACHER_BACKENDS } from './teacher-logits.js';
 
 /** Which data: a built-in dataset, or your own (IDX, CSV, a folder of images); shared by train, distill, ablate and eval. */
 export function addDataOptions(cmd: Command, defaultHelp: string): Command {
@@ -106,6 +108,11 @@ function splitTeachers<T extends { teacher?: string[] }>(o: T): Omit<T, 'teacher
 const adapterOption = () =>
   new Option('--adapter <kind>', 'which WebGPU adapter: auto (a GPU, else SwiftShader), gpu, swiftshader')
     .choices(['auto', 'gpu', 'swiftshader'])
+    .default('auto');
+
+const teacherBackendOption = () =>
+  new Option('--teacher-backend <kind>', "where a checkpoint teacher's forward runs: auto (onnxruntime-node on a CPU adapter when it is installed, else kdgpu), kdgpu, onnxruntime")
+    .choices([...TEACHER_BACKENDS])
     .default('auto');
 
 /** The method options of method.md, shared by distill and ablate. */
@@ -208,6 +215,9 @@ export async function main(argv: string[]): Promise<void> {
         .option('--onnx-std <list>', 'ONNX teacher: the std (default 1)', numbers('--onnx-std'))
         .option('--onnx-batch <n>', 'ONNX teacher: samples per onnxruntime run (default 256; a batch size fixed in the model wins)', int('--onnx-batch', 1))
         .option('--no-teacher-check', "distil even from a teacher whose training predictions are at chance level (logits in another order, an ONNX input fed wrongly): refused by default")
+        .addOption(teacherBackendOption())
+        .option('--cache-dir <dir>', "where a checkpoint teacher's logits are kept between runs (default: $XDG_CACHE_HOME/kdgpu, else ~/.cache/kdgpu)")
+        .option('--no-cache', "neither read nor write a checkpoint teacher's logits in the cache: compute them")
         .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
         .addOption(new Option('--method <name>', 'distillation method').choices([...METHODS]).default('kd+lr+ds'))
         .option('--out <file>', 'save the student here after every epoch')
@@ -264,6 +274,27 @@ export async function main(argv: string[]): Promise<void> {
       engine.destroy();
     }
   });
+
+  addDataOptions(
+    program
+      .command('logits')
+      .description("write a checkpoint teacher's logits on its training and test sets as the file distill --teacher-logits reads (safetensors: \"logits\", \"test_logits\")")
+      .requiredOption('--teacher <file>', 'a checkpoint (from kdgpu train)')
+      .requiredOption('--out <file>', 'the logits file to write (logits.safetensors)')
+      .option('--overwrite', 'replace an existing --out')
+      .addOption(teacherBackendOption()),
+    "default: the teacher checkpoint's",
+  )
+    .addOption(adapterOption())
+    .action(async (opts: LogitsCliOptions & { adapter: AdapterChoice }) => {
+      checkLogitsOptions(opts); // before the engine starts
+      const engine = await createNodeEngine({ adapter: opts.adapter });
+      try {
+        await runLogits(engine, opts, (s) => process.stdout.write(s + '\n'));
+      } finally {
+        engine.destroy();
+      }
+    });
 
   program
     .command('export')
