@@ -206,5 +206,9 @@ describe('kdgpu logits', () => {
     expect(fromFile.text).toMatch(/distilling the logits in .*slice-logits\.safetensors \(1200×10 float32/);
     const strip = (r: typeof fromFile) => r.result.epochs.map(({ seconds, samplesPerSecond, ...t }) => t);
     expect(strip(fromFile)).toEqual(strip(fromTeacher));
+    // An ensemble of mixed kinds: the checkpoint and its own logits file are one teacher, bit for bit.
+    const mixed = await distillLines(engine, { teacher, moreTeachers: [file], cache: false, method: 'kd+lr' });
+    expect(mixed.text).toMatch(/distilling an ensemble of 2 teachers \(mean of their probabilities at T\): student-cnn .*; the logits in .*slice-logits\.safetensors/);
+    expect(strip(mixed)).toEqual(strip(fromTeacher));
   }, 600_000);
 });
