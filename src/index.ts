@@ -1,6 +1,4 @@
 // What the Node and browser entry points share.
-// The declarations use WebGPU's types (GPUBuffer, GPUDevice, …): the package depends on @webgpu/types.
-/// <reference types="@webgpu/types" preserve="true" />
 export { Engine, type Binding, type DispatchArgs, type EngineOptions, type MemoryInfo } from './gpu/engine.js';
 export { BufferPool, sizeClass, type PoolCounters } from './gpu/pool.js';
 export { defineKernel, definedKernels, type KernelDef, type BindingSpec, type ElemType, type Access, type UniformType, type Variant } from './gpu/kernel.js';
