@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { testEngine } from './engine.js';
+import { childPrints } from './helpers.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint.js';
 import { encodeSafetensors } from '../src/io/safetensors.js';
 import { restoreModel, encodeModel } from '../src/nn/checkpoint.js';
@@ -328,29 +329,6 @@ describe('checkpoints survive SIGKILL', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('.killed.safetensors.'))).toEqual([]);
   });
 });
-
-/** Resolves once `child`'s stdout so far matches `re`; rejects, with its stderr, if it exits first. */
-function childPrints(child: ChildProcess, re: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const onOut = (b: Buffer) => {
-      out += b.toString();
-      if (re.test(out)) done(resolve);
-    };
-    const onErr = (b: Buffer) => (err += b.toString());
-    const onExit = (code: number | null) => done(() => reject(new Error(`the child exited (${code}) before printing ${re}: ${err.slice(-2000)}`)));
-    const done = (then: () => void) => {
-      child.stdout!.off('data', onOut);
-      child.stderr!.off('data', onErr);
-      child.off('exit', onExit);
-      then();
-    };
-    child.stdout!.on('data', onOut);
-    child.stderr!.on('data', onErr);
-    child.on('exit', onExit);
-  });
-}
 
 /** Renames onto `name` in `folder` (a checkpoint save completing), from now on: next() waits for one after the call. */
 function watchRenames(folder: string, name: string) {

@@ -12,6 +12,7 @@ import { checkShapes, decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES, ty
 import { Rng } from '../src/util/rng.js';
 import { Sha256, sha256Hex } from '../src/util/sha256.js';
 import { expectFormatError } from './format-error.js';
+import { childPrints } from './helpers.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -354,11 +355,8 @@ describe('checkpoint files', () => {
     });
     const models = new Set<string>();
     for (const delayMs of [0, 3, 7, 15, 25, 40, 60, 90]) {
-      const proc = spawn(process.execPath, [child, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((ready, fail) => {
-        proc.stdout!.once('data', () => ready());
-        proc.once('exit', (code) => fail(new Error(`child exited early with ${code}`)));
-      });
+      const proc = spawn(process.execPath, [child, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await childPrints(proc, /^ready$/m);
       await new Promise((r) => setTimeout(r, delayMs));
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGKILL');
