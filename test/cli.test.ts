@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kdgpu, kdgpuFails } from './helpers.js';
+import { decodeCheckpoint } from '../src/io/checkpoint.js';
 
 const cli = (args: string[]) => kdgpu(args);
 const fails = async (args: string[]) => (await kdgpuFails(args)).out;
@@ -40,11 +41,50 @@ describe('kdgpu command line', () => {
   });
 
   it('piped output says when the pipelines are built and how long that took, before the first epoch ends', async () => {
-    const { stdout } = await cli(['distill', '--teacher', 'models/teacher-cnn.safetensors', '--method', 'kd', '--epochs', '1', '--train-subset', '256', '--val-split', '200', '--test-subset', '200', '--batch', '64']);
+    const metrics = join(dir, 'distill.jsonl');
+    const { stdout } = await cli(['distill', '--teacher', 'models/teacher-cnn.safetensors', '--method', 'kd', '--epochs', '1', '--train-subset', '256', '--val-split', '200', '--test-subset', '200', '--batch', '64', '--metrics', metrics]);
     const lines = stdout.split('\n');
     const compiled = lines.findIndex((l) => /^the GPU pipelines and the teacher's logits: [\d.]+ s, first step done; \d+ GPU pipelines built in [\d.]+ s of it$/.test(l));
     const epoch = lines.findIndex((l) => l.startsWith('epoch 1:'));
     expect(compiled).toBeGreaterThanOrEqual(0);
     expect(compiled).toBeLessThan(epoch);
+    // The JSON lines carry the test accuracy at the epoch chosen on validation, never the test set's maximum.
+    const [epochLine] = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === 'epoch');
+    expect(epochLine).toHaveProperty('testAtBestVal');
+    expect(epochLine).not.toHaveProperty('bestTestAccuracy');
+  });
+});
+
+describe('kdgpu train chooses its epoch on a validation split, as distill does', () => {
+  /** The epoch and test accuracy a checkpoint records. */
+  const savedEpoch = (path: string) => JSON.parse(decodeCheckpoint(new Uint8Array(readFileSync(path)), path).metadata.config) as { epoch: number; testAccuracy: number };
+  const args = ['--model', 'student-cnn', '--epochs', '3', '--train-subset', '512', '--val-split', '300', '--test-subset', '300', '--batch', '64', '--lr', '0.2', '--no-progress'];
+
+  it('reports test accuracy at the best validation epoch, and --save best keeps that epoch\'s model', async () => {
+    const out = join(dir, 'best.safetensors');
+    const metrics = join(dir, 'train-best.jsonl');
+    const { stdout } = await cli(['train', ...args, '--save', 'best', '--out', out, '--metrics', metrics]);
+    const epochs = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === 'epoch');
+    expect(epochs).toHaveLength(3);
+    for (const e of epochs) {
+      expect(e).not.toHaveProperty('best_test_acc');
+      expect(e.val_acc).toBeGreaterThan(0);
+    }
+    // The earliest epoch of the highest validation accuracy, and the test accuracy it had.
+    const chosen = epochs.reduce((a, e) => (e.val_acc > a.val_acc ? e : a));
+    expect(epochs[2].best_val_epoch).toBe(chosen.epoch);
+    expect(epochs[2].test_at_best_val).toBe(chosen.test_acc);
+    const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+    expect(stdout).toMatch(new RegExp(`^epoch 1/3: train loss [\\d.]+, test accuracy [\\d.]+%, validation [\\d.]+% \\(test at best validation [\\d.]+%, epoch 1\\)`, 'm'));
+    expect(stdout).toContain(`: last ${pct(epochs[2].test_acc)}, test at best validation ${pct(chosen.test_acc)} (validation ${pct(chosen.val_acc)}); saved ${out} (epoch ${chosen.epoch}, the best on validation)`);
+    expect(stdout).not.toMatch(/best \d/);
+    expect(savedEpoch(out)).toEqual(expect.objectContaining({ epoch: chosen.epoch, testAccuracy: chosen.test_acc }));
+  });
+
+  it('saves the last epoch by default; --save best with --resume is refused', async () => {
+    const out = join(dir, 'last.safetensors');
+    expect((await cli(['train', ...args, '--out', out])).stdout).toMatch(/saved \S+last\.safetensors \(epoch 3, the last\)/);
+    expect(savedEpoch(out).epoch).toBe(3);
+    expect(await fails(['train', ...args, '--save', 'best', '--resume', '--out', out])).toMatch(/--resume continues from the last epoch's checkpoint; with --save best/);
   });
 });

@@ -86,7 +86,6 @@ export function describeSelection(s: SelectionTelemetry): string {
 }
 
 export interface DistillRunResult {
-  best: number;
   last: number;
   testAtBestVal: number;
   bestVal: number | null;
@@ -327,5 +326,5 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
   const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;
   out(`${o.method}: last ${pct(result.last)}${chosen}${o.out ? `; saved ${o.out}` : ''}`);
   result.student.store.destroy();
-  return { best: result.best, last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal, epochs: result.epochs };
+  return { last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal, epochs: result.epochs };
 }

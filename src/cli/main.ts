@@ -171,7 +171,9 @@ export async function main(argv: string[]): Promise<void> {
       .command('train')
       .description('train a model with cross-entropy on the GPU')
       .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]).makeOptionMandatory())
-      .option('--out <file>', 'save the model here (safetensors) after every epoch')
+      .option('--out <file>', 'save the model here (safetensors) after every epoch (--save best: after every epoch that is the best on validation so far)')
+      .addOption(new Option('--save <which>', 'what --out holds at the end: the last epoch\'s model, or the one with the best validation accuracy').choices(['last', 'best']).default('last'))
+      .option('--val-split <n>', 'training samples held out as the validation split that chooses the epoch (0: none). Default: 10% of the training set, at most 5,000', int('--val-split', 0))
       .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
   ).action(async (opts: TrainOptions & { adapter: AdapterChoice }) => {
     checkTrainOptions(opts); // before the engine starts: nothing is written until these pass
