@@ -18,6 +18,7 @@ export interface DataOptions {
   testCsv?: string;
   imageShape?: string;
   numClasses?: number;
+  labelColumn?: 'first' | 'last';
 }
 
 const FILE_OPTIONS = [
@@ -31,7 +32,7 @@ const FILE_OPTIONS = [
 
 /** Whether the options name a dataset at all (otherwise a checkpoint's is used). */
 export function namesData(o: DataOptions): boolean {
-  return o.dataset !== undefined || o.dataDir !== undefined || FILE_OPTIONS.some(([k]) => o[k] !== undefined) || o.imageShape !== undefined || o.numClasses !== undefined;
+  return o.dataset !== undefined || o.dataDir !== undefined || FILE_OPTIONS.some(([k]) => o[k] !== undefined) || o.imageShape !== undefined || o.numClasses !== undefined || o.labelColumn !== undefined;
 }
 
 /**
@@ -51,6 +52,7 @@ export function specFromOptions(o: DataOptions, fallback: DatasetSpec | null): D
   if (named.length) raw.files = files;
   if (o.imageShape !== undefined) raw.imageShape = parseImageShape(o.imageShape);
   if (o.numClasses !== undefined) raw.numClasses = o.numClasses;
+  if (o.labelColumn !== undefined) raw.labelColumn = o.labelColumn;
   // A fallback of the same kind lends what the options leave out (e.g. its folder).
   if (fallback && fallback.kind === kind && !named.length && o.dataDir === undefined) Object.assign(raw, { ...fallback, ...raw });
   return resolveDatasetSpec(checkDatasetSpec(raw, 'the dataset options', 'dataset'));

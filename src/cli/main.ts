@@ -32,7 +32,8 @@ export function addDataOptions(cmd: Command, defaultHelp: string): Command {
     .option('--train-csv <file>', 'csv: the training rows (label, then pixels; header optional)')
     .option('--test-csv <file>', 'csv: the test rows')
     .option('--image-shape <h,w[,c]>', 'the images\' shape (csv: default a square of one channel; others: checked)')
-    .option('--num-classes <n>', 'the number of classes (default: from the data)', int('--num-classes', 1));
+    .option('--num-classes <n>', 'the number of classes (default: from the data)', int('--num-classes', 1))
+    .addOption(new Option('--label-column <where>', 'csv: the column that holds the label (default: first)').choices(['first', 'last']));
 }
 
 /** Options shared by train and distill (`lr`: the learning rate's default, which differs). */

@@ -124,7 +124,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
-  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${indices.length} examples (validation split ${split.val.length}), ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
+  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${data.train.n} examples (${indices.length} trained on, ${split.val.length} held out for validation), ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
   let lastSaved = 0;
   if (resumed?.state) {
     lastSaved = resumed.state.epoch;
