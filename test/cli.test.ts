@@ -88,3 +88,42 @@ describe('kdgpu train chooses its epoch on a validation split, as distill does',
     expect(await fails(['train', ...args, '--save', 'best', '--resume', '--out', out])).toMatch(/--resume continues from the last epoch's checkpoint; with --save best/);
   });
 });
+
+describe('a file an option names that cannot be read is named by the option and the path, never a stack trace', () => {
+  const missing = (name: string) => join(dir, 'absent', name);
+  const TEACHER = 'models/teacher-cnn.safetensors';
+  const QUICK = ['--epochs', '2', '--no-progress'];
+  // [option, command line naming a path that does not exist, the path]
+  const cases: Array<[string, string[], string]> = [
+    ['--teacher', ['distill', '--teacher', missing('t.safetensors'), ...QUICK], missing('t.safetensors')],
+    ['--teacher', ['distill', '--teacher', missing('t.onnx'), ...QUICK], missing('t.onnx')],
+    ['--teacher', ['ablate', '--teacher', missing('t.safetensors'), '--epochs', '2'], missing('t.safetensors')],
+    ['--teacher-logits', ['distill', '--teacher-logits', missing('l.npy'), ...QUICK], missing('l.npy')],
+    ['--teacher-test-logits', ['distill', '--teacher-logits', TEACHER, '--teacher-test-logits', missing('l.npy'), ...QUICK], missing('l.npy')],
+    ['--checkpoint', ['eval', '--checkpoint', missing('c.safetensors')], missing('c.safetensors')],
+    ['--checkpoint', ['export', '--checkpoint', missing('c.safetensors'), '--out', join(dir, 'c.onnx')], missing('c.safetensors')],
+    ['--train-images', ['train', '--model', 'student-cnn', '--train-images', missing('ti'), '--train-labels', missing('tl'), '--test-images', missing('si'), '--test-labels', missing('sl'), ...QUICK], missing('ti')],
+    ['--train-labels', ['train', '--model', 'student-cnn', '--train-images', TEACHER, '--train-labels', missing('tl'), '--test-images', TEACHER, '--test-labels', TEACHER, ...QUICK], missing('tl')],
+    ['--test-images', ['train', '--model', 'student-cnn', '--train-images', TEACHER, '--train-labels', TEACHER, '--test-images', missing('si'), '--test-labels', TEACHER, ...QUICK], missing('si')],
+    ['--test-labels', ['train', '--model', 'student-cnn', '--train-images', TEACHER, '--train-labels', TEACHER, '--test-images', TEACHER, '--test-labels', missing('sl'), ...QUICK], missing('sl')],
+    ['--train-csv', ['train', '--model', 'student-cnn', '--train-csv', missing('a.csv'), '--test-csv', missing('b.csv'), ...QUICK], missing('a.csv')],
+    ['--test-csv', ['distill', '--teacher', TEACHER, '--train-csv', TEACHER, '--test-csv', missing('b.csv'), ...QUICK], missing('b.csv')],
+    ['--data-dir', ['train', '--model', 'student-cnn', '--data-dir', missing('d'), ...QUICK], missing('d')],
+    ['--data-dir', ['eval', '--checkpoint', TEACHER, '--data-dir', missing('d')], missing('d')],
+    ['--checks', ['verify', '--checks', missing('k.mjs')], missing('k.mjs')],
+  ];
+  for (const [option, args, path] of cases) {
+    it(`${args[0]} ${option}`, async () => {
+      const out = await fails(args);
+      const what = option === '--data-dir' ? 'no such folder' : 'no such file';
+      expect(out.trim()).toBe(`kdgpu: ${option} ${path}: ${what}`);
+    });
+  }
+
+  it('the library names the path in words', async () => {
+    const { loadCheckpoint } = await import('../src/io/checkpoint-file.js');
+    const { readDataFile } = await import('../src/data/node-files.js');
+    await expect(loadCheckpoint(missing('c.safetensors'))).rejects.toThrow(`${missing('c.safetensors')}: no such file`);
+    await expect(readDataFile(missing('images.gz'))).rejects.toThrow(`${missing('images.gz')}: no such file`);
+  });
+});

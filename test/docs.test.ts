@@ -36,10 +36,10 @@ describe("CI runs the README's first command", () => {
   }
 
   // .ci/run itself is never executed here: it installs (npm ci) and runs the whole suite.
-  it('.ci/run runs the README\'s first command, shortened to one epoch on 2,000 images, before the tests', () => {
+  it('.ci/run runs the README\'s first command, shortened to two epochs on 2,000 images, before the tests', () => {
     const readme = readmeFirstCommand();
     expect(readme).toMatch(/^bash scripts\/setup\.sh && npx kdgpu distill .*--epochs \d+.*--train-subset \d+/);
-    const shortened = readme.replace(/--epochs \d+/, '--epochs 1').replace(/--train-subset \d+/, '--train-subset 2000');
+    const shortened = readme.replace(/--epochs \d+/, '--epochs 2').replace(/--train-subset \d+/, '--train-subset 2000');
     expect(existsSync('.ci/first-command')).toBe(true);
     expect(execFileSync('bash', ['.ci/first-command'], { encoding: 'utf8' }).trim()).toBe(shortened);
     // .ci/run runs what .ci/first-command prints, first, on the checkout as cloned: nothing builds

@@ -306,7 +306,7 @@ describe('checkpoint files', () => {
     await saveCheckpointAtomic(path, encodeCheckpoint({ model: 'b', config: {}, tensors: modelTensors(2) }));
     expect((await loadCheckpoint(path)).model).toBe('b');
     expect(await readdir(dir)).toEqual(['model.safetensors']);
-    await expect(loadCheckpoint(join(dir, 'missing.safetensors'))).rejects.toThrow(/ENOENT/);
+    await expect(loadCheckpoint(join(dir, 'missing.safetensors'))).rejects.toThrow(/missing\.safetensors: no such file$/);
     await writeFile(join(dir, 'junk.safetensors'), 'not a checkpoint at all');
     await expect(loadCheckpoint(join(dir, 'junk.safetensors'))).rejects.toThrow(/junk\.safetensors: header: not a safetensors file/);
   });

@@ -15,7 +15,7 @@ import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
-import { requireRegularFileSync } from '../io/regular-file.js';
+import { checkDataInputs, requireInputFile } from './preflight.js';
 import type { DataOptions } from './data-options.js';
 import { checkExportOptions, runExport, type ExportCliOptions } from './export.js';
 import { ONNX_LAYOUTS } from '../interop/onnx-teacher.js';
@@ -278,7 +278,9 @@ export async function main(argv: string[]): Promise<void> {
   )
     .addOption(adapterOption())
     .action(async (opts: { checkpoint: string; model?: string; adapter: AdapterChoice } & DataOptions) => {
-      requireRegularFileSync(opts.checkpoint, 'a checkpoint'); // a directory or /dev/zero, refused by name before the engine starts
+      // A missing file, a directory or /dev/zero, refused by name before the engine starts.
+      requireInputFile({ option: '--checkpoint', path: opts.checkpoint, what: 'a checkpoint' });
+      checkDataInputs(opts);
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runEval(engine, opts.checkpoint, opts, (s) => process.stdout.write(s + '\n'));
