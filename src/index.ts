@@ -43,7 +43,7 @@ export { Batcher, allIndices, trainSubset, validationSplit, epochOrder, type Bat
 export { encodeSafetensors, decodeSafetensors, type Dtype, type SafeTensor, type TensorMap, type SafetensorsFile, type DecodeOptions } from './io/safetensors.js';
 export { encodeCheckpoint, decodeCheckpoint, contentHash, type Checkpoint } from './io/checkpoint.js';
 export { Rng } from './util/rng.js';
-export { encodeModel, restoreModel, modelFromBytes, INPUT_LIMITS, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/checkpoint.js';
+export { encodeModel, restoreModel, modelFromBytes, weightsOnly, INPUT_LIMITS, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/checkpoint.js';
 export { exportOnnx, onnxFromModel, onnxFromCheckpoint, ONNX_OPSET, type OnnxExportOptions, type OnnxExportSummary } from './interop/onnx-export.js';
 export { encodeOnnxModel, decodeOnnxModel, type OnnxModel } from './interop/onnx-proto.js';
 export { readLogitsFile, logitsAgreement, checkLogitsShape, halfToFloat, floatToHalf, type LogitsFile, type LogitsMatrix, type LogitsAgreement } from './interop/logits-file.js';

@@ -52,6 +52,7 @@ beforeAll(async () => {
     cpSync(join(ROOT, entry), join(source, entry), { recursive: true, filter: (p) => !p.includes(`${join(ROOT, 'bench', 'out')}`) });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'), 'dir');
+  symlinkSync(join(ROOT, 'models'), join(source, 'models'), 'dir'); // the build writes the shipped teacher from it
 
   // prepack builds dist/ (bundles and declarations) in the copy.
   const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], source, cleanEnv());
@@ -73,7 +74,7 @@ afterAll(() => {
 describe('npm package', () => {
   it('packs the bundles, the CLI and the declarations, and nothing for development', () => {
     const files = packed.files;
-    for (const f of ['package.json', 'README.md', 'bin/kdgpu.js', 'dist/cli.js', 'dist/kdgpu.node.js', 'dist/kdgpu.browser.js', 'dist/types/index.node.d.ts', 'dist/types/index.browser.d.ts', 'dist/types/gpu/engine.d.ts']) {
+    for (const f of ['package.json', 'README.md', 'bin/kdgpu.js', 'dist/cli.js', 'dist/kdgpu.node.js', 'dist/kdgpu.browser.js', 'dist/types/index.node.d.ts', 'dist/types/index.browser.d.ts', 'dist/types/gpu/engine.d.ts', 'dist/models/teacher-cnn.safetensors']) {
       expect(files, f).toContain(f);
     }
     // Shaders are bundled as text; the benchmarks' bundles need the dev dependencies (@tensorflow/*).
@@ -84,7 +85,36 @@ describe('npm package', () => {
     // The chart's 15 MB are an optional peer: not installed with the package.
     expect(existsSync(join(consumer, 'node_modules', 'vega'))).toBe(false);
     expect(existsSync(join(consumer, 'node_modules', 'vega-lite'))).toBe(false);
+    // The shipped teacher holds its weights only: a third of the committed checkpoint.
+    const teacher = readFileSync(join(consumer, 'node_modules', 'kdgpu', 'dist', 'models', 'teacher-cnn.safetensors')).length;
+    expect(teacher).toBeLessThan(readFileSync(join(ROOT, 'models', 'teacher-cnn.safetensors')).length / 2);
   });
+
+  it("runs the README's library example as written, and names a missing file in words", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const example = /```js\n([\s\S]*?)```/.exec(readme)![1];
+    expect(example).toMatch(/from 'kdgpu'/);
+    writeFileSync(join(consumer, 'readme-example.mjs'), example);
+    const { stdout } = await run(process.execPath, ['readme-example.mjs'], consumer);
+    // console.log(t.epoch, t.testAccuracy, t.selection?.perClass) per epoch (the selection spans
+    // lines), then console.log(r.last, r.testAtBestVal).
+    const lines = stdout.trim().split('\n');
+    expect(lines.map((l) => /^(\d+) (0\.\d+|1) /.exec(l)?.[1]).filter(Boolean)).toEqual(['1', '2']);
+    const [last, atBest] = /^(0\.\d+|1) (0\.\d+|1)$/.exec(lines[lines.length - 1])!.slice(1).map(Number);
+    expect(last).toBeGreaterThan(0.5);
+    expect(atBest).toBeGreaterThan(0.5);
+
+    writeFileSync(
+      join(consumer, 'missing.mjs'),
+      `import { createNodeEngine, loadModel } from 'kdgpu';
+const engine = await createNodeEngine({ log: () => {} });
+const message = await loadModel(engine, 'teacher.safetensors').then(() => 'loaded', (e) => e.message);
+engine.destroy();
+process.stdout.write(message);
+`,
+    );
+    expect((await run(process.execPath, ['missing.mjs'], consumer)).stdout).toBe('teacher.safetensors: no such file');
+  }, 900_000);
 
   it('compiles strict TypeScript consumers on TypeScript 5, 6 and 7, with and without the DOM lib, and runs them', async () => {
     writeFileSync(
