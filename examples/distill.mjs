@@ -1,11 +1,11 @@
 // The library without the CLI: distil the committed teacher into student-cnn with KD+LR+DS.
 //   node examples/distill.mjs [epochs] [train-subset]
-import { createNodeEngine, loadFashionMnist, loadModel, normalize, distill, DEFAULT_DISTILL } from 'kdgpu';
+import { createNodeEngine, loadFashionMnist, loadModel, modelPath, normalize, distill, DEFAULT_DISTILL } from 'kdgpu';
 
 const epochs = Number(process.argv[2] ?? 2);
 const trainSubset = Number(process.argv[3] ?? 5000);
 const engine = await createNodeEngine(); // a GPU, else SwiftShader
-const teacher = await loadModel(engine, new URL('../models/teacher-cnn.safetensors', import.meta.url).pathname);
+const teacher = await loadModel(engine, modelPath('teacher-cnn')); // shipped with the package, weights only
 const { mean, std } = teacher.config.normalisation;
 const [train, test] = (await Promise.all([loadFashionMnist('train'), loadFashionMnist('test')])).map((d) => normalize(d, mean, std));
 

@@ -27,5 +27,11 @@ if [ "$major" -lt 20 ]; then
   exit 1
 fi
 
-# npm ci also builds (the package's "prepare" script).
-npm ci --no-audit --no-fund
+# onnxruntime-node (a dev dependency) ships its CPU binaries in the npm package; its install script
+# would fetch CUDA libraries from NuGet on linux x64. package.json's allowScripts denies it where
+# npm knows that field, and the variable skips it where npm does not: installing never reaches
+# outside the npm registry.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+# The CLI and the library run from dist/: the bundles, and the type declarations for TypeScript users.
+npm run --silent build
+npm run --silent build:types

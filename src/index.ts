@@ -1,6 +1,4 @@
 // What the Node and browser entry points share.
-// The declarations use WebGPU's types (GPUBuffer, GPUDevice, …): the package depends on @webgpu/types.
-/// <reference types="@webgpu/types" preserve="true" />
 export { Engine, type Binding, type DispatchArgs, type EngineOptions, type MemoryInfo } from './gpu/engine.js';
 export { BufferPool, sizeClass, type PoolCounters } from './gpu/pool.js';
 export { defineKernel, definedKernels, type KernelDef, type BindingSpec, type ElemType, type Access, type UniformType, type Variant } from './gpu/kernel.js';
@@ -45,7 +43,7 @@ export { Batcher, allIndices, trainSubset, validationSplit, epochOrder, type Bat
 export { encodeSafetensors, decodeSafetensors, type Dtype, type SafeTensor, type TensorMap, type SafetensorsFile, type DecodeOptions } from './io/safetensors.js';
 export { encodeCheckpoint, decodeCheckpoint, contentHash, type Checkpoint } from './io/checkpoint.js';
 export { Rng } from './util/rng.js';
-export { encodeModel, restoreModel, modelFromBytes, INPUT_LIMITS, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/checkpoint.js';
+export { encodeModel, restoreModel, modelFromBytes, weightsOnly, INPUT_LIMITS, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/checkpoint.js';
 export { exportOnnx, onnxFromModel, onnxFromCheckpoint, ONNX_OPSET, type OnnxExportOptions, type OnnxExportSummary } from './interop/onnx-export.js';
 export { encodeOnnxModel, decodeOnnxModel, type OnnxModel } from './interop/onnx-proto.js';
 export { readLogitsFile, logitsAgreement, checkLogitsShape, halfToFloat, floatToHalf, type LogitsFile, type LogitsMatrix, type LogitsAgreement } from './interop/logits-file.js';

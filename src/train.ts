@@ -396,8 +396,6 @@ export interface EpochResult {
   /** Null when there is no test set. */
   testAccuracy: number | null;
   testLoss: number | null;
-  /** The maximum of test accuracy over the epochs so far: for display only, never to choose a model. */
-  bestTestAccuracy: number;
   /** Test accuracy at the epoch of best validation accuracy so far (the last epoch without a validation split). */
   testAtBestVal: number;
   bestValEpoch: number;
@@ -424,8 +422,6 @@ export interface TrainHooks {
 
 export interface TrainResult {
   epochs: EpochResult[];
-  /** Maximum test accuracy over epochs (display only). */
-  best: number;
   last: number;
   testAtBestVal: number;
   bestVal: number | null;
@@ -456,6 +452,8 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
     }),
   );
 
+  // The checkpoint's training state keeps the maximum test accuracy (its format has the field);
+  // nothing reports it or chooses by it.
   let best = 0;
   let last = 0;
   let bestVal = -1;
@@ -534,7 +532,6 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
         valAccuracy,
         testAccuracy: test?.accuracy ?? null,
         testLoss: test?.loss ?? null,
-        bestTestAccuracy: best,
         testAtBestVal,
         bestValEpoch,
         learningRate: optimizer.currentLr(),
@@ -552,5 +549,5 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
     bufs.destroy();
     optimizer.destroy();
   }
-  return { epochs, best, last, testAtBestVal, bestVal: bestVal >= 0 ? bestVal : null };
+  return { epochs, last, testAtBestVal, bestVal: bestVal >= 0 ? bestVal : null };
 }

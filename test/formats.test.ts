@@ -122,6 +122,15 @@ describe('IDX of any size', () => {
     expect(sub.test.n).toBe(2);
   });
 
+  it('refuses IDX data whose training labels hold one class, naming the labels file', async () => {
+    const dir = folder('idx-one-class');
+    writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxBytes(0x803, [4, 8, 8], new Uint8Array(4 * 64)));
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idxBytes(0x801, [4], [2, 2, 2, 2]));
+    writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idxBytes(0x803, [1, 8, 8], new Uint8Array(64)));
+    writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idxBytes(0x801, [1], [2]));
+    await expect(loadDatasetSpec({ kind: 'idx', dir })).rejects.toThrow(`${dir} (idx/train): labels: expected at least 2 classes to tell apart, found 1 (4 examples, every one labelled 2)`);
+  });
+
   it('reads 32x32x3 IDX4 files named one by one, with 20 classes, HWC to CHW', async () => {
     const dir = folder('idx4');
     const trainLabels = Array.from({ length: 20 }, (_, i) => (i * 7) % 20);
@@ -225,6 +234,28 @@ describe('CSV', () => {
       expect(Array.from(ds.labels)).toEqual([0, 1, 2]);
       expectSynthetic(ds);
     }
+  });
+
+  it('reads the label from the last column with labelColumn "last", errors naming that column', () => {
+    const first = csvRows([0, 1, 2], 2, 2, 3).map((r) => r.split(','));
+    const last = first.map(([y, ...pixels]) => [...pixels, y].join(',')).join('\n');
+    const ds = csvDatasets({ fileName: 'tr.csv', text: last }, { fileName: 'te.csv', text: last }, { imageShape: [2, 2, 3], labelColumn: 'last' });
+    expect(Array.from(ds.train.labels)).toEqual([0, 1, 2]);
+    expect(Array.from(ds.test.images)).toEqual(Array.from(csvDatasets({ fileName: 'a.csv', text: first.join('\n') }, { fileName: 'b.csv', text: first.join('\n') }, { imageShape: [2, 2, 3] }).test.images));
+    expectFormatError(() => csvDataset({ fileName: 'l.csv', text: '1,2,3,4,0\n1,2,3,4,x' }, { labelColumn: 'last' }), 'l.csv: line 2: column 5 (the label): expected a number, found "x"');
+    expectFormatError(() => csvDataset({ fileName: 'l.csv', text: '1,2,3,4,5' }, { labelColumn: 'last', numClasses: 3 }), 'l.csv: line 1: column 5 (the label): expected a class in [0, 3) (numClasses), found 5');
+    expect(() => checkDatasetSpec({ kind: 'idx', dir: '/d', labelColumn: 'last' }, 'spec')).toThrow('spec: dataset.labelColumn: applies to csv data only, not idx');
+    expect(() => checkDatasetSpec({ kind: 'csv', dir: '/d', labelColumn: 'middle' }, 'spec')).toThrow('spec: dataset.labelColumn: expected "first" or "last", found "middle"');
+  });
+
+  it('refuses a training set of one class, saying what was read and where the label may be', () => {
+    // Digits with the label last, read with the label first: column 1 is a blank corner pixel.
+    const rows = [3, 7, 1].map((y) => ['0', '12', '200', '5', String(y)].join(',')).join('\n');
+    expectFormatError(
+      () => csvDatasets({ fileName: 'digits.csv', text: rows }, { fileName: 'test.csv', text: rows }),
+      "digits.csv: labels: expected at least 2 classes to tell apart, found 1 (3 examples, every one labelled 0), read from column 1: is the label in the last column (labelColumn 'last', --label-column last)?",
+    );
+    expect(Array.from(csvDatasets({ fileName: 'digits.csv', text: rows }, { fileName: 'test.csv', text: rows }, { labelColumn: 'last' }).train.labels)).toEqual([3, 7, 1]);
   });
 
   it('reads colour rows in HWC order with a given shape, and fractions in [0, 1]', () => {

@@ -1,6 +1,6 @@
-// Helpers shared by the test files: running the built CLI, writing IDX bytes (and a slice of
-// Fashion-MNIST as IDX files), distill's options as the CLI fills them.
-import { execFile } from 'node:child_process';
+// Helpers shared by the test files: running the built CLI, waiting on a child's output, writing
+// IDX bytes (and a slice of Fashion-MNIST as IDX files), distill's options as the CLI fills them.
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,34 @@ export async function kdgpuFails(args: string[]): Promise<{ code: number; out: s
     return { code: err.code, out: err.stdout + err.stderr };
   }
   throw new Error(`kdgpu ${args.join(' ')} succeeded`);
+}
+
+/**
+ * Resolves with `child`'s stdout so far once it matches `re`; rejects at once, with the child's
+ * stderr, if it exits first (a child that cannot start fails the test now, not at its timeout).
+ * The child must be spawned with stdout and stderr piped.
+ */
+export function childPrints(child: ChildProcess, re: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const onOut = (b: Buffer) => {
+      out += b.toString();
+      if (re.test(out)) done(() => resolve(out));
+    };
+    const onErr = (b: Buffer) => (err += b.toString());
+    const onExit = (code: number | null, signal: string | null) =>
+      done(() => reject(new Error(`the child exited (${signal ?? code}) before printing ${re}; its stderr:\n${err.slice(-4000)}`)));
+    const done = (then: () => void) => {
+      child.stdout!.off('data', onOut);
+      child.stderr!.off('data', onErr);
+      child.off('exit', onExit);
+      then();
+    };
+    child.stdout!.on('data', onOut);
+    child.stderr!.on('data', onErr);
+    child.on('exit', onExit);
+  });
 }
 
 /** An IDX file: magic, big-endian dimensions, then the bytes. */

@@ -111,6 +111,24 @@ describe('your own data, from the command line', () => {
     expect(await fails(['train', '--model', 'student-cnn', '--train-csv', join(root, 'train.csv'), '--test-csv', join(root, 'test.csv'), '--num-classes', '2', ...quick])).toMatch(/train\.csv: line \d+: .*label/);
   });
 
+  it('a CSV with the label last: refused as one class, read with --label-column last, recorded for eval', async () => {
+    const labelLast = (file: string, n: number, seed: number) => {
+      const { pixels, labels } = bands(n, 6, 6, 1, 4, seed);
+      for (let i = 0; i < n; i++) pixels[i * 36] = 0; // a blank corner, as in digit images: column 1 holds one value
+      writeFileSync(file, labels.map((y, i) => [...pixels.subarray(i * 36, (i + 1) * 36), y].join(',')).join('\n') + '\n');
+    };
+    const [train, test] = [join(root, 'last-train.csv'), join(root, 'last-test.csv')];
+    labelLast(train, 200, 5);
+    labelLast(test, 60, 6);
+    const data = ['--train-csv', train, '--test-csv', test];
+    const refused = await fails(['train', '--model', 'student-cnn', ...data, ...quick]);
+    expect(refused).toContain(`${train}: labels: expected at least 2 classes to tell apart, found 1 (200 examples, every one labelled 0), read from column 1: is the label in the last column (labelColumn 'last', --label-column last)?`);
+    expect(refused).not.toMatch(/\n\s+at /);
+    const out = join(root, 'last.safetensors');
+    expect(await cli(['train', '--model', 'student-cnn', ...data, '--label-column', 'last', ...quick, '--out', out])).toMatch(/1x6x6, 4 classes, 200 examples/);
+    expect(await cli(['eval', '--checkpoint', out])).toMatch(/on csv .* accuracy/);
+  });
+
   it('a folder of PNG files, class names from the folders', async () => {
     const dir = join(root, 'pngs');
     writePngFolder(dir);

@@ -1,7 +1,8 @@
 // The package as a user gets it: `npm pack` (its prepack builds the bundles and the type
 // declarations), installed into a fresh project from the tarball (dependencies from the registry),
-// then used three ways: a TypeScript consumer type-checked with module/moduleResolution nodenext
-// (and a browser one with moduleResolution bundler), a Node ESM consumer that makes an engine,
+// then used three ways: TypeScript consumers compiled strict, without skipLibCheck, by TypeScript
+// 5, 6 and 7 (installed beside the package from the registry) with module/moduleResolution nodenext,
+// with and without the DOM lib, and run (and browser ones with moduleResolution bundler), a Node ESM consumer that makes an engine,
 // tensors, an op and a filtered verifyKernels run, and a browser consumer bundled with esbuild.
 //
 // The pack runs in a copy of the project (node_modules linked), so the working tree's dist/ is
@@ -17,7 +18,9 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
-const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
+/** TypeScript versions a consumer may use, installed beside the package under these aliases. */
+const TYPESCRIPTS = { '5': 'typescript5', '6': 'typescript6', '7': 'typescript7' };
+const TYPESCRIPT_INSTALLS = ['typescript5@npm:typescript@5.9.3', 'typescript6@npm:typescript@6.0.3', 'typescript7@npm:typescript@7.0.2', '@types/node@20'];
 /** Top-level entries of the project not copied: installed, built, large or local state. */
 const NOT_COPIED = new Set(['node_modules', '.git', 'dist', 'models', 'test-artifacts', '.runs', '.teacher-run', '.device', '.gl']);
 
@@ -49,6 +52,7 @@ beforeAll(async () => {
     cpSync(join(ROOT, entry), join(source, entry), { recursive: true, filter: (p) => !p.includes(`${join(ROOT, 'bench', 'out')}`) });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'), 'dir');
+  symlinkSync(join(ROOT, 'models'), join(source, 'models'), 'dir'); // the build writes the shipped teacher from it
 
   // prepack builds dist/ (bundles and declarations) in the copy.
   const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], source, cleanEnv());
@@ -60,7 +64,7 @@ beforeAll(async () => {
   consumer = join(work, 'consumer');
   mkdirSync(consumer);
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'kdgpu-consumer', private: true, type: 'module' }, null, 2));
-  await run('npm', ['install', packed.filename, '--no-audit', '--no-fund', '--prefer-offline'], consumer, cleanEnv());
+  await run('npm', ['install', packed.filename, ...TYPESCRIPT_INSTALLS, '--no-audit', '--no-fund', '--prefer-offline'], consumer, cleanEnv());
 }, 1_200_000);
 
 afterAll(() => {
@@ -70,7 +74,7 @@ afterAll(() => {
 describe('npm package', () => {
   it('packs the bundles, the CLI and the declarations, and nothing for development', () => {
     const files = packed.files;
-    for (const f of ['package.json', 'README.md', 'bin/kdgpu.js', 'dist/cli.js', 'dist/kdgpu.node.js', 'dist/kdgpu.browser.js', 'dist/types/index.node.d.ts', 'dist/types/index.browser.d.ts', 'dist/types/gpu/engine.d.ts']) {
+    for (const f of ['package.json', 'README.md', 'bin/kdgpu.js', 'dist/cli.js', 'dist/kdgpu.node.js', 'dist/kdgpu.browser.js', 'dist/types/index.node.d.ts', 'dist/types/index.browser.d.ts', 'dist/types/gpu/engine.d.ts', 'dist/models/teacher-cnn.safetensors']) {
       expect(files, f).toContain(f);
     }
     // Shaders are bundled as text; the benchmarks' bundles need the dev dependencies (@tensorflow/*).
@@ -81,17 +85,44 @@ describe('npm package', () => {
     // The chart's 15 MB are an optional peer: not installed with the package.
     expect(existsSync(join(consumer, 'node_modules', 'vega'))).toBe(false);
     expect(existsSync(join(consumer, 'node_modules', 'vega-lite'))).toBe(false);
+    // The shipped teacher holds its weights only: a third of the committed checkpoint.
+    const teacher = readFileSync(join(consumer, 'node_modules', 'kdgpu', 'dist', 'models', 'teacher-cnn.safetensors')).length;
+    expect(teacher).toBeLessThan(readFileSync(join(ROOT, 'models', 'teacher-cnn.safetensors')).length / 2);
   });
 
-  it('type-checks a nodenext TypeScript consumer against the node typings, and a bundler one against the browser typings', async () => {
+  it("runs the README's library example as written, and names a missing file in words", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const example = /```js\n([\s\S]*?)```/.exec(readme)![1];
+    expect(example).toMatch(/from 'kdgpu'/);
+    writeFileSync(join(consumer, 'readme-example.mjs'), example);
+    const { stdout } = await run(process.execPath, ['readme-example.mjs'], consumer);
+    // console.log(t.epoch, t.testAccuracy, t.selection?.perClass) per epoch (the selection spans
+    // lines), then console.log(r.last, r.testAtBestVal).
+    const lines = stdout.trim().split('\n');
+    expect(lines.map((l) => /^(\d+) (0\.\d+|1) /.exec(l)?.[1]).filter(Boolean)).toEqual(['1', '2']);
+    const [last, atBest] = /^(0\.\d+|1) (0\.\d+|1)$/.exec(lines[lines.length - 1])!.slice(1).map(Number);
+    expect(last).toBeGreaterThan(0.5);
+    expect(atBest).toBeGreaterThan(0.5);
+
+    writeFileSync(
+      join(consumer, 'missing.mjs'),
+      `import { createNodeEngine, loadModel } from 'kdgpu';
+const engine = await createNodeEngine({ log: () => {} });
+const message = await loadModel(engine, 'teacher.safetensors').then(() => 'loaded', (e) => e.message);
+engine.destroy();
+process.stdout.write(message);
+`,
+    );
+    expect((await run(process.execPath, ['missing.mjs'], consumer)).stdout).toBe('teacher.safetensors: no such file');
+  }, 900_000);
+
+  it('compiles strict TypeScript consumers on TypeScript 5, 6 and 7, with and without the DOM lib, and runs them', async () => {
     writeFileSync(
       join(consumer, 'node-consumer.ts'),
       `import { createNodeEngine, verifyKernels, elementwise, defineKernel, DEFAULT_DISTILL, EngineTensor,
   type DistillOptions, type KernelDef, type KernelCheck, type VerifyCase, type VerifyRow, type NodeGpuOptions, type MemoryInfo, type Dataset } from 'kdgpu';
-// @ts-expect-error the browser entry's function is not in the node typings
-import { createBrowserEngine } from 'kdgpu';
 
-const options: NodeGpuOptions = { adapter: 'auto', throttlePolls: false, probe: false, setEnv: false, installGlobals: false, log: () => {} };
+const options: NodeGpuOptions = { adapter: 'auto', log: () => {} };
 const def: KernelDef = defineKernel({
   name: 'consumer_copy',
   source: '@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) { if (id.x < params.n) { y[id.x] = x[id.x]; } }',
@@ -111,22 +142,32 @@ const check: KernelCheck = {
     tolerance: { abs: 0, rel: 0 },
   }],
 };
-export async function main(): Promise<number> {
+export async function main(): Promise<string> {
   const engine = await createNodeEngine(options);
-  const t: EngineTensor = engine.tensor(new Float32Array(4), [2, 2]);
-  const kept = engine.tidy(() => [t, engine.tensor(new Float32Array(1))] as const);
-  const values: Float32Array = await kept[0].read();
+  const t: EngineTensor = engine.tensor(new Float32Array([-1, 2, -3, 4]), [2, 2]);
+  const kept = engine.tidy(() => [t, engine.tensor(new Float32Array(4))] as const);
+  elementwise(engine, 'relu', t.data, t.data, kept[1].data, 4);
+  const values: Float32Array = await kept[1].read();
   const memory: MemoryInfo = engine.memory();
-  elementwise(engine, 'relu', t.data, t.data, kept[1].data, 1);
-  // @ts-expect-error data must be a Float32Array
-  engine.tensor([1, 2, 3], [3]);
+  const maxBuffer: number = engine.limits.maxBufferSize;
   const rows: VerifyRow[] = await verifyKernels(engine, { checks: [check], filter: 'consumer' });
   const distill: Partial<DistillOptions> = { ...DEFAULT_DISTILL, method: 'kd+lr+ds', epochs: 1 };
   const data: Dataset | undefined = undefined;
   engine.destroy();
-  return values.length + memory.tensors + rows.length + (distill.epochs ?? 0) + (data ? 1 : 0);
+  return JSON.stringify({ relu: Array.from(values), tensors: memory.tensors, buffer: maxBuffer > 0, verified: rows.every((r) => r.pass) && rows.length, epochs: distill.epochs, data: data ?? null });
 }
-void createBrowserEngine;
+`,
+    );
+    writeFileSync(
+      join(consumer, 'node-wrong.ts'),
+      `import { type Engine } from 'kdgpu';
+// @ts-expect-error the browser entry's function is not in the node typings
+import { createBrowserEngine } from 'kdgpu';
+export function wrong(engine: Engine): void {
+  // @ts-expect-error data must be a Float32Array
+  engine.tensor([1, 2, 3], [3]);
+  void createBrowserEngine;
+}
 `,
     );
     writeFileSync(
@@ -142,21 +183,39 @@ export async function main(): Promise<VerifyRow[]> {
 void createNodeEngine;
 `,
     );
-    const strict = { strict: true, noEmit: true, target: 'ES2022', skipLibCheck: false, forceConsistentCasingInFileNames: true };
-    const configs = {
-      // A Node project, declarations checked too (WebGPU's types need the DOM lib's names).
-      'tsconfig.node.json': { compilerOptions: { ...strict, module: 'nodenext', moduleResolution: 'nodenext', lib: ['ES2022', 'DOM'], types: [] }, files: ['node-consumer.ts'] },
-      // A Node project without DOM, the usual skipLibCheck.
-      'tsconfig.node-nodom.json': { compilerOptions: { ...strict, module: 'nodenext', moduleResolution: 'nodenext', lib: ['ES2022'], types: [], skipLibCheck: true }, files: ['node-consumer.ts'] },
-      // A browser project resolved the way bundlers do: the "default" condition, the browser typings.
-      'tsconfig.browser.json': { compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM'], types: [] }, files: ['browser-consumer.ts'] },
-    };
-    for (const [name, config] of Object.entries(configs)) {
-      writeFileSync(join(consumer, name), JSON.stringify(config, null, 2));
-      const { stdout, stderr } = await run(TSC, ['-p', name], consumer).catch((e: Error) => ({ stdout: e.message, stderr: 'failed' }));
-      expect(`${stdout}${stderr}`, name).toBe('');
+    // With WebGPU's types at hand (lib.dom from TypeScript 6 on), the engine's objects are theirs.
+    writeFileSync(
+      join(consumer, 'browser-webgpu.ts'),
+      `import { createBrowserEngine } from 'kdgpu';
+export async function device(): Promise<GPUDevice> {
+  const engine = await createBrowserEngine();
+  const buffer: GPUBuffer = engine.tensor(new Float32Array(4), [4]).data.buffer;
+  buffer.unmap();
+  return engine.device;
+}
+`,
+    );
+    const strict = { strict: true, target: 'ES2022', skipLibCheck: false, forceConsistentCasingInFileNames: true };
+    const nodeProject = { ...strict, module: 'nodenext', moduleResolution: 'nodenext', types: ['node'] };
+    const browserProject = { ...strict, noEmit: true, module: 'esnext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM'], types: [] };
+    for (const [version, tsc] of Object.entries(TYPESCRIPTS)) {
+      const configs: Record<string, object> = {
+        // Node projects, declarations checked too, with the DOM lib and without (the usual Node setup).
+        [`tsconfig.node-dom.${version}.json`]: { compilerOptions: { ...nodeProject, lib: ['ES2022', 'DOM'], outDir: `out-dom-${version}` }, files: ['node-consumer.ts', 'node-wrong.ts'] },
+        [`tsconfig.node.${version}.json`]: { compilerOptions: { ...nodeProject, lib: ['ES2022'], outDir: `out-${version}` }, files: ['node-consumer.ts', 'node-wrong.ts'] },
+        // A browser project resolved the way bundlers do: the "default" condition, the browser typings.
+        [`tsconfig.browser.${version}.json`]: { compilerOptions: browserProject, files: version === '5' ? ['browser-consumer.ts'] : ['browser-consumer.ts', 'browser-webgpu.ts'] },
+      };
+      for (const [name, config] of Object.entries(configs)) {
+        writeFileSync(join(consumer, name), JSON.stringify(config, null, 2));
+        const { stdout, stderr } = await run(process.execPath, [join(consumer, 'node_modules', tsc, 'bin', 'tsc'), '-p', name], consumer).catch((e: Error) => ({ stdout: e.message, stderr: 'failed' }));
+        expect(`${stdout}${stderr}`, name).toBe('');
+      }
+      // What each TypeScript emitted runs.
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `import { main } from './out-${version}/node-consumer.js'; process.stdout.write(await main());`], consumer);
+      expect(JSON.parse(stdout), `TypeScript ${version}`).toEqual({ relu: [0, 2, 0, 4], tensors: 2, buffer: true, verified: 1, epochs: 1, data: null });
     }
-  }, 600_000);
+  }, 900_000);
 
   it('runs a Node ESM consumer: an engine, tensors, tidy(), an op, and verifyKernels on one kernel', async () => {
     writeFileSync(
@@ -247,7 +306,7 @@ process.stdout.write(JSON.stringify(r) + '\\n');
     expect(readFileSync(onnx).length).toBeGreaterThan(3_000_000);
     expect(existsSync(join(consumer, 'node_modules', 'onnxruntime-node'))).toBe(false);
     const failed = await run(bin, ['distill', '--teacher', onnx, '--method', 'kd', '--epochs', '1'], consumer).then(() => 'succeeded', (e: Error) => e.message);
-    expect(failed).toMatch(/an ONNX teacher needs onnxruntime-node, an optional peer dependency of kdgpu: run `npm install onnxruntime-node`/);
+    expect(failed).toMatch(/an ONNX teacher needs onnxruntime-node, an optional peer dependency of kdgpu: run `npm install onnxruntime-node --ignore-scripts`/);
   }, 120_000);
 
   it('bundles a browser consumer with esbuild from the browser condition', async () => {

@@ -12,6 +12,7 @@ import { checkShapes, decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES, ty
 import { Rng } from '../src/util/rng.js';
 import { Sha256, sha256Hex } from '../src/util/sha256.js';
 import { expectFormatError } from './format-error.js';
+import { childPrints } from './helpers.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -305,7 +306,7 @@ describe('checkpoint files', () => {
     await saveCheckpointAtomic(path, encodeCheckpoint({ model: 'b', config: {}, tensors: modelTensors(2) }));
     expect((await loadCheckpoint(path)).model).toBe('b');
     expect(await readdir(dir)).toEqual(['model.safetensors']);
-    await expect(loadCheckpoint(join(dir, 'missing.safetensors'))).rejects.toThrow(/ENOENT/);
+    await expect(loadCheckpoint(join(dir, 'missing.safetensors'))).rejects.toThrow(/missing\.safetensors: no such file$/);
     await writeFile(join(dir, 'junk.safetensors'), 'not a checkpoint at all');
     await expect(loadCheckpoint(join(dir, 'junk.safetensors'))).rejects.toThrow(/junk\.safetensors: header: not a safetensors file/);
   });
@@ -354,11 +355,8 @@ describe('checkpoint files', () => {
     });
     const models = new Set<string>();
     for (const delayMs of [0, 3, 7, 15, 25, 40, 60, 90]) {
-      const proc = spawn(process.execPath, [child, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((ready, fail) => {
-        proc.stdout!.once('data', () => ready());
-        proc.once('exit', (code) => fail(new Error(`child exited early with ${code}`)));
-      });
+      const proc = spawn(process.execPath, [child, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await childPrints(proc, /^ready$/m);
       await new Promise((r) => setTimeout(r, delayMs));
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGKILL');

@@ -3,18 +3,26 @@
 // the IDX prefix reader the page uses to load a slice of Fashion-MNIST (gzip or raw).
 
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fashionMnistDataset } from '../src/index.js';
 import { idxPrefix } from '../web/runner.js';
 import { DATA_FILES, ORT_FILES, serveWeb } from '../scripts/serve-web.mjs';
+import { childPrints } from './helpers.js';
+
+/** The folders above `path` (itself included) that users other than their owner cannot enter. */
+function ancestorsClosedToOthers(path: string): string[] {
+  const closed: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    if ((statSync(p).mode & 0o001) === 0) closed.push(p);
+    if (dirname(p) === p) return closed;
+  }
+}
 
 /** An IDX images file of n 28×28 images whose pixels are (image index + pixel index) mod 256. */
 function idxImages(n: number): Uint8Array<ArrayBuffer> {
@@ -205,7 +213,7 @@ describe('scripts/serve-web.mjs', () => {
     expect((await fetch(url)).status).toBe(200);
   }, 30_000); // a bound for a hang (a response never ended), not a speed verdict
 
-  it.skipIf(!linux)('answers 403 for a file it may not open and keeps serving (a separate process, not root)', async () => {
+  it.skipIf(!linux)('answers 403 for a file it may not open and keeps serving (a separate process, not root)', async (ctx) => {
     // Root reads a mode-000 file anyway: run the CLI as nobody, in a folder of its own.
     const locked = join(work, 'locked');
     mkdirSync(locked);
@@ -214,15 +222,23 @@ describe('scripts/serve-web.mjs', () => {
     writeFileSync(join(locked, 'train-labels-idx1-ubyte.gz'), gzipSync(idxLabels(3)));
     chmodSync(work, 0o755);
     chmodSync(locked, 0o755);
+    // The checkout may be private (a 0700 home or mktemp folder): nobody runs a copy of the server
+    // (node builtins only) from the test's folder, which every user can reach.
+    const server = join(work, 'server');
+    mkdirSync(server);
+    copyFileSync(fileURLToPath(new URL('../scripts/serve-web.mjs', import.meta.url)), join(server, 'serve-web.mjs'));
+    chmodSync(server, 0o755);
+    chmodSync(join(server, 'serve-web.mjs'), 0o644);
+    const unreachable = ancestorsClosedToOthers(work);
+    ctx.skip(unreachable.length > 0, `another user cannot reach ${work}: ${unreachable.join(', ')} closed to others (set TMPDIR to a folder others can enter)`);
     const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../scripts/serve-web.mjs', import.meta.url)), '--port', '0', '--data-dir', locked], {
+    const child = spawn(process.execPath, [join(server, 'serve-web.mjs'), '--port', '0', '--data-dir', locked], {
       ...asNobody,
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
-      const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-      const childUrl = /http:\/\/\S+\//.exec(line)?.[0];
-      expect(childUrl, line).toBeTruthy();
+      const printed = await childPrints(child, /http:\/\/\S+\//);
+      const childUrl = /http:\/\/\S+\//.exec(printed)![0];
       const refused = await get(childUrl + 'data/train-images-idx3-ubyte.gz');
       expect(refused.status).toBe(403);
       expect(refused.body).toBe('cannot read: /data/train-images-idx3-ubyte.gz\n');
@@ -231,6 +247,11 @@ describe('scripts/serve-web.mjs', () => {
     } finally {
       child.kill();
     }
+  });
+
+  it('a child that exits before printing what a test waits for fails it at once, with its stderr', async () => {
+    const child = spawn(process.execPath, ['-e', 'console.error("cannot start: no such script"); process.exit(3)'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await expect(childPrints(child, /http:/)).rejects.toThrow(/exited \(3\) before printing \/http:\/; its stderr:\ncannot start: no such script/);
   });
 
   it.skipIf(!linux)('closes the file of every download the client aborts', async () => {

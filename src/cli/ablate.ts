@@ -11,8 +11,7 @@ import { methodParts, validateDistillOptions, type Method } from '../kd/distill.
 import { ABLATION_METHODS, accuracyChartSpec, compare, controlOf, gridArms, markdownTable, scoredLabel, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
 import { DS_SCORE_NAMES, type DsScore } from '../kd/selection.js';
 import { distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
-import { checkOutputFolder, datasetInputs, refuseOverlaps } from './preflight.js';
-import { requireRegularFileSync } from '../io/regular-file.js';
+import { checkDataInputs, checkOutputFolder, datasetInputs, refuseOverlaps, requireInputFile } from './preflight.js';
 
 /** The files ablate writes into --out-dir (rewritten after every run). */
 export const ABLATION_FILES = ['ablation.md', 'ablation.json', 'ablation.svg'] as const;
@@ -117,7 +116,8 @@ export function checkAblateOptions(o: AblateOptions): void {
     }
   }
   if (isOnnxPath(o.teacher)) throw new Error(`--teacher ${o.teacher}: ablate takes a kdgpu teacher checkpoint; distil from an ONNX teacher with kdgpu distill --teacher ${o.teacher}`);
-  requireRegularFileSync(o.teacher, 'the --teacher checkpoint');
+  requireInputFile({ option: '--teacher', path: o.teacher });
+  checkDataInputs(o);
   checkOutputFolder({ option: '--out-dir', path: o.outDir });
   earlierRuns(o); // an ablation to resume must have been run with the same options
   const outputs = ABLATION_FILES.map((f) => ({ option: `--out-dir's ${f}`, path: join(o.outDir, f) }));

@@ -18,9 +18,11 @@ export interface DataOptions {
   testCsv?: string;
   imageShape?: string;
   numClasses?: number;
+  labelColumn?: 'first' | 'last';
 }
 
-const FILE_OPTIONS = [
+/** The options that name one data file each: the option's key, its flag, and the spec's file key. */
+export const DATA_FILE_OPTIONS = [
   ['trainImages', '--train-images', 'trainImages'],
   ['trainLabels', '--train-labels', 'trainLabels'],
   ['testImages', '--test-images', 'testImages'],
@@ -31,7 +33,7 @@ const FILE_OPTIONS = [
 
 /** Whether the options name a dataset at all (otherwise a checkpoint's is used). */
 export function namesData(o: DataOptions): boolean {
-  return o.dataset !== undefined || o.dataDir !== undefined || FILE_OPTIONS.some(([k]) => o[k] !== undefined) || o.imageShape !== undefined || o.numClasses !== undefined;
+  return o.dataset !== undefined || o.dataDir !== undefined || DATA_FILE_OPTIONS.some(([k]) => o[k] !== undefined) || o.imageShape !== undefined || o.numClasses !== undefined || o.labelColumn !== undefined;
 }
 
 /**
@@ -43,7 +45,7 @@ export function specFromOptions(o: DataOptions, fallback: DatasetSpec | null): D
     if (!fallback) throw new Error('no dataset: give --dataset (and --data-dir or the files)');
     return fallback;
   }
-  const files = Object.fromEntries(FILE_OPTIONS.filter(([k]) => o[k] !== undefined).map(([k, , f]) => [f, o[k] as string]));
+  const files = Object.fromEntries(DATA_FILE_OPTIONS.filter(([k]) => o[k] !== undefined).map(([k, , f]) => [f, o[k] as string]));
   const named = Object.keys(files);
   const kind = o.dataset ?? (named.some((f) => f === 'train' || f === 'test') ? 'csv' : named.length ? 'idx' : (fallback?.kind ?? 'fashion-mnist'));
   const raw: Record<string, unknown> = { kind };
@@ -51,6 +53,7 @@ export function specFromOptions(o: DataOptions, fallback: DatasetSpec | null): D
   if (named.length) raw.files = files;
   if (o.imageShape !== undefined) raw.imageShape = parseImageShape(o.imageShape);
   if (o.numClasses !== undefined) raw.numClasses = o.numClasses;
+  if (o.labelColumn !== undefined) raw.labelColumn = o.labelColumn;
   // A fallback of the same kind lends what the options leave out (e.g. its folder).
   if (fallback && fallback.kind === kind && !named.length && o.dataDir === undefined) Object.assign(raw, { ...fallback, ...raw });
   return resolveDatasetSpec(checkDatasetSpec(raw, 'the dataset options', 'dataset'));

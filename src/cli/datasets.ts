@@ -3,7 +3,7 @@
 
 import { isAbsolute, join, resolve } from 'node:path';
 import { CIFAR10_FILES, CIFAR100_FILES } from '../data/cifar.js';
-import { channelStats, normalize, takeExamples, type Dataset } from '../data/dataset.js';
+import { channelStats, normalize, requireTwoClasses, takeExamples, type Dataset } from '../data/dataset.js';
 import { FASHION_MNIST_FILES, describeSize } from '../data/idx.js';
 import {
   allInOrder, CSV_FILE_NAMES, FASHION_MNIST_DIR, IDX_FILE_NAMES, csvFilesIn, idxCandidates, idxFilesIn, listImageFolder, loadCifar10, loadCifar100, loadCsv,
@@ -45,6 +45,7 @@ export async function loadDataset(name: string, dir?: string, normalisation?: No
 export async function loadDatasetSpec(spec: DatasetSpec, normalisation?: Normalisation, testSubset?: number, check?: (train: Dataset) => void): Promise<LoadedData> {
   const s = checkDatasetSpec(spec, 'dataset spec');
   let { train, test } = await readSpec(s);
+  requireTwoClasses(train, s.files?.trainLabels ?? s.files?.train ?? (s.dir ? `${s.dir} (${train.name})` : train.name));
   check?.(train); // e.g. a model's input shape and classes, before normalising with its statistics
   if (testSubset !== undefined) {
     if (testSubset > test.n) throw new Error(`--test-subset ${testSubset} is larger than the ${test.n} test examples`);
@@ -84,7 +85,7 @@ async function readSpec(s: DatasetSpec): Promise<{ train: Dataset; test: Dataset
     }
     case 'csv': {
       const files = await csvFilesIn(s.dir, s.files);
-      return loadCsv(files, { numClasses, imageShape, layout: s.layout, pixelRange: s.pixelRange });
+      return loadCsv(files, { numClasses, imageShape, layout: s.layout, pixelRange: s.pixelRange, labelColumn: s.labelColumn });
     }
     case 'folder':
       return loadImageFolder(s.dir!, { numClasses, imageShape });

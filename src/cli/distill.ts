@@ -100,7 +100,6 @@ export function describeSelection(s: SelectionTelemetry): string {
 }
 
 export interface DistillRunResult {
-  best: number;
   last: number;
   testAtBestVal: number;
   bestVal: number | null;
@@ -455,5 +454,5 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, members: Prepar
   const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;
   out(`${o.method}: last ${pct(result.last)}${chosen}${o.out ? `; saved ${o.out}` : ''}`);
   result.student.store.destroy();
-  return { best: result.best, last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal, epochs: result.epochs };
+  return { last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal, epochs: result.epochs };
 }

@@ -3,9 +3,8 @@
 
 import { existsSync } from 'node:fs';
 import { loadCheckpoint, saveCheckpointAtomic } from '../io/checkpoint-file.js';
-import { requireRegularFileSync } from '../io/regular-file.js';
 import { onnxFromCheckpoint, type OnnxExportSummary } from '../interop/onnx-export.js';
-import { checkOutputFile, refuseOverlaps } from './preflight.js';
+import { checkOutputFile, refuseOverlaps, requireInputFile } from './preflight.js';
 import { emitJson } from './bench.js';
 
 export interface ExportCliOptions {
@@ -19,7 +18,7 @@ export interface ExportCliOptions {
 
 /** Everything checked before the checkpoint is read or a file written. */
 export function checkExportOptions(o: ExportCliOptions): void {
-  requireRegularFileSync(o.checkpoint, 'a checkpoint');
+  requireInputFile({ option: '--checkpoint', path: o.checkpoint, what: 'a checkpoint' });
   const outputs = [{ option: '--out', path: o.out }, ...(typeof o.json === 'string' ? [{ option: '--json', path: o.json }] : [])];
   refuseOverlaps(outputs, [{ option: '--checkpoint', path: o.checkpoint }]);
   for (const p of outputs) checkOutputFile(p);

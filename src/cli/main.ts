@@ -16,7 +16,7 @@ import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { DS_SCORE_NAMES, DS_SCORES } from '../kd/selection.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
-import { requireRegularFileSync } from '../io/regular-file.js';
+import { checkDataInputs, requireInputFile } from './preflight.js';
 import type { DataOptions } from './data-options.js';
 import { checkExportOptions, runExport, type ExportCliOptions } from './export.js';
 import { ONNX_LAYOUTS } from '../interop/onnx-teacher.js';
@@ -35,7 +35,8 @@ export function addDataOptions(cmd: Command, defaultHelp: string): Command {
     .option('--train-csv <file>', 'csv: the training rows (label, then pixels; header optional)')
     .option('--test-csv <file>', 'csv: the test rows')
     .option('--image-shape <h,w[,c]>', 'the images\' shape (csv: default a square of one channel; others: checked)')
-    .option('--num-classes <n>', 'the number of classes (default: from the data)', int('--num-classes', 1));
+    .option('--num-classes <n>', 'the number of classes (default: from the data)', int('--num-classes', 1))
+    .addOption(new Option('--label-column <where>', 'csv: the column that holds the label (default: first)').choices(['first', 'last']));
 }
 
 /** Options shared by train and distill (`lr`: the learning rate's default, which differs). */
@@ -187,7 +188,9 @@ export async function main(argv: string[]): Promise<void> {
       .command('train')
       .description('train a model with cross-entropy on the GPU')
       .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]).makeOptionMandatory())
-      .option('--out <file>', 'save the model here (safetensors) after every epoch')
+      .option('--out <file>', 'save the model here (safetensors) after every epoch (--save best: after every epoch that is the best on validation so far)')
+      .addOption(new Option('--save <which>', 'what --out holds at the end: the last epoch\'s model, or the one with the best validation accuracy').choices(['last', 'best']).default('last'))
+      .option('--val-split <n>', 'training samples held out as the validation split that chooses the epoch (0: none). Default: 10% of the training set, at most 5,000', int('--val-split', 0))
       .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)')
       .option('--label-noise <p>', 'relabel this fraction of the training labels (seeded, exact counts per class): a teacher that is wrong in a known way', num('--label-noise', 0, 1))
       .option('--noise-pairs <a:b,...>', 'with --label-noise: swap labels only within these class pairs, e.g. 6:0,2:4 (Fashion-MNIST: Shirt↔T-shirt/top, Pullover↔Coat); default: to a random other class'),
@@ -319,7 +322,9 @@ export async function main(argv: string[]): Promise<void> {
   )
     .addOption(adapterOption())
     .action(async (opts: { checkpoint: string; model?: string; adapter: AdapterChoice } & DataOptions) => {
-      requireRegularFileSync(opts.checkpoint, 'a checkpoint'); // a directory or /dev/zero, refused by name before the engine starts
+      // A missing file, a directory or /dev/zero, refused by name before the engine starts.
+      requireInputFile({ option: '--checkpoint', path: opts.checkpoint, what: 'a checkpoint' });
+      checkDataInputs(opts);
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runEval(engine, opts.checkpoint, opts, (s) => process.stdout.write(s + '\n'));

@@ -5,8 +5,9 @@
 
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileKind, requireRegularFileSync } from '../io/regular-file.js';
+import { FileAccessError, fileKind, requireFolderSync, requireRegularFileSync } from '../io/regular-file.js';
 import { datasetFiles, type DatasetSpec } from './datasets.js';
+import { DATA_FILE_OPTIONS, type DataOptions } from './data-options.js';
 
 /** A path given on the command line, with the option (or role) that gave it. */
 export interface NamedPath {
@@ -102,12 +103,45 @@ export function datasetInputs(o: { dataset?: string; dataDir?: string; datasetSp
   return datasetFiles(named, o.dataDir).map((path) => ({ option: `the ${label} file`, path }));
 }
 
-/** Everything train and distill check before they start: their outputs (--out, --metrics) against inputs and folders, and --out's run. */
-export function checkRunPaths(o: { out?: string; metrics?: string; resume?: boolean; overwrite?: boolean; dataset?: string; dataDir?: string; datasetSpec?: DatasetSpec }, inputs: NamedPath[] = []): void {
+/** `check`, with a file that cannot be reached reported by its option: "--teacher t.safetensors: no such file". */
+function byOption(option: string, check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof FileAccessError) throw new Error(`${option} ${e.path}: ${e.reason}`);
+    throw e;
+  }
+}
+
+/** An input file given by an option: there, a regular file, readable; errors name the option and the path. */
+export function requireInputFile({ option, path, what }: NamedPath): void {
+  byOption(option, () => {
+    requireRegularFileSync(path, what ?? `the ${option} checkpoint`);
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (e) {
+      throw new FileAccessError(path, 'permission denied', (e as NodeJS.ErrnoException).code ?? 'EACCES');
+    }
+  });
+}
+
+/** The data files and the folder the options name (--train-images …, --train-csv …, --data-dir): there and readable. */
+export function checkDataInputs(o: DataOptions): void {
+  for (const [key, option] of DATA_FILE_OPTIONS) {
+    const path = o[key];
+    if (path !== undefined) requireInputFile({ option, path, what: 'a data file' });
+  }
+  const dir = o.dataDir;
+  if (dir !== undefined) byOption('--data-dir', () => requireFolderSync(dir));
+}
+
+/** Everything train and distill check before they start: their inputs (named by option), their outputs (--out, --metrics) against inputs and folders, and --out's run. */
+export function checkRunPaths(o: { out?: string; metrics?: string; resume?: boolean; overwrite?: boolean; dataset?: string; datasetSpec?: DatasetSpec } & DataOptions, inputs: NamedPath[] = []): void {
   const outputs: NamedPath[] = [];
   if (o.out) outputs.push({ option: '--out', path: o.out });
   if (o.metrics) outputs.push({ option: '--metrics', path: o.metrics });
-  for (const i of inputs) requireRegularFileSync(i.path, i.what ?? `the ${i.option} checkpoint`);
+  for (const i of inputs) requireInputFile(i);
+  checkDataInputs(o);
   refuseOverlaps(outputs, [...inputs, ...datasetInputs(o)]);
   for (const p of outputs) checkOutputFile(p);
   checkFreshOut(o);

@@ -1,10 +1,12 @@
-// `kdgpu train` and `kdgpu eval`: supervised training with a progress bar, per-epoch test accuracy,
-// JSON-lines metrics and atomic safetensors checkpoints.
+// `kdgpu train` and `kdgpu eval`: supervised training with a progress bar, a validation split held
+// out of the training set to choose the epoch (as distill does), per-epoch test accuracy, JSON-lines
+// metrics and atomic safetensors checkpoints.
 
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { RunProgress } from './progress.js';
 import type { Engine } from '../gpu/engine.js';
-import { allIndices, trainSubset } from '../data/batches.js';
+import { takeExamples } from '../data/dataset.js';
+import { splitRows } from '../kd/distill.js';
 import { createModel, type InputSpec } from '../nn/models.js';
 import type { OptimizerRule } from '../optim/optimizer.js';
 import { evaluate, train } from '../train.js';
@@ -29,6 +31,10 @@ export interface TrainOptions extends DataOptions {
   out?: string;
   trainSubset?: number;
   testSubset?: number;
+  /** Training samples held out to choose the epoch (default: 10%, at most 5,000; 0: none, the last epoch). */
+  valSplit?: number;
+  /** What --out holds at the end: the last epoch's model, or the one of the best validation accuracy. */
+  save?: 'last' | 'best';
   augment: boolean;
   metrics?: string;
   progress: boolean;
@@ -108,10 +114,15 @@ export function checkTrainOptions(o: TrainOptions): void {
       throw new Error(`--noise-pairs ${(e as Error).message.replace(/^noise pairs: /, '')}`);
     }
   }
+  if (o.save === 'best' && o.resume) {
+    throw new Error('--resume continues from the last epoch\'s checkpoint; with --save best, --out holds an earlier epoch: use --save last to resume');
+  }
   checkRunPaths({ ...o, dataset: o.dataset ?? 'fashion-mnist', datasetSpec: trainSpec(o) });
 }
 
-export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ last: number; testAtBestVal: number; bestVal: number | null }> {
   checkTrainOptions(o);
   const spec = trainSpec(o);
   const data = await loadDatasetSpec(spec, undefined, o.testSubset);
@@ -119,7 +130,10 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const input: InputSpec = { channels: data.train.channels, height: data.train.height, width: data.train.width, classes: data.train.numClasses };
   const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>);
   const model = resumed?.model ?? createModel(engine, o.model, input, o.seed);
-  const indices = o.trainSubset ? trainSubset(allIndices(data.train.n), o.trainSubset, o.seed) : allIndices(data.train.n);
+  const split = splitRows(data.train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
+  const indices = split.trainIdx;
+  const val = split.val.length > 0 ? takeExamples(data.train, split.val, `${data.train.name}/validation`) : undefined;
+  const save = o.save ?? 'last';
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
   // Label noise changes what the model learns from, not the data it records (a distillation
   // from it uses the clean labels): the checkpoint's data identity is the clean set's.
@@ -134,7 +148,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   }
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
-  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${indices.length} examples, ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}${noiseNote}`);
+  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${data.train.n} examples (${indices.length} trained on, ${split.val.length} held out for validation), ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}${noiseNote}`);
   let lastSaved = 0;
   if (resumed?.state) {
     lastSaved = resumed.state.epoch;
@@ -147,7 +161,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
       engine,
       model,
       trainData,
-      { epochs: o.epochs, batchSize: o.batch, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
+      { epochs: o.epochs, batchSize: o.batch, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, val, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
       {
         onProgress: (p) => {
           progress.step(p);
@@ -156,17 +170,21 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
         onEpoch: async (r, state) => {
           progress.epochEnd();
           const last = r.testAccuracy ?? 0;
-          out(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)}, test accuracy ${(100 * last).toFixed(2)}% (best ${(100 * r.bestTestAccuracy).toFixed(2)}%), ${r.samplesPerSecond.toFixed(0)} samples/s`);
-          log({ event: 'epoch', epoch: r.epoch, test_acc: last, best_test_acc: r.bestTestAccuracy, test_loss: r.testLoss, seconds: r.seconds });
-          if (o.out) {
+          const chosen = r.valAccuracy === null ? '' : `, validation ${pct(r.valAccuracy)} (test at best validation ${pct(r.testAtBestVal)}, epoch ${r.bestValEpoch})`;
+          out(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)}, test accuracy ${pct(last)}${chosen}, ${r.samplesPerSecond.toFixed(0)} samples/s`);
+          log({ event: 'epoch', epoch: r.epoch, test_acc: last, val_acc: r.valAccuracy, test_at_best_val: r.testAtBestVal, best_val_epoch: r.bestValEpoch, test_loss: r.testLoss, seconds: r.seconds });
+          // --save best: only an epoch that is the best on validation so far replaces --out.
+          if (o.out && (save === 'last' || r.bestValEpoch === r.epoch)) {
             await saveModel(o.out, model, { model: o.model, input, dataset: spec.kind, data: identity, normalisation: data.normalisation, seed: o.seed, epoch: r.epoch, testAccuracy: last, command: { ...o } }, await state());
             lastSaved = r.epoch;
           }
         },
       },
     );
-    out(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: best ${(100 * result.best).toFixed(2)}%, last ${(100 * result.last).toFixed(2)}%${o.out ? `; saved ${o.out}` : ''}`);
-    return { best: result.best, last: result.last };
+    const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;
+    const saved = o.out ? `; saved ${o.out} (${save === 'best' ? `epoch ${lastSaved}, the best on validation` : `epoch ${lastSaved}, the last`})` : '';
+    out(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: last ${pct(result.last)}${chosen}${saved}`);
+    return { last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal };
   } catch (e) {
     progress.stop();
     throw new Error(`${(e as Error).message}; training stopped. ${checkpointState(o.out, lastSaved)}`);

@@ -1,7 +1,7 @@
 // CSV reader, pure: text in, Dataset out, so the browser can use it on a file the user picked.
 //
-// One row per image: the label (an integer >= 0), then the pixel values, one column each, in the
-// image's row-major order ('hwc': a pixel's channels together, as numpy flattens an H x W x C array;
+// One row per image: the label (an integer >= 0) in the first column (or the last: labelColumn),
+// and the pixel values, one column each, in the image's row-major order ('hwc': a pixel's channels together, as numpy flattens an H x W x C array;
 // 'chw': a whole channel after another). A header row is optional: the first row is one when any of
 // its fields is not a number. The image shape is given (height, width[, channels]) or, without one,
 // the row holds a square image of one channel (784 pixel columns: 28x28).
@@ -14,12 +14,17 @@
 // editor counts them, blank lines included) and the column.
 
 import { FormatError } from '../util/format-error.js';
-import { checkImageShape, type Dataset, type PixelLayout } from './dataset.js';
+import { checkImageShape, requireTwoClasses, type Dataset, type PixelLayout } from './dataset.js';
 
 /** '0-255': whole numbers in [0, 255], divided by 255; '0-1': numbers in [0, 1], kept. */
 export type PixelRange = '0-255' | '0-1';
 
 export const PIXEL_RANGES: readonly PixelRange[] = ['0-255', '0-1'];
+
+/** Which column of a row holds the label: the first (the pixels follow) or the last (the pixels precede). */
+export type LabelColumn = 'first' | 'last';
+
+export const LABEL_COLUMNS: readonly LabelColumn[] = ['first', 'last'];
 
 export interface CsvFile {
   /** Names the file in errors (a path in Node, a File's name in a browser). */
@@ -34,6 +39,8 @@ export interface CsvOptions {
   pixelRange?: PixelRange;
   /** How a colour image's values are ordered in a row; default 'hwc'. */
   layout?: PixelLayout;
+  /** Default 'first'. */
+  labelColumn?: LabelColumn;
 }
 
 export interface CsvDatasetOptions extends CsvOptions {
@@ -59,6 +66,8 @@ export interface CsvTable {
   width: number;
   channels: number;
   layout: PixelLayout;
+  /** The label's column, 1-based (1 or the last), for errors. */
+  labelColumn: number;
   n: number;
   /** The labels as written (>= 0; not yet checked against a class count). */
   labels: Uint32Array;
@@ -126,7 +135,11 @@ export function parseCsvTable(file: CsvFile, options: CsvOptions = {}, shapeFrom
   }
   const size = height * width * channels;
   const columns = 1 + size;
-  const expectColumns = `${columns} columns (a label and ${shapeText(height, width, channels)} = ${size} pixel values${shapeFrom})`;
+  const labelLast = options.labelColumn === 'last';
+  const labelAt = labelLast ? size : 0; // the label's field index; the pixels are the other fields, in order
+  const firstPixel = labelLast ? 0 : 1;
+  const labelName = `column ${labelAt + 1} (the label)`;
+  const expectColumns = `${columns} columns (${labelLast ? `${shapeText(height, width, channels)} = ${size} pixel values and a label` : `a label and ${shapeText(height, width, channels)} = ${size} pixel values`}${shapeFrom})`;
   if (headerRow && firstFields.length !== columns) {
     throw new FormatError(fileName, `line ${first + 1}`, `header row: expected ${expectColumns}, found ${firstFields.length}`);
   }
@@ -149,14 +162,14 @@ export function parseCsvTable(file: CsvFile, options: CsvOptions = {}, shapeFrom
     const fields = row.split(',');
     if (fields.length !== columns) throw new FormatError(fileName, `line ${line}`, `expected ${expectColumns}, found ${fields.length}`);
     lineNumbers[r] = line;
-    const y = toNumber(fields[0]);
-    if (Number.isNaN(y)) throw new FormatError(fileName, `line ${line}`, `column 1 (the label): expected a number, found ${show(fields[0])}`);
+    const y = toNumber(fields[labelAt]);
+    if (Number.isNaN(y)) throw new FormatError(fileName, `line ${line}`, `${labelName}: expected a number, found ${show(fields[labelAt])}`);
     if (!Number.isInteger(y) || y < 0 || y > 0xffffffff) {
-      throw new FormatError(fileName, `line ${line}`, `column 1 (the label): expected an integer >= 0, found ${fields[0].trim()}`);
+      throw new FormatError(fileName, `line ${line}`, `${labelName}: expected an integer >= 0, found ${fields[labelAt].trim()}`);
     }
     labels[r] = y;
     const base = r * size;
-    for (let j = 1; j < columns; j++) {
+    for (let j = firstPixel; j < firstPixel + size; j++) {
       const v = toNumber(fields[j]);
       if (Number.isNaN(v)) throw new FormatError(fileName, `line ${line}`, `column ${j + 1}: expected a pixel value (a number), found ${show(fields[j])}`);
       if (v < 0 || v > 255) {
@@ -170,10 +183,10 @@ export function parseCsvTable(file: CsvFile, options: CsvOptions = {}, shapeFrom
         if (range === '0-1') throw new FormatError(fileName, `line ${line}`, `column ${j + 1}: expected a value in [0, 1] (pixelRange 0-1), found ${fields[j].trim()}`);
         aboveOne ??= { line, column: j + 1, value: v };
       }
-      values[base + j - 1] = v;
+      values[base + j - firstPixel] = v;
     }
   }
-  const table: CsvTable = { fileName, height, width, channels, layout, n, labels, lines: lineNumbers, values };
+  const table: CsvTable = { fileName, height, width, channels, layout, labelColumn: labelAt + 1, n, labels, lines: lineNumbers, values };
   if (headerRow) table.header = firstFields.map((f) => f.trim());
   if (fraction) table.fraction = fraction;
   if (aboveOne) table.aboveOne = aboveOne;
@@ -204,7 +217,7 @@ export function csvPixelRange(tables: readonly CsvTable[], given?: PixelRange): 
 function tableDataset(t: CsvTable, range: PixelRange, numClasses: number, numClassesFrom: string, name: string, classNames?: readonly string[]): Dataset {
   for (let r = 0; r < t.n; r++) {
     const y = t.labels[r];
-    if (y >= numClasses) throw new FormatError(t.fileName, `line ${t.lines[r]}`, `column 1 (the label): expected a class in [0, ${numClasses})${numClassesFrom}, found ${y}`);
+    if (y >= numClasses) throw new FormatError(t.fileName, `line ${t.lines[r]}`, `column ${t.labelColumn} (the label): expected a class in [0, ${numClasses})${numClassesFrom}, found ${y}`);
   }
   const { channels, height, width } = t;
   const plane = height * width;
@@ -239,6 +252,12 @@ function classCount(t: CsvTable, options: CsvDatasetOptions): { numClasses: numb
   return { numClasses: max + 1, from: ` (the classes of ${t.fileName}: its largest label + 1; set numClasses for more)` };
 }
 
+/** Refuses a training table of one class, saying which column was read as the label (csvDatasets: a training set; csvDataset may be any split). */
+function requireTwoCsvClasses(t: CsvTable): void {
+  const other = t.labelColumn === 1 ? `the last column (labelColumn 'last', --label-column last)` : `the first column (labelColumn 'first')`;
+  requireTwoClasses(t, t.fileName, `, read from column ${t.labelColumn}: is the label in ${other}?`);
+}
+
 /** One CSV file as a dataset (pixel scale decided from it alone). */
 export function csvDataset(file: CsvFile, options: CsvDatasetOptions = {}): Dataset {
   const t = parseCsvTable(file, options);
@@ -257,8 +276,10 @@ export function csvDatasets(train: CsvFile, test: CsvFile, options: CsvDatasetOp
   const range = csvPixelRange([a, b], options.pixelRange);
   const k = classCount(a, options);
   const name = options.name ?? 'csv';
-  return {
+  const sets = {
     train: tableDataset(a, range, k.numClasses, k.from, `${name}/train`, options.classNames),
     test: tableDataset(b, range, k.numClasses, k.from, `${name}/test`, options.classNames),
   };
+  requireTwoCsvClasses(a);
+  return sets;
 }

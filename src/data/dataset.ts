@@ -21,6 +21,17 @@ export interface Dataset {
 }
 
 /**
+ * Refuses a training set of fewer than 2 classes (nothing to classify: every model scores 100%),
+ * saying what was read; `where` names the data, `hint` may say how it was probably misread.
+ */
+export function requireTwoClasses(train: Pick<Dataset, 'labels' | 'n'>, where: string, hint = ''): void {
+  const first = train.labels[0];
+  if (train.labels.some((y) => y !== first)) return;
+  const read = train.n === 0 ? 'no examples' : `${train.n} example${train.n === 1 ? '' : 's'}, every one labelled ${first}`;
+  throw new FormatError(where, 'labels', `expected at least 2 classes to tell apart, found 1 (${read})${hint}`);
+}
+
+/**
  * How a colour image's values are ordered in a file that holds them flat: 'hwc' (interleaved, a
  * pixel's channels together, as numpy flattens an H x W x C array; IDX 4-D files and CSV rows by
  * default) or 'chw' (planar, a whole channel after another, as CIFAR's binaries and kdgpu in memory).

@@ -4,7 +4,7 @@
 
 import { FormatError } from '../util/format-error.js';
 import { checkImageShape, type PixelLayout } from './dataset.js';
-import { PIXEL_RANGES, type PixelRange } from './csv.js';
+import { LABEL_COLUMNS, PIXEL_RANGES, type LabelColumn, type PixelRange } from './csv.js';
 
 export const DATASET_KINDS = ['fashion-mnist', 'cifar10', 'cifar100', 'idx', 'csv', 'folder'] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
@@ -35,6 +35,7 @@ export interface DatasetFiles {
  * train label + 1); folder: at least the class folders' count; fashion-mnist, cifar: checked.
  * layout: idx (4-D files) and csv, how a colour image's values are ordered (default 'hwc').
  * pixelRange: csv only (absent: decided from the values, see csv.ts).
+ * labelColumn: csv only, the label's column, 'first' (default) or 'last'.
  * Relative paths are relative to the working folder: resolveDatasetSpec makes them absolute before storing.
  */
 export interface DatasetSpec {
@@ -45,11 +46,12 @@ export interface DatasetSpec {
   numClasses?: number;
   layout?: PixelLayout;
   pixelRange?: PixelRange;
+  labelColumn?: LabelColumn;
 }
 
 const FILE_KEYS = ['trainImages', 'trainLabels', 'testImages', 'testLabels', 'train', 'test'] as const;
 const IDX_FILE_KEYS = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
-const SPEC_KEYS = ['kind', 'dir', 'files', 'imageShape', 'numClasses', 'layout', 'pixelRange'] as const;
+const SPEC_KEYS = ['kind', 'dir', 'files', 'imageShape', 'numClasses', 'layout', 'pixelRange', 'labelColumn'] as const;
 
 function show(v: unknown): string {
   return v === undefined ? 'nothing' : JSON.stringify(v);
@@ -100,6 +102,10 @@ export function checkDatasetSpec(raw: unknown, where: string, prefix = 'dataset'
     if (!(PIXEL_RANGES as readonly unknown[]).includes(o.pixelRange)) fail('pixelRange', `expected ${PIXEL_RANGES.map((r) => `"${r}"`).join(' or ')}, found ${show(o.pixelRange)}`);
     spec.pixelRange = o.pixelRange as PixelRange;
   }
+  if (o.labelColumn !== undefined) {
+    if (!(LABEL_COLUMNS as readonly unknown[]).includes(o.labelColumn)) fail('labelColumn', `expected ${LABEL_COLUMNS.map((r) => `"${r}"`).join(' or ')}, found ${show(o.labelColumn)}`);
+    spec.labelColumn = o.labelColumn as LabelColumn;
+  }
 
   // What each kind takes.
   const k = spec.kind;
@@ -107,6 +113,7 @@ export function checkDatasetSpec(raw: unknown, where: string, prefix = 'dataset'
   if (spec.files && (builtin || k === 'folder')) fail('files', `${k} reads a folder (dir), not files`);
   if (spec.layout && !(k === 'idx' || k === 'csv')) fail('layout', `applies to idx and csv data only, not ${k}`);
   if (spec.pixelRange && k !== 'csv') fail('pixelRange', `applies to csv data only, not ${k}`);
+  if (spec.labelColumn && k !== 'csv') fail('labelColumn', `applies to csv data only, not ${k}`);
   if ((k === 'cifar10' || k === 'cifar100' || k === 'folder') && !spec.dir) fail('dir', `${k} needs the folder that holds the data, found nothing`);
   if (k === 'idx') {
     for (const f of Object.keys(spec.files ?? {})) if (!(IDX_FILE_KEYS as readonly string[]).includes(f)) fail(`files.${f}`, `idx data takes files.${IDX_FILE_KEYS.join(', files.')}`);

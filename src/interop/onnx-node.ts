@@ -5,8 +5,8 @@
 import type { OrtModule } from './onnx-teacher.js';
 
 const ONNXRUNTIME_NODE_MISSING =
-  'an ONNX teacher needs onnxruntime-node, an optional peer dependency of kdgpu: run `npm install onnxruntime-node` ' +
-  '(its CPU binaries ship inside the npm package; put onnxruntime-node-install=skip in your .npmrc so that its install script fetches no CUDA libraries)';
+  'an ONNX teacher needs onnxruntime-node, an optional peer dependency of kdgpu: run `npm install onnxruntime-node --ignore-scripts` ' +
+  '(its CPU binaries ship inside the npm package; without --ignore-scripts its install script would fetch CUDA libraries from NuGet on linux x64)';
 
 export async function loadOnnxRuntimeNode(): Promise<OrtModule> {
   let m: Record<string, unknown>;

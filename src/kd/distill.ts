@@ -124,8 +124,6 @@ export interface EpochTelemetry {
   trainLoss: number;
   trainAccuracy: number;
   testAccuracy: number;
-  /** Maximum of test accuracy over the epochs so far: shown, never used to choose a model. */
-  bestTestAccuracy: number;
   /** Accuracy on the validation split (held out of the training set); null without one. */
   valAccuracy: number | null;
   /** Test accuracy at the epoch with the best validation accuracy so far (the last epoch without a validation split). */
@@ -151,8 +149,6 @@ export interface EpochTelemetry {
 export interface DistillResult {
   student: Model;
   epochs: EpochTelemetry[];
-  /** Maximum test accuracy over epochs (chosen on the test set: for display only). */
-  best: number;
   /** Last-epoch test accuracy. */
   last: number;
   /** Test accuracy at the epoch of best validation accuracy (model chosen without the test set). */
@@ -458,7 +454,7 @@ export async function distill(
         }),
       },
     );
-    return { student, epochs, best: result.best, last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal };
+    return { student, epochs, last: result.last, testAtBestVal: result.testAtBestVal, bestVal: result.bestVal };
   } finally {
     for (const b of [labelsAll, mask, counts]) engine.release(b);
     if (scorerState.mean) engine.release(scorerState.mean);
@@ -480,7 +476,6 @@ export function epochTelemetry(
     trainLoss: r.trainLoss,
     trainAccuracy: r.trainAccuracy,
     testAccuracy: r.testAccuracy ?? 0,
-    bestTestAccuracy: r.bestTestAccuracy,
     valAccuracy: r.valAccuracy,
     testAtBestVal: r.testAtBestVal,
     bestValEpoch: r.bestValEpoch,
