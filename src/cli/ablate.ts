@@ -10,11 +10,7 @@ import { TeacherCache } from '../kd/teacher-cache.js';
 import { validateDistillOptions, type Method } from '../kd/distill.js';
 import { ABLATION_METHODS, accuracyChartSpec, compare, gridArms, markdownTable, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
 import { distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
-import { checkOutputFolder, datasetInputs, refuseOverlaps } from './preflight.js';
-import { requireRegularFileSync } from '../io/regular-file.js';
-
-/** The files ablate writes into --out-dir (rewritten after every run). */
-export const ABLATION_FILES = ['ablation.md', 'ablation.json', 'ablation.svg'] as const;
+import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 
 export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out' | 'teacher'> {
   /** The teacher checkpoint (ablate takes a kdgpu checkpoint only). */
@@ -24,6 +20,8 @@ export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out' 
   /** Run the variant grid on KD+LR+DS (with KD and the random control) instead of the methods. */
   grid?: boolean;
   outDir: string;
+  /** Replace the files of an earlier ablation in --out-dir (refused otherwise). */
+  overwrite?: boolean;
 }
 
 export async function renderSvg(spec: Record<string, unknown>): Promise<string> {
@@ -64,7 +62,7 @@ export function bestOnValidation(summaries: MethodSummary[], method: Method): Me
  * invalid, which its run would otherwise find hours in), the teacher, and the output files, none
  * of which may be an input.
  */
-export function checkAblateOptions(o: AblateOptions): void {
+export function checkAblateOptions(o: AblateOptions): RunFiles {
   for (const arm of ablationArms(o)) {
     try {
       validateDistillOptions(distillOptions({ ...o, ...arm.overrides, method: arm.method }, [0], [1], 1));
@@ -73,16 +71,24 @@ export function checkAblateOptions(o: AblateOptions): void {
     }
   }
   if (isOnnxPath(o.teacher)) throw new Error(`--teacher ${o.teacher}: ablate takes a kdgpu teacher checkpoint; distil from an ONNX teacher with kdgpu distill --teacher ${o.teacher}`);
-  requireRegularFileSync(o.teacher, 'the --teacher checkpoint');
-  checkOutputFolder({ option: '--out-dir', path: o.outDir });
-  const outputs = ABLATION_FILES.map((f) => ({ option: `--out-dir's ${f}`, path: join(o.outDir, f) }));
-  refuseOverlaps(outputs, [{ option: '--teacher', path: o.teacher }, ...datasetInputs(o)]);
+  const files = runFiles('ablate', o);
+  checkRunFiles(files, o);
+  return files;
 }
 
 export async function runAblate(engine: Engine, o: AblateOptions, out: (s: string) => void): Promise<AblationRun[]> {
-  checkAblateOptions(o);
+  const files = checkAblateOptions(o);
+  mkdirSync(o.outDir, { recursive: true }); // the locks go beside the files
+  const release = claimRunFiles(files, o);
+  try {
+    return await ablateRuns(engine, o, out);
+  } finally {
+    release();
+  }
+}
+
+async function ablateRuns(engine: Engine, o: AblateOptions, out: (s: string) => void): Promise<AblationRun[]> {
   const arms = ablationArms(o);
-  mkdirSync(o.outDir, { recursive: true });
   const cache = new TeacherCache(engine); // teacher logits computed once for all runs
   const runs: AblationRun[] = [];
   const started = performance.now();
@@ -129,7 +135,7 @@ export async function runAblate(engine: Engine, o: AblateOptions, out: (s: strin
   for (let seed = 1; seed <= o.seeds; seed++) {
     for (const arm of arms) {
       out(`\n[${runs.length + 1}/${o.seeds * arms.length}] seed ${seed}, ${arm.label}`);
-      const r = await runDistill(engine, { ...o, ...arm.overrides, method: arm.method, seed, out: undefined, metrics: undefined }, out, cache);
+      const r = await runDistill(engine, { ...o, ...arm.overrides, method: arm.method, seed, out: undefined, metrics: undefined, overwrite: undefined }, out, cache);
       runs.push({ label: arm.label, method: arm.method, seed, chosen: r.testAtBestVal, last: r.last, val: r.bestVal, epochs: r.epochs });
       await write(); // partial results survive an interruption
     }

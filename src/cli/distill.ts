@@ -13,9 +13,9 @@ import { checkLogitsShape, logitsAgreement, readLogitsFile, type LogitsAgreement
 import { DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OnnxLayout } from '../interop/onnx-teacher.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { loadDatasetSpec, type DatasetSpec, type LoadedData } from './datasets.js';
-import { checkModelFitsData, dataIdentity, describeSpec, namesData, specFromOptions, specOfCheckpoint, trainingSetHash } from './data-options.js';
+import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, trainingSetHash } from './data-options.js';
 import { RunProgress } from './progress.js';
-import { checkRunPaths, type NamedPath } from './preflight.js';
+import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 import type { DataIdentity } from '../nn/checkpoint.js';
 
@@ -105,7 +105,7 @@ const externalSpec = (o: DistillCliOptions): DatasetSpec => specFromOptions(o, {
  * opened), the teacher (one of --teacher and --teacher-logits, and the options that go with each),
  * and the outputs (see preflight.ts).
  */
-export function checkDistillOptions(o: DistillCliOptions): void {
+export function checkDistillOptions(o: DistillCliOptions): RunFiles {
   validateDistillOptions(distillOptions(o, [0], [1], 1)); // normalisation and channels shape only the augmentation's padding
   if (!o.teacher && !o.teacherLogits) throw new Error('distill needs a teacher: --teacher (a kdgpu checkpoint or an ONNX model, .onnx) or --teacher-logits (its logits on the training set)');
   if (o.teacher && o.teacherLogits) throw new Error('--teacher and --teacher-logits cannot be used together: give the teacher as a model or as its logits');
@@ -117,12 +117,9 @@ export function checkDistillOptions(o: DistillCliOptions): void {
   if ((onnx || o.teacherLogits) && o.augment) {
     throw new Error(`--augment needs a teacher that kdgpu runs (a checkpoint): the logits of ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher'} are computed once, for the training images as they are`);
   }
-  const inputs: NamedPath[] = [];
-  if (o.teacher) inputs.push({ option: '--teacher', path: o.teacher, what: onnx ? 'the --teacher ONNX model' : 'the --teacher checkpoint' });
-  if (o.teacherLogits) inputs.push({ option: '--teacher-logits', path: o.teacherLogits, what: 'the --teacher-logits file' });
-  if (o.teacherTestLogits) inputs.push({ option: '--teacher-test-logits', path: o.teacherTestLogits, what: 'the --teacher-test-logits file' });
-  const spec = onnx || o.teacherLogits ? externalSpec(o) : namesData(o) ? specFromOptions(o, null) : undefined;
-  checkRunPaths(spec ? { ...o, dataset: o.dataset ?? spec.kind, datasetSpec: spec } : o, inputs);
+  const files = runFiles('distill', o);
+  checkRunFiles(files, o);
+  return files;
 }
 
 /** The teacher of a run, the data it is distilled on, and a line that describes it. */
@@ -258,11 +255,16 @@ async function externalTeacher(o: DistillCliOptions, out: (s: string) => void): 
 
 export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<DistillRunResult> {
   checkDistillOptions(o);
-  const prepared = o.teacherLogits || isOnnxPath(o.teacher) ? await externalTeacher(o, out) : await checkpointTeacher(engine, o, out);
+  const release = claimRunFiles(runFiles('distill', o), o);
   try {
-    return await distillFrom(engine, o, prepared, out, cache);
+    const prepared = o.teacherLogits || isOnnxPath(o.teacher) ? await externalTeacher(o, out) : await checkpointTeacher(engine, o, out);
+    try {
+      return await distillFrom(engine, o, prepared, out, cache);
+    } finally {
+      prepared.release();
+    }
   } finally {
-    prepared.release();
+    release();
   }
 }
 

@@ -15,7 +15,7 @@ import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
-import { requireRegularFileSync } from '../io/regular-file.js';
+import { checkRunFiles, claimRunFiles, runFiles } from './preflight.js';
 import type { DataOptions } from './data-options.js';
 import { checkExportOptions, runExport, type ExportCliOptions } from './export.js';
 import { ONNX_LAYOUTS } from '../interop/onnx-teacher.js';
@@ -150,11 +150,13 @@ export async function main(argv: string[]): Promise<void> {
     .description('run every kernel on random inputs and shapes against its float64 CPU reference')
     .addOption(adapterOption())
     .option('--json [file]', 'the results as JSON: to this file, or without one to stdout instead of the table')
+    .option('--overwrite', 'replace an existing --json file')
     .option('--seed <n>', 'seed for the random inputs', int('--seed'))
     .option('--filter <name>', 'only kernels whose name contains this')
     .option('--checks <files...>', 'also verify your own kernels: ES modules exporting `checks` (see examples/my-kernels.mjs)')
     .option('--no-builtins', "only the kernels of --checks, not kdgpu's own")
-    .action(async (opts: { adapter: AdapterChoice; json?: boolean | string; seed?: number; filter?: string; checks?: string[]; builtins: boolean }) => {
+    .action(async (opts: { adapter: AdapterChoice; json?: boolean | string; overwrite?: boolean; seed?: number; filter?: string; checks?: string[]; builtins: boolean }) => {
+      const release = claimRunFiles(runFiles('verify', opts), opts);
       const checks = await loadChecks(opts.checks);
       if (!opts.builtins && checks.length === 0) throw new Error('--no-builtins needs --checks: there would be nothing to verify');
       const engine = await createNodeEngine({ adapter: opts.adapter });
@@ -163,6 +165,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = ok ? 0 : 1;
       } finally {
         engine.destroy();
+        release();
       }
     });
 
@@ -172,7 +175,7 @@ export async function main(argv: string[]): Promise<void> {
       .description('train a model with cross-entropy on the GPU')
       .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]).makeOptionMandatory())
       .option('--out <file>', 'save the model here (safetensors) after every epoch')
-      .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
+      .option('--overwrite', 'let this new run replace an existing --out and --metrics (without it, or --resume, an existing file is refused)'),
   ).action(async (opts: TrainOptions & { adapter: AdapterChoice }) => {
     checkTrainOptions(opts); // before the engine starts: nothing is written until these pass
     const engine = await createNodeEngine({ adapter: opts.adapter });
@@ -200,7 +203,7 @@ export async function main(argv: string[]): Promise<void> {
         .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
         .addOption(new Option('--method <name>', 'distillation method').choices([...METHODS]).default('kd+lr+ds'))
         .option('--out <file>', 'save the student here after every epoch')
-        .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
+        .option('--overwrite', 'let this new run replace an existing --out and --metrics (without it, or --resume, an existing file is refused)'),
       D.lr,
       "default: the teacher checkpoint's; fashion-mnist for an ONNX teacher or logits",
     ),
@@ -225,7 +228,8 @@ export async function main(argv: string[]): Promise<void> {
         .option('--seeds <k>', 'seeds 1..k', int('--seeds', 1), 3)
         .option('--methods <list>', `comma-separated methods (default: ${ABLATION_METHODS.join(',')}; known: ${METHODS.join(', ')})`)
         .option('--grid', 'instead of the methods, the variant grid on kd+lr+ds (rest weight × balance × rule × β at T or 1, and re-scoring every epoch) beside kd and kd+ds-random')
-        .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation'),
+        .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation')
+        .option('--overwrite', "replace the files of an earlier ablation in --out-dir"),
       D.lr,
       "default: the teacher's",
     ),
@@ -275,7 +279,7 @@ export async function main(argv: string[]): Promise<void> {
   )
     .addOption(adapterOption())
     .action(async (opts: { checkpoint: string; model?: string; adapter: AdapterChoice } & DataOptions) => {
-      requireRegularFileSync(opts.checkpoint, 'a checkpoint'); // a directory or /dev/zero, refused by name before the engine starts
+      checkRunFiles(runFiles('eval', opts), {}); // a directory or /dev/zero, refused by name before the engine starts
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runEval(engine, opts.checkpoint, opts, (s) => process.stdout.write(s + '\n'));
@@ -290,6 +294,7 @@ export async function main(argv: string[]): Promise<void> {
     .argument('[suite]', 'kernels, steps or profile', 'kernels')
     .addOption(adapterOption())
     .option('--json [file]', 'the results as JSON: to this file, or without one to stdout instead of the tables')
+    .option('--overwrite', 'replace an existing --json file')
     .option('--quick', 'fewer repetitions and smaller sizes')
     .option('--filter <name>', 'only kernels whose name contains this')
     .option('--model <name>', 'profile: the model', 'student-cnn')
@@ -297,17 +302,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--steps <n>', 'profile: profiled steps', int('--steps', 1))
     .option('--data-dir <dir>', 'profile: the Fashion-MNIST directory')
     .option('--checks <files...>', 'kernels: also time your own kernels\' verification cases (ES modules exporting `checks`)')
-    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string | boolean; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string; checks?: string[] }, cmd: Command) => {
+    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string | boolean; overwrite?: boolean; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string; checks?: string[] }, cmd: Command) => {
       if (opts.checks && suite !== 'kernels') throw new Error(`--checks applies to "bench kernels", not "bench ${suite}"`);
       for (const [key, flag] of [['model', '--model'], ['batch', '--batch'], ['steps', '--steps'], ['dataDir', '--data-dir']] as const) {
         if (suite !== 'profile' && cmd.getOptionValueSource(key) === 'cli') throw new Error(`${flag} applies to "bench profile", not "bench ${suite}"`);
       }
+      const release = claimRunFiles(runFiles('bench', { json: opts.json, checks: opts.checks, dataDir: opts.dataDir }), opts);
       const checks = await loadChecks(opts.checks);
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runBenchCommand(engine, suite, { ...opts, checks }, (s) => process.stdout.write(s + '\n'));
       } finally {
         engine.destroy();
+        release();
       }
     });
 

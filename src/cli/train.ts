@@ -11,7 +11,7 @@ import { evaluate, train } from '../train.js';
 import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
 import { loadDatasetSpec } from './datasets.js';
-import { checkRunPaths } from './preflight.js';
+import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';
 
 export interface TrainOptions extends DataOptions {
@@ -94,12 +94,22 @@ export function trainSpec(o: TrainOptions) {
   return specFromOptions(o, { kind: 'fashion-mnist' });
 }
 
-export function checkTrainOptions(o: TrainOptions): void {
-  checkRunPaths({ ...o, dataset: o.dataset ?? 'fashion-mnist', datasetSpec: trainSpec(o) });
+export function checkTrainOptions(o: TrainOptions): RunFiles {
+  const files = runFiles('train', o);
+  checkRunFiles(files, o);
+  return files;
 }
 
 export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
-  checkTrainOptions(o);
+  const release = claimRunFiles(runFiles('train', o), o);
+  try {
+    return await trainRun(engine, o, out);
+  } finally {
+    release();
+  }
+}
+
+async function trainRun(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ best: number; last: number }> {
   const spec = trainSpec(o);
   const data = await loadDatasetSpec(spec, undefined, o.testSubset);
   const identity = dataIdentity(spec, data);
