@@ -130,3 +130,82 @@ describe('no output touches an input, whatever --overwrite says', () => {
     }
   }
 });
+
+describe('nothing existing is replaced without --overwrite', () => {
+  const existing = () => {
+    const path = at(`existing-${counter++}`);
+    writeFileSync(path, 'precious');
+    return path;
+  };
+  const cases: Array<[string, (path: string) => string[]]> = [
+    ['train --metrics', (p) => ['train', '--model', 'student-cnn', '--metrics', p]],
+    ['distill --metrics', (p) => ['distill', '--teacher', TEACHER(), '--method', 'kd', '--metrics', p]],
+    ['verify --json', (p) => ['verify', '--json', p]],
+    ['bench --json', (p) => ['bench', 'kernels', '--json', p]],
+    ['export --json', (p) => ['export', '--checkpoint', TEACHER(), '--out', at(`fresh-${counter++}.onnx`), '--json', p]],
+    ['export --out', (p) => ['export', '--checkpoint', TEACHER(), '--out', p]],
+  ];
+  for (const [what, args] of cases) {
+    it(`${what}: an existing file is refused, naming it, and stays as it was`, async () => {
+      const path = existing();
+      expect((await kdgpuFails(args(path))).out).toMatch(new RegExp(`${escape(what.split(' ')[1])} ${escape(path)} already exists: pass --overwrite to replace it`));
+      expect(readFileSync(path, 'utf8')).toBe('precious');
+    });
+  }
+
+  it("ablate: an earlier ablation's files in --out-dir", async () => {
+    const folder = at(`ablation-${counter++}`);
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'ablation.md'), 'precious');
+    expect((await kdgpuFails(['ablate', '--teacher', TEACHER(), '--methods', 'kd', '--out-dir', folder])).out).toMatch(
+      new RegExp(`--out-dir's ablation\\.md ${escape(join(folder, 'ablation.md'))} already exists: pass --overwrite to replace it`),
+    );
+    expect(readFileSync(join(folder, 'ablation.md'), 'utf8')).toBe('precious');
+  });
+
+  it('an empty file name is refused, not taken as "no output"', async () => {
+    for (const args of [['train', '--model', 'student-cnn', '--out', ''], ['train', '--model', 'student-cnn', '--metrics', ''], ['distill', '--teacher', TEACHER(), '--out', ''], ['export', '--checkpoint', TEACHER(), '--out', '']]) {
+      expect((await kdgpuFails(args)).out).toMatch(new RegExp(`${args.at(-2)} "": expected a file name`));
+    }
+  });
+});
+
+/** Resolves once `child` has printed a line matching `re` on stdout; rejects, with its stderr, if it exits first. */
+function printed(child: ReturnType<typeof spawn>, re: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (re.test(out)) resolve();
+    });
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('exit', (code) => reject(new Error(`exited (${code}) before printing ${re}: ${err}`)));
+  });
+}
+
+describe('one run per output', () => {
+  it('a second run on the same --out is refused naming the first; the lock goes with the first, and a dead run\'s lock is taken over', { timeout: 300_000 }, async () => {
+    const out = at('shared.safetensors');
+    const run = ['train', '--model', 'student-cnn', '--dataset', 'csv', '--data-dir', at('csv'), '--batch', '8', '--no-progress', '--out', out];
+    const first = spawn(process.execPath, ['bin/kdgpu.js', ...run, '--epochs', '100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ended = new Promise<NodeJS.Signals | null>((r) => first.on('exit', (_code, signal) => r(signal)));
+    try {
+      await printed(first, /^training student-cnn/m); // its outputs are locked before this line
+      expect(readFileSync(`${out}.lock`, 'utf8').trim()).toBe(String(first.pid));
+      const second = await kdgpuFails([...run, '--epochs', '1', '--overwrite']);
+      expect(second.out).toMatch(new RegExp(`--out ${escape(out)}: another kdgpu run \\(PID ${first.pid}\\) is writing it`));
+    } finally {
+      first.kill('SIGTERM');
+    }
+    expect(await ended).toBe('SIGTERM'); // it still ends by the signal
+    expect(existsSync(`${out}.lock`)).toBe(false);
+    // A lock left by a process that no longer exists (killed with SIGKILL, say) is taken over.
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => dead.on('exit', r));
+    writeFileSync(`${out}.lock`, `${dead.pid}\n`);
+    const { stdout } = await kdgpu([...run, '--epochs', '1', '--overwrite']);
+    expect(stdout).toMatch(/saved/);
+    expect(existsSync(`${out}.lock`)).toBe(false);
+  });
+});
