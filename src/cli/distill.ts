@@ -17,6 +17,7 @@ import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOf
 import { RunProgress } from './progress.js';
 import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+import { NumericalFault } from '../train.js';
 import type { DataIdentity } from '../nn/checkpoint.js';
 
 /** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
@@ -83,6 +84,19 @@ export function describeSelection(s: SelectionTelemetry): string {
     `selection after epoch ${s.afterEpoch}: |Dt| ${s.selected}/${s.candidates}; kept % per class (0..${s.perClass.length - 1}) ${kept}; ` +
     `teacher error in Dt ${pct(s.teacherErrorInside)}, outside ${pct(s.teacherErrorOutside)}${scores}; changed ${s.changed}`
   );
+}
+
+/** Above this temperature, a numerical fault is blamed on --T first: T² scales the KD term. */
+const HIGH_TEMPERATURE = 20;
+
+/**
+ * What to say about --T when a run at a high temperature faults: the KD term is scaled by T²
+ * (method.md), so float32 rounding in the softened probabilities alone grows with it, and lowering
+ * --lr does not help.
+ */
+function temperatureNote(e: Error, T: number): string {
+  if (!(e instanceof NumericalFault) || !(T > HIGH_TEMPERATURE)) return '';
+  return ` At --T ${T} the KD term is scaled by T² = ${(T * T).toPrecision(3)}, which magnifies float32 rounding in the softened probabilities: lower --T (KD uses 1 to ${HIGH_TEMPERATURE}) before --lr.`;
 }
 
 export interface DistillRunResult {
@@ -272,7 +286,9 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
   const { spec, data } = prepared;
   const normalisation = data.normalisation;
   const opts = distillOptions(o, normalisation.mean, normalisation.std, data.train.channels);
-  const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>);
+  let identity: DataIdentity | undefined;
+  const identityOf = () => (identity ??= dataIdentity(spec, data)); // a hash of the training set: only when resuming or saving
+  const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>, identityOf);
   if (resumed) {
     opts.resume = resumed.state;
     out(`resuming from ${o.out} after epoch ${resumed.state!.epoch}`);
@@ -288,7 +304,6 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
   );
   const progress = new RunProgress(o.progress, o.epochs, "the GPU pipelines and the teacher's logits", engine, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
-  let identity: DataIdentity | undefined;
   const result = await distill(
     engine,
     prepared.teacher,
@@ -309,7 +324,7 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
             model: o.student,
             input: student.input,
             dataset: spec.kind,
-            data: (identity ??= dataIdentity(spec, data)),
+            data: identityOf(),
             normalisation,
             seed: o.seed,
             epoch: t.epoch,
@@ -324,7 +339,7 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
     resumed?.model,
   ).catch((e: Error) => {
     progress.stop();
-    throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
+    throw new Error(`${e.message}; training stopped.${temperatureNote(e, o.T)} ${checkpointState(o.out, lastSaved)}`);
   });
   const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;
   out(`${o.method}: last ${pct(result.last)}${chosen}${o.out ? `; saved ${o.out}` : ''}`);

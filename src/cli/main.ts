@@ -83,7 +83,9 @@ function num(name: string, lo: number, hi: number, open: { lo?: boolean; hi?: bo
     const okLo = open.lo ? n > lo : n >= lo;
     const okHi = open.hi ? n < hi : n <= hi;
     if (!Number.isFinite(n) || !okLo || !okHi) {
-      throw new InvalidArgumentError(`${name} must be a number in ${open.lo ? '(' : '['}${lo}, ${hi}${open.hi ? ')' : ']'}, got "${v}"`);
+      // Infinity is never accepted: an unbounded range reads "a finite number > 0", not "(0, Infinity]".
+      const range = hi === Infinity ? `a finite number ${open.lo ? '>' : '>='} ${lo}` : `a number in ${open.lo ? '(' : '['}${lo}, ${hi}${open.hi ? ')' : ']'}`;
+      throw new InvalidArgumentError(`${name} must be ${range}, got "${v}"`);
     }
     return n;
   };
@@ -119,7 +121,7 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--ds-every <n>', 're-score every n epochs (0: once)', int('--ds-every', 0), D.dsEvery)
     .addOption(new Option('--ds-hessian <kind>', 'influence Hessian: identity (gradient alignment) or damped diagonal').choices(['identity', 'diag']).default(D.dsHessian))
     .option('--ds-damping <x>', 'Hessian damping', num('--ds-damping', 0, Infinity), D.dsDamping)
-    .option('--val-split <n>', 'training samples held out as the validation split (DS\'s validation gradient and model choice; held out for every method). Default: 10% of the training set, at most 5,000', int('--val-split', 1))
+    .option('--val-split <n>', 'training samples held out as the validation split (DS\'s validation gradient and model choice; held out for every method; 0: none, for methods without DS). Default: 10% of the training set, at most 5,000', int('--val-split', 0))
     .option('--dkd-alpha <x>', 'DKD TCKD weight', num('--dkd-alpha', 0, Infinity), D.dkdAlpha)
     .option('--dkd-beta <x>', 'DKD NCKD weight (mdistiller uses 8 on CIFAR-100 with BN students, 2 or 6 for some pairs; 8 diverges for the BN-free student-cnn)', num('--dkd-beta', 0, Infinity), D.dkdBeta)
     .option('--dkd-warmup-epochs <n>', 'DKD linear warm-up of the KD terms, in epochs', int('--dkd-warmup-epochs', 0), D.dkdWarmupEpochs);

@@ -8,7 +8,7 @@ import { allIndices, trainSubset } from '../data/batches.js';
 import { createModel, type InputSpec } from '../nn/models.js';
 import type { OptimizerRule } from '../optim/optimizer.js';
 import { evaluate, train } from '../train.js';
-import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
+import type { DataIdentity, ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
 import { loadDatasetSpec } from './datasets.js';
 import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
@@ -46,9 +46,10 @@ export const RUN_IDENTITY = ['model', 'student', 'teacher', 'teacherLogits', 'te
 
 /**
  * The checkpoint to resume from, if --resume and it exists; refuses one written by a different run
- * (naming the option that differs).
+ * (naming the option that differs), on other data (naming both: the checkpoint records its training
+ * set's hash), or that records more epochs done than the run has.
  */
-export async function resumePoint(engine: Engine, o: { out?: string; resume?: boolean } & Record<string, unknown>): Promise<RestoredModel | null> {
+export async function resumePoint(engine: Engine, o: { out?: string; resume?: boolean; epochs?: number } & Record<string, unknown>, dataOf: () => DataIdentity): Promise<RestoredModel | null> {
   if (!o.resume) return null;
   if (!o.out) throw new Error('--resume needs --out: the checkpoint to continue from and to keep writing');
   if (!existsSync(o.out)) return null;
@@ -61,6 +62,21 @@ export async function resumePoint(engine: Engine, o: { out?: string; resume?: bo
   if (!r.state) {
     r.model.store.destroy();
     throw new Error(`${o.out}: has no training state (written by an older kdgpu or not by train/distill): cannot --resume from it`);
+  }
+  const refuse = (why: string): never => {
+    r.model.store.destroy();
+    throw new Error(`${o.out}: ${why}`);
+  };
+  const trained = r.config.data;
+  const data = dataOf();
+  if (trained && trained.trainHash !== data.trainHash) {
+    refuse(
+      `was trained on ${describeSpec(trained.spec)} (training set sha256 ${trained.trainHash.slice(0, 16)}…), this run's data is ${describeSpec(data.spec)} (sha256 ${data.trainHash.slice(0, 16)}…): ` +
+        '--resume continues on the same data only (name it with the same data options)',
+    );
+  }
+  if (o.epochs !== undefined && r.state.epoch > o.epochs) {
+    refuse(`__metadata__.train_state.epoch records ${r.state.epoch} epochs done, more than the run's --epochs ${o.epochs}: an edited or corrupt checkpoint; cannot --resume from it`);
   }
   const was = (r.config.command ?? {}) as Record<string, unknown>;
   for (const k of RUN_IDENTITY) {
@@ -114,7 +130,7 @@ async function trainRun(engine: Engine, o: TrainOptions, out: (s: string) => voi
   const data = await loadDatasetSpec(spec, undefined, o.testSubset);
   const identity = dataIdentity(spec, data);
   const input: InputSpec = { channels: data.train.channels, height: data.train.height, width: data.train.width, classes: data.train.numClasses };
-  const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>);
+  const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>, () => identity);
   const model = resumed?.model ?? createModel(engine, o.model, input, o.seed);
   const indices = o.trainSubset ? trainSubset(allIndices(data.train.n), o.trainSubset, o.seed) : allIndices(data.train.n);
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
@@ -168,6 +184,7 @@ export async function runEval(engine: Engine, path: string, opts: DataOptions & 
     const spec = specFromOptions(opts, specOfCheckpoint(config, path));
     const data = await loadDatasetSpec(spec, config.normalisation, undefined, (train) => checkModelFitsData(`${path} (${config.model})`, config.input, train, spec));
     const r = await evaluate(model, data.test);
+    if (!Number.isFinite(r.loss)) throw new Error(`${path}: ${config.model}'s loss on the test set is ${r.loss}: its weights overflow float32 arithmetic (saved from a diverged run?)`);
     out(`${path}: ${config.model} on ${describeSpec(spec)} test: accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
     return r.accuracy;
   } finally {
