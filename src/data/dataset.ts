@@ -28,14 +28,42 @@ export interface Dataset {
 export type PixelLayout = 'hwc' | 'chw';
 
 /**
+ * The largest data kdgpu reads: a checkpoint holds no larger model input (nn/checkpoint.ts), so a
+ * dataset beyond these could train a model that could never be loaded again, and host and GPU
+ * memory grow with them (a model's last layer and every [batch, classes] buffer with the classes,
+ * every activation with height × width). Far above the datasets kdgpu is for (28x28x1 and 32x32x3,
+ * 10 or 100 classes). Checked where the values are read, before anything is allocated from them.
+ */
+export const DATA_LIMITS = { channels: 16, height: 256, width: 256, classes: 10_000 } as const;
+
+/** Why DATA_LIMITS, for the errors that cite them. */
+export const DATA_LIMITS_WHY = 'the most a kdgpu checkpoint holds (memory grows with it)';
+
+/** What is wrong with an image shape beyond DATA_LIMITS, or null. */
+export function imageShapeBeyondLimits(height: number, width: number, channels: number): string | null {
+  for (const [name, v] of [['height', height], ['width', width], ['channels', channels]] as const) {
+    if (v > DATA_LIMITS[name]) return `${name} ${v} is above ${DATA_LIMITS[name]}, ${DATA_LIMITS_WHY}`;
+  }
+  return null;
+}
+
+/** What is wrong with a class count beyond DATA_LIMITS, or null. */
+export function classesBeyondLimits(classes: number): string | null {
+  return classes > DATA_LIMITS.classes ? `${classes} classes is more than ${DATA_LIMITS.classes}, ${DATA_LIMITS_WHY}` : null;
+}
+
+/**
  * An image shape given by a caller (a spec, an option): [height, width] or [height, width,
- * channels] of integers >= 1, as [height, width, channels] (channels 1 when absent).
+ * channels] of integers >= 1 within DATA_LIMITS, as [height, width, channels] (channels 1 when absent).
  */
 export function checkImageShape(shape: readonly unknown[], where: string, field = 'imageShape'): [number, number, number] {
   const dims = shape.length === 3 && shape[2] === undefined ? 2 : shape.length;
   const ok = (dims === 2 || dims === 3) && shape.slice(0, dims).every((v) => Number.isSafeInteger(v) && (v as number) >= 1);
   if (!ok) throw new FormatError(where, field, `expected [height, width] or [height, width, channels] of integers >= 1, found ${JSON.stringify(shape)}`);
-  return [shape[0] as number, shape[1] as number, dims === 3 ? (shape[2] as number) : 1];
+  const out: [number, number, number] = [shape[0] as number, shape[1] as number, dims === 3 ? (shape[2] as number) : 1];
+  const beyond = imageShapeBeyondLimits(...out);
+  if (beyond) throw new FormatError(where, field, beyond);
+  return out;
 }
 
 export function exampleSize(ds: Pick<Dataset, 'channels' | 'height' | 'width'>): number {

@@ -7,7 +7,7 @@
 // together; layout 'chw' reads [n, channels, rows, cols] instead); labels are [n] (magic 0x00000801).
 
 import { FormatError } from '../util/format-error.js';
-import { pixelsToUnitCHW, type Dataset, type PixelLayout } from './dataset.js';
+import { classesBeyondLimits, imageShapeBeyondLimits, pixelsToUnitCHW, type Dataset, type PixelLayout } from './dataset.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 /** 4-D images: [n, height, width, channels] (or [n, channels, height, width] with layout 'chw'). */
@@ -77,6 +77,8 @@ export function idxImageShape(dims: readonly number[], fileName: string, layout?
   }
   const zero = (['height', 'width', 'channels'] as const).find((k) => shape[k] === 0);
   if (zero) throw new FormatError(fileName, 'dimensions', `${dims.join('x')}: images with ${zero} 0`);
+  const beyond = imageShapeBeyondLimits(shape.height, shape.width, shape.channels);
+  if (beyond) throw new FormatError(fileName, 'dimensions', `${dims.join('x')}: ${beyond}`);
   return shape;
 }
 
@@ -135,6 +137,8 @@ export function idxDataset(pair: IdxPair): Dataset {
   if (numClasses !== undefined && !(Number.isSafeInteger(numClasses) && numClasses >= 1)) {
     throw new FormatError(pair.labelsFile, 'numClasses', `expected an integer >= 1, found ${numClasses}`);
   }
+  const beyond = numClasses === undefined ? null : classesBeyondLimits(numClasses);
+  if (beyond) throw new FormatError(pair.labelsFile, 'numClasses', beyond);
   if (numClasses === undefined) {
     numClasses = 1;
     for (const y of labelBytes) numClasses = Math.max(numClasses, y + 1);

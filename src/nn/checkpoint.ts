@@ -6,6 +6,7 @@ import type { Engine } from '../gpu/engine.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type F32Tensor } from '../io/checkpoint.js';
 import { FormatError } from '../util/format-error.js';
 import type { DatasetSpec } from '../data/spec.js';
+import { DATA_LIMITS } from '../data/dataset.js';
 import { createModel, MODEL_NAMES, type InputSpec, type Model } from './models.js';
 
 /** What a checkpoint's `config` records: enough to rebuild the model and its input pipeline. */
@@ -83,7 +84,7 @@ export interface RestoredModel {
  * with "Invalid typed array length" or exhaust memory. Far above the datasets kdgpu reads
  * (28x28x1 and 32x32x3, 10 or 100 classes).
  */
-export const INPUT_LIMITS: Readonly<Record<keyof InputSpec, number>> = { channels: 16, height: 256, width: 256, classes: 10_000 };
+export const INPUT_LIMITS: Readonly<Record<keyof InputSpec, number>> = DATA_LIMITS;
 
 export interface RestoreOptions {
   /**
