@@ -19,6 +19,7 @@ import { checkRunFiles, claimRunFiles, runFiles } from './preflight.js';
 import type { DataOptions } from './data-options.js';
 import { checkExportOptions, runExport, type ExportCliOptions } from './export.js';
 import { ONNX_LAYOUTS } from '../interop/onnx-teacher.js';
+import { printable } from '../util/printable.js';
 
 /** Which data: a built-in dataset, or your own (IDX, CSV, a folder of images); shared by train, distill, ablate and eval. */
 export function addDataOptions(cmd: Command, defaultHelp: string): Command {
@@ -141,8 +142,14 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** An error as the command prints it: its message, with a file name's terminal escape sequences made visible (see printable). */
+export function errorText(err: unknown): string {
+  return `kdgpu: ${printable(err instanceof Error ? err.message : String(err))}`;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('kdgpu')
+    .configureOutput({ writeErr: (s) => process.stderr.write(printable(s)) })
     .description('Train and distill small CNNs on WebGPU; every kernel verified against a float64 reference.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(add --help for the options)');

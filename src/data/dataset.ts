@@ -104,6 +104,30 @@ export function pixelsToUnitCHW(
   return out;
 }
 
+/**
+ * The first channel whose u8 pixels (`layout` order) all hold one value, or null. Such training
+ * images have a std of 0 and cannot be normalised: found here in one pass over the file's bytes,
+ * before their floats (4 bytes each) are allocated.
+ */
+export function constantChannel(pixels: Uint8Array, shape: { channels: number; height: number; width: number }, layout: PixelLayout): { channel: number; value: number } | null {
+  const { channels } = shape;
+  const plane = shape.height * shape.width;
+  // Element i's channel: hwc interleaves them; chw keeps a plane per channel.
+  const channelOf = channels === 1 ? () => 0 : layout === 'hwc' ? (i: number) => i % channels : (i: number) => Math.floor(i / plane) % channels;
+  const first = Array.from({ length: channels }, (_, c) => pixels[channels === 1 || layout === 'hwc' ? c : c * plane]);
+  const varies = new Array<boolean>(channels).fill(false);
+  let left = channels;
+  for (let i = 0; i < pixels.length && left > 0; i++) {
+    const c = channelOf(i);
+    if (!varies[c] && pixels[i] !== first[c]) {
+      varies[c] = true;
+      left--;
+    }
+  }
+  const c = varies.indexOf(false);
+  return c < 0 ? null : { channel: c, value: first[c] };
+}
+
 export interface ChannelStats {
   mean: number[];
   std: number[];

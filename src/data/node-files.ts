@@ -231,7 +231,7 @@ export async function loadIdx(files: IdxFiles, options: IdxLoadOptions = {}): Pr
   const train = idxDataset({
     images: trainImages, labels: trainLabels, imagesFile: files.trainImages, labelsFile: files.trainLabels, name: `${name}/train`,
     numClasses: options.numClasses, numClassesFrom: given ? ' (numClasses)' : undefined,
-    expectSize: expect, expectSizeFrom: ' (the image shape given)', layout, classNames: options.classNames,
+    expectSize: expect, expectSizeFrom: ' (the image shape given)', layout, classNames: options.classNames, training: true,
   });
   const test = idxDataset({
     images: testImages, labels: testLabels, imagesFile: files.testImages, labelsFile: files.testLabels, name: `${name}/test`,
