@@ -138,10 +138,11 @@ describe('nothing existing is replaced without --overwrite', () => {
     return path;
   };
   const cases: Array<[string, (path: string) => string[]]> = [
-    ['train --metrics', (p) => ['train', '--model', 'student-cnn', '--metrics', p]],
-    ['distill --metrics', (p) => ['distill', '--teacher', TEACHER(), '--method', 'kd', '--metrics', p]],
-    ['verify --json', (p) => ['verify', '--json', p]],
-    ['bench --json', (p) => ['bench', 'kernels', '--json', p]],
+    // Each would be a short run if the file were not refused.
+    ['train --metrics', (p) => ['train', '--model', 'student-cnn', '--dataset', 'csv', '--data-dir', at('csv'), '--epochs', '1', '--batch', '8', '--no-progress', '--metrics', p]],
+    ['distill --metrics', (p) => ['distill', '--teacher', TEACHER(), '--method', 'kd', '--epochs', '1', '--batch', '8', '--val-split', '4', '--no-progress', '--metrics', p]],
+    ['verify --json', (p) => ['verify', '--filter', 'batchnorm_stats', '--json', p]],
+    ['bench --json', (p) => ['bench', 'kernels', '--quick', '--filter', 'batchnorm_stats', '--json', p]],
     ['export --json', (p) => ['export', '--checkpoint', TEACHER(), '--out', at(`fresh-${counter++}.onnx`), '--json', p]],
     ['export --out', (p) => ['export', '--checkpoint', TEACHER(), '--out', p]],
   ];
@@ -164,7 +165,8 @@ describe('nothing existing is replaced without --overwrite', () => {
   });
 
   it('an empty file name is refused, not taken as "no output"', async () => {
-    for (const args of [['train', '--model', 'student-cnn', '--out', ''], ['train', '--model', 'student-cnn', '--metrics', ''], ['distill', '--teacher', TEACHER(), '--out', ''], ['export', '--checkpoint', TEACHER(), '--out', '']]) {
+    const quick = ['--dataset', 'csv', '--data-dir', at('csv'), '--epochs', '1', '--batch', '8', '--no-progress'];
+    for (const args of [['train', '--model', 'student-cnn', ...quick, '--out', ''], ['train', '--model', 'student-cnn', ...quick, '--metrics', ''], ['distill', '--teacher', TEACHER(), '--method', 'kd', '--val-split', '4', ...quick, '--out', ''], ['export', '--checkpoint', TEACHER(), '--out', '']]) {
       expect((await kdgpuFails(args)).out).toMatch(new RegExp(`${args.at(-2)} "": expected a file name`));
     }
   });
