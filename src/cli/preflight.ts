@@ -91,17 +91,18 @@ export function dataInputs(spec: DatasetSpec, source?: string): NamedPath[] {
 export function runFiles(command: CommandName, o: FileOptions): RunFiles {
   const inputs: NamedPath[] = [];
   const outputs: OutputPath[] = [];
-  const loaded: NamedPath[] = []; // checkpoints that may record data
+  // Checkpoints that may record data; a teacher's or --checkpoint's is the command's data unless the options name other.
+  const loaded: Array<NamedPath & { dataByDefault: boolean }> = [];
   const teachers = o.teacher === undefined ? [] : typeof o.teacher === 'string' ? [o.teacher] : [...o.teacher];
   for (const t of teachers) {
     inputs.push({ option: '--teacher', path: t, what: isOnnx(t) ? 'the --teacher ONNX model' : 'the --teacher checkpoint' });
-    if (!isOnnx(t)) loaded.push({ option: '--teacher', path: t });
+    if (!isOnnx(t)) loaded.push({ option: '--teacher', path: t, dataByDefault: true });
   }
   if (o.teacherLogits !== undefined) inputs.push({ option: '--teacher-logits', path: o.teacherLogits, what: 'the --teacher-logits file' });
   if (o.teacherTestLogits !== undefined) inputs.push({ option: '--teacher-test-logits', path: o.teacherTestLogits, what: 'the --teacher-test-logits file' });
   if (o.checkpoint !== undefined) {
     inputs.push({ option: '--checkpoint', path: o.checkpoint, what: 'a checkpoint' });
-    loaded.push({ option: '--checkpoint', path: o.checkpoint });
+    loaded.push({ option: '--checkpoint', path: o.checkpoint, dataByDefault: true });
   }
   for (const c of o.checks ?? []) inputs.push({ option: '--checks', path: c });
 
@@ -112,25 +113,28 @@ export function runFiles(command: CommandName, o: FileOptions): RunFiles {
       out.continues = o.resume;
       out.exists = 'pass --resume to continue the run it holds, or --overwrite to replace it with this new run (at the end of its first epoch)';
       // The run --resume continues is read as well: the data it records is an input.
-      if (o.resume && o.out !== '' && existsSync(o.out)) loaded.push({ option: '--out (the run --resume continues)', path: o.out });
+      if (o.resume && o.out !== '' && existsSync(o.out)) loaded.push({ option: '--out (the run --resume continues)', path: o.out, dataByDefault: false });
     }
     outputs.push(out);
   }
   if (o.metrics !== undefined) {
     // A resumed run appends to its metrics; a run that starts (nothing at --out yet) empties them.
-    outputs.push({ option: '--metrics', path: o.metrics, continues: !!o.resume && !!o.out && existsSync(o.out) });
+    const continues = !!o.resume && !!o.out && existsSync(o.out);
+    outputs.push({ option: '--metrics', path: o.metrics, continues, ...(o.resume && !continues ? { exists: '--resume found no run at --out to continue, so this run starts afresh and would empty it: remove it or choose another --metrics' } : {}) });
   }
   if (typeof o.json === 'string' && (command === 'export' || command === 'verify' || command === 'bench')) outputs.push({ option: '--json', path: o.json });
   if (o.outDir !== undefined && command === 'ablate') for (const f of ABLATION_FILES) outputs.push({ option: `--out-dir's ${f}`, path: join(o.outDir, f), inFolder: true });
 
-  const recorded = loaded.flatMap(({ option, path }) => {
+  const recorded = loaded.flatMap(({ option, path, dataByDefault }) => {
     const spec = path === '' ? undefined : recordedData(path);
-    return spec ? [{ spec, source: ` (data recorded by ${option} ${path})` }] : [];
+    return spec ? [{ spec, source: ` (data recorded by ${option} ${path})`, dataByDefault }] : [];
   });
-  // The data the options name, or what the command reads when they name none.
+  // The data the options name, or what the command reads when they name none: as the commands
+  // decide it, a teacher's or --checkpoint's data by default, else fashion-mnist.
+  const fallback = recorded.find((r) => r.dataByDefault)?.spec;
   let named: DatasetSpec | undefined;
-  if (command !== 'verify' && command !== 'export' && namesData(o)) named = specFromOptions(o, recorded[0]?.spec ?? { kind: 'fashion-mnist' });
-  else if (recorded.length === 0 && training) named = { kind: 'fashion-mnist' };
+  if (command !== 'verify' && command !== 'export' && namesData(o)) named = specFromOptions(o, fallback ?? { kind: 'fashion-mnist' });
+  else if (!fallback && training) named = { kind: 'fashion-mnist' };
   if (named) inputs.push(...dataInputs(named));
   for (const r of recorded) inputs.push(...dataInputs(r.spec, r.source));
   return { inputs, outputs };
