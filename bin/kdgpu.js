@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
+import { errorText, main } from '../dist/cli.js';
 
 main(process.argv).catch((err) => {
-  process.stderr.write(`kdgpu: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`${errorText(err)}\n`);
   process.exit(1);
 });

@@ -86,7 +86,10 @@ export class DivergenceCheck {
 
   /** `loss`: the running mean loss read at optimizer step `step`. */
   observe(loss: number, step: number): void {
-    if (!this.enabled || !Number.isFinite(loss)) return; // Inf/NaN is NumericGuard's
+    // An Inf/NaN loss is a divergence whatever the check's setting (the per-step values can each
+    // be finite while their running sum overflows).
+    if (!Number.isFinite(loss)) throw new NumericalFault(step, `the running loss (${loss})`, 'is not finite: the run diverged; lower --lr');
+    if (!this.enabled) return;
     this.reference ??= Math.min(loss, Math.log(this.classes));
     const limit = Math.max(DIVERGENCE.floor, DIVERGENCE.factor * this.reference);
     if (loss > limit) {

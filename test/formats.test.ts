@@ -10,7 +10,7 @@ import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { datasetFiles, loadDataset, loadDatasetSpec, resolveDatasetSpec } from '../src/cli/datasets.js';
-import { datasetInputs } from '../src/cli/preflight.js';
+import { dataInputs } from '../src/cli/preflight.js';
 import { fromRgba } from '../src/data/browser-images.js';
 import { csvDataset, csvDatasets } from '../src/data/csv.js';
 import type { Dataset } from '../src/data/dataset.js';
@@ -397,7 +397,7 @@ describe('image folders', () => {
     expect(data.classNames).toEqual(['bird', 'cat', 'dog']);
     expect(data.normalisation.mean).toHaveLength(3);
     expect(datasetFiles({ kind: 'folder', dir: root })).toHaveLength(7);
-    expect(datasetInputs({ dataset: 'folder', datasetSpec: { kind: 'folder', dir: root } })[0].option).toBe('the folder file');
+    expect(dataInputs({ kind: 'folder', dir: root })[0].option).toBe('the folder file');
   });
 
   it('reads grey images as 1 channel, or as colour with an image shape of 3 channels', async () => {

@@ -49,7 +49,7 @@ describe('command-line options out of range are refused by name', () => {
     ['η = 0', ['distill', '--teacher', 'x', '--eta', '0'], /--eta must be a number in \(0, 1\)/],
     ['selection ratio 0', ['distill', '--teacher', 'x', '--ds-ratio', '0'], /--ds-ratio must be a number in \(0, 1\]/],
     ['selection ratio above 1', ['distill', '--teacher', 'x', '--ds-ratio', '1.2'], /--ds-ratio must be a number in \(0, 1\]/],
-    ['T ≤ 0', ['distill', '--teacher', 'x', '--T', '0'], /--T must be a number in \(0, Infinity\]/],
+    ['T ≤ 0', ['distill', '--teacher', 'x', '--T', '0'], /--T must be a finite number > 0, got "0"/],
     ['batch 0', ['train', '--model', 'student-cnn', '--batch', '0'], /--batch must be an integer >= 1, got "0"/],
     ['unknown method', ['distill', '--teacher', 'x', '--method', 'kd+magic'], /argument 'kd\+magic' is invalid. Allowed choices are ce, kd/],
     ['unknown model', ['train', '--model', 'vgg99'], /argument 'vgg99' is invalid. Allowed choices are teacher-cnn/],

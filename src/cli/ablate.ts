@@ -11,10 +11,7 @@ import { methodParts, validateDistillOptions, type Method } from '../kd/distill.
 import { ABLATION_METHODS, accuracyChartSpec, compare, controlOf, gridArms, markdownTable, scoredLabel, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
 import { DS_SCORE_NAMES, type DsScore } from '../kd/selection.js';
 import { distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
-import { checkDataInputs, checkOutputFolder, datasetInputs, refuseOverlaps, requireInputFile } from './preflight.js';
-
-/** The files ablate writes into --out-dir (rewritten after every run). */
-export const ABLATION_FILES = ['ablation.md', 'ablation.json', 'ablation.svg'] as const;
+import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 
 export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out' | 'teacher'> {
   /** The teacher checkpoint (ablate takes a kdgpu checkpoint only). */
@@ -28,6 +25,8 @@ export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out' 
   /** Continue the ablation in --out-dir: its runs with the same options are kept, only the missing (arm, seed) pairs run. */
   resume?: boolean;
   outDir: string;
+  /** Replace the files of an earlier ablation in --out-dir (refused otherwise). */
+  overwrite?: boolean;
 }
 
 /**
@@ -107,7 +106,7 @@ export function bestOnValidation(summaries: MethodSummary[], method: Method): Me
  * invalid, which its run would otherwise find hours in), the teacher, and the output files, none
  * of which may be an input.
  */
-export function checkAblateOptions(o: AblateOptions): void {
+export function checkAblateOptions(o: AblateOptions): RunFiles {
   for (const arm of ablationArms(o)) {
     try {
       validateDistillOptions(distillOptions({ ...o, ...arm.overrides, method: arm.method }, [0], [1], 1));
@@ -116,18 +115,25 @@ export function checkAblateOptions(o: AblateOptions): void {
     }
   }
   if (isOnnxPath(o.teacher)) throw new Error(`--teacher ${o.teacher}: ablate takes a kdgpu teacher checkpoint; distil from an ONNX teacher with kdgpu distill --teacher ${o.teacher}`);
-  requireInputFile({ option: '--teacher', path: o.teacher });
-  checkDataInputs(o);
-  checkOutputFolder({ option: '--out-dir', path: o.outDir });
   earlierRuns(o); // an ablation to resume must have been run with the same options
-  const outputs = ABLATION_FILES.map((f) => ({ option: `--out-dir's ${f}`, path: join(o.outDir, f) }));
-  refuseOverlaps(outputs, [{ option: '--teacher', path: o.teacher }, ...datasetInputs(o)]);
+  const files = runFiles('ablate', o);
+  checkRunFiles(files, o);
+  return files;
 }
 
 export async function runAblate(engine: Engine, o: AblateOptions, out: (s: string) => void): Promise<AblationRun[]> {
-  checkAblateOptions(o);
+  const files = checkAblateOptions(o);
+  mkdirSync(o.outDir, { recursive: true }); // the locks go beside the files
+  const release = claimRunFiles(files, o);
+  try {
+    return await ablateRuns(engine, o, out);
+  } finally {
+    release();
+  }
+}
+
+async function ablateRuns(engine: Engine, o: AblateOptions, out: (s: string) => void): Promise<AblationRun[]> {
   const arms = ablationArms(o);
-  mkdirSync(o.outDir, { recursive: true });
   const cache = new TeacherCache(engine); // teacher logits computed once for all runs
   // Resumed runs first, in their order; the arms of this invocation keep theirs.
   const runs: AblationRun[] = earlierRuns(o);
@@ -179,7 +185,7 @@ export async function runAblate(engine: Engine, o: AblateOptions, out: (s: strin
       done++;
       if (runs.some((r) => r.label === arm.label && r.seed === seed)) continue; // kept from before (--resume)
       out(`\n[${done}/${o.seeds * arms.length}] seed ${seed}, ${arm.label}`);
-      const r = await runDistill(engine, { ...o, ...arm.overrides, method: arm.method, seed, out: undefined, metrics: undefined, resume: false }, out, cache);
+      const r = await runDistill(engine, { ...o, ...arm.overrides, method: arm.method, seed, out: undefined, metrics: undefined, resume: false, overwrite: undefined }, out, cache);
       runs.push({ label: arm.label, method: arm.method, seed, chosen: r.testAtBestVal, last: r.last, val: r.bestVal, epochs: r.epochs });
       await write(); // partial results survive an interruption
     }

@@ -3,7 +3,7 @@
 // identity every checkpoint stores: the spec, input shape, classes and a hash of the training set.
 
 import { createHash } from 'node:crypto';
-import type { Dataset } from '../data/dataset.js';
+import { classesBeyondLimits, type Dataset } from '../data/dataset.js';
 import type { DataIdentity, ModelConfig } from '../nn/checkpoint.js';
 import { checkDatasetSpec, parseImageShape, resolveDatasetSpec, type DatasetSpec, type LoadedData } from './datasets.js';
 
@@ -52,7 +52,11 @@ export function specFromOptions(o: DataOptions, fallback: DatasetSpec | null): D
   if (o.dataDir !== undefined) raw.dir = o.dataDir;
   if (named.length) raw.files = files;
   if (o.imageShape !== undefined) raw.imageShape = parseImageShape(o.imageShape);
-  if (o.numClasses !== undefined) raw.numClasses = o.numClasses;
+  if (o.numClasses !== undefined) {
+    const beyond = classesBeyondLimits(o.numClasses);
+    if (beyond) throw new Error(`--num-classes ${o.numClasses}: ${beyond}`);
+    raw.numClasses = o.numClasses;
+  }
   if (o.labelColumn !== undefined) raw.labelColumn = o.labelColumn;
   // A fallback of the same kind lends what the options leave out (e.g. its folder).
   if (fallback && fallback.kind === kind && !named.length && o.dataDir === undefined) Object.assign(raw, { ...fallback, ...raw });

@@ -52,6 +52,11 @@ export async function loadDatasetSpec(spec: DatasetSpec, normalisation?: Normali
     test = takeExamples(test, Array.from({ length: testSubset }, (_, i) => i), `${test.name}[0:${testSubset}]`);
   }
   const norm = normalisation ?? channelStats(train);
+  const flat = norm.std.findIndex((v) => !(v > 0));
+  if (flat >= 0) {
+    const where = Object.values(s.files ?? {}).join(', ') || s.dir || FASHION_MNIST_DIR;
+    throw new Error(`${s.kind} data (${where}): channel ${flat} of the training images is constant (every pixel ${(norm.mean[flat] * 255).toFixed(0)}/255): with a std of 0 it cannot be normalised`);
+  }
   const out: LoadedData = { train: normalize(train, norm.mean, norm.std), test: normalize(test, norm.mean, norm.std), normalisation: norm };
   if (train.classNames) out.classNames = [...train.classNames];
   return out;

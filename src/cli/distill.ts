@@ -13,10 +13,11 @@ import { checkLogitsShape, logitsAgreement, readLogitsFile, type LogitsAgreement
 import { DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OnnxLayout } from '../interop/onnx-teacher.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { loadDatasetSpec, type DatasetSpec, type LoadedData } from './datasets.js';
-import { checkModelFitsData, dataIdentity, describeSpec, namesData, specFromOptions, specOfCheckpoint, trainingSetHash } from './data-options.js';
+import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, trainingSetHash } from './data-options.js';
 import { RunProgress } from './progress.js';
-import { checkRunPaths, type NamedPath } from './preflight.js';
+import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+import { NumericalFault } from '../train.js';
 import type { DataIdentity } from '../nn/checkpoint.js';
 import { defaultCacheDir, LogitsCache } from '../io/logits-cache.js';
 import { cachedTeacherLogits, chooseTeacherBackend, describeBackend, type TeacherBackendChoice } from './teacher-logits.js';
@@ -99,6 +100,19 @@ export function describeSelection(s: SelectionTelemetry): string {
   );
 }
 
+/** Above this temperature, a numerical fault is blamed on --T first: T² scales the KD term. */
+const HIGH_TEMPERATURE = 20;
+
+/**
+ * What to say about --T when a run at a high temperature faults: the KD term is scaled by T²
+ * (method.md), so float32 rounding in the softened probabilities alone grows with it, and lowering
+ * --lr does not help.
+ */
+function temperatureNote(e: Error, T: number): string {
+  if (!(e instanceof NumericalFault) || !(T > HIGH_TEMPERATURE)) return '';
+  return ` At --T ${T} the KD term is scaled by T² = ${(T * T).toPrecision(3)}, which magnifies float32 rounding in the softened probabilities: lower --T (KD uses 1 to ${HIGH_TEMPERATURE}) before --lr.`;
+}
+
 export interface DistillRunResult {
   last: number;
   testAtBestVal: number;
@@ -118,7 +132,7 @@ const externalSpec = (o: DistillCliOptions): DatasetSpec => specFromOptions(o, {
  * opened), the teacher (one of --teacher and --teacher-logits, and the options that go with each),
  * and the outputs (see preflight.ts).
  */
-export function checkDistillOptions(o: DistillCliOptions): void {
+export function checkDistillOptions(o: DistillCliOptions): RunFiles {
   validateDistillOptions(distillOptions(o, [0], [1], 1)); // normalisation and channels shape only the augmentation's padding
   if (!o.teacher && !o.teacherLogits) throw new Error('distill needs a teacher: --teacher (a kdgpu checkpoint or an ONNX model, .onnx) or --teacher-logits (its logits on the training set)');
   if (o.teacher && o.teacherLogits) throw new Error('--teacher and --teacher-logits cannot be used together: give the teacher as a model or as its logits');
@@ -141,15 +155,11 @@ export function checkDistillOptions(o: DistillCliOptions): void {
   if ((onnx || o.teacherLogits) && o.augment) {
     throw new Error(`--augment needs a teacher that kdgpu runs (a checkpoint): the logits of ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher'} are computed once, for the training images as they are`);
   }
-  const inputs: NamedPath[] = [];
-  if (o.teacher) inputs.push({ option: '--teacher', path: o.teacher, what: onnx ? 'the --teacher ONNX model' : 'the --teacher checkpoint' });
-  for (const path of o.moreTeachers ?? []) inputs.push({ option: '--teacher', path, what: `the --teacher ${isOnnxPath(path) ? 'ONNX model' : 'checkpoint or logits file'}` });
   if (o.moreTeachers?.length && o.teacherLogits) throw new Error('an ensemble is given with --teacher only (checkpoints, ONNX models or logits files, several times): leave out --teacher-logits');
   if (o.moreTeachers?.length && o.augment) throw new Error('--augment with several teachers is not supported: an ensemble\'s logits are computed once, for the training images as they are');
-  if (o.teacherLogits) inputs.push({ option: '--teacher-logits', path: o.teacherLogits, what: 'the --teacher-logits file' });
-  if (o.teacherTestLogits) inputs.push({ option: '--teacher-test-logits', path: o.teacherTestLogits, what: 'the --teacher-test-logits file' });
-  const spec = onnx || o.teacherLogits ? externalSpec(o) : namesData(o) ? specFromOptions(o, null) : undefined;
-  checkRunPaths(spec ? { ...o, dataset: o.dataset ?? spec.kind, datasetSpec: spec } : o, inputs);
+  const files = runFiles('distill', o);
+  checkRunFiles(files, o);
+  return files;
 }
 
 /** The teacher of a run, the data it is distilled on, and a line that describes it. */
@@ -381,12 +391,17 @@ async function ensembleMember(engine: Engine, path: string, o: DistillCliOptions
 
 export async function runDistill(engine: Engine, o: DistillCliOptions, out: (s: string) => void, cache = new TeacherCache(engine)): Promise<DistillRunResult> {
   checkDistillOptions(o);
-  const prepared = [o.teacherLogits || isOnnxPath(o.teacher) ? await externalTeacher(o, out) : await checkpointTeacher(engine, o, out)];
+  const release = claimRunFiles(runFiles('distill', o), o);
   try {
-    for (const path of o.moreTeachers ?? []) prepared.push(await ensembleMember(engine, path, o, prepared[0], out));
-    return await distillFrom(engine, o, prepared, out, cache);
+    const prepared = [o.teacherLogits || isOnnxPath(o.teacher) ? await externalTeacher(o, out) : await checkpointTeacher(engine, o, out)];
+    try {
+      for (const path of o.moreTeachers ?? []) prepared.push(await ensembleMember(engine, path, o, prepared[0], out));
+      return await distillFrom(engine, o, prepared, out, cache);
+    } finally {
+      for (const p of prepared) p.release();
+    }
   } finally {
-    for (const p of prepared) p.release();
+    release();
   }
 }
 
@@ -395,7 +410,9 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, members: Prepar
   const description = members.length === 1 ? members[0].description : `an ensemble of ${members.length} teachers (mean of their ${o.ensembleMean === 'logit' ? 'logits' : 'probabilities at T'}): ${members.map((m) => m.description).join('; ')}`;
   const normalisation = data.normalisation;
   const opts = distillOptions(o, normalisation.mean, normalisation.std, data.train.channels);
-  const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>);
+  let identity: DataIdentity | undefined;
+  const identityOf = () => (identity ??= dataIdentity(spec, data)); // a hash of the training set: only when resuming or saving
+  const resumed = await resumePoint(engine, o as DistillCliOptions & Record<string, unknown>, identityOf);
   if (resumed) {
     opts.resume = resumed.state;
     out(`resuming from ${o.out} after epoch ${resumed.state!.epoch}`);
@@ -413,7 +430,6 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, members: Prepar
   // A teacher given as logits has them already (computed, read from a file or the cache).
   const progress = new RunProgress(o.progress, o.epochs, members.some((m) => 'model' in m.teacher) ? "the GPU pipelines and the teacher's logits" : 'the GPU pipelines', engine, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
-  let identity: DataIdentity | undefined;
   const result = await distill(
     engine,
     members.map((m) => m.teacher),
@@ -434,7 +450,7 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, members: Prepar
             model: o.student,
             input: student.input,
             dataset: spec.kind,
-            data: (identity ??= dataIdentity(spec, data)),
+            data: identityOf(),
             normalisation,
             seed: o.seed,
             epoch: t.epoch,
@@ -449,7 +465,7 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, members: Prepar
     resumed?.model,
   ).catch((e: Error) => {
     progress.stop();
-    throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
+    throw new Error(`${e.message}; training stopped.${temperatureNote(e, o.T)} ${checkpointState(o.out, lastSaved)}`);
   });
   const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;
   out(`${o.method}: last ${pct(result.last)}${chosen}${o.out ? `; saved ${o.out}` : ''}`);

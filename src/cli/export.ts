@@ -1,10 +1,9 @@
 // `kdgpu export`: a checkpoint as a standard ONNX model (src/interop/onnx-export.ts), for
 // onnxruntime, a phone, a page. No device is needed: the layers are built host-side.
 
-import { existsSync } from 'node:fs';
 import { loadCheckpoint, saveCheckpointAtomic } from '../io/checkpoint-file.js';
 import { onnxFromCheckpoint, type OnnxExportSummary } from '../interop/onnx-export.js';
-import { checkOutputFile, refuseOverlaps, requireInputFile } from './preflight.js';
+import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { emitJson } from './bench.js';
 
 export interface ExportCliOptions {
@@ -17,18 +16,24 @@ export interface ExportCliOptions {
 }
 
 /** Everything checked before the checkpoint is read or a file written. */
-export function checkExportOptions(o: ExportCliOptions): void {
-  requireInputFile({ option: '--checkpoint', path: o.checkpoint, what: 'a checkpoint' });
-  const outputs = [{ option: '--out', path: o.out }, ...(typeof o.json === 'string' ? [{ option: '--json', path: o.json }] : [])];
-  refuseOverlaps(outputs, [{ option: '--checkpoint', path: o.checkpoint }]);
-  for (const p of outputs) checkOutputFile(p);
-  if (existsSync(o.out) && !o.overwrite) throw new Error(`--out ${o.out} already exists: pass --overwrite to replace it`);
+export function checkExportOptions(o: ExportCliOptions): RunFiles {
+  const files = runFiles('export', o);
+  checkRunFiles(files, o);
+  return files;
 }
 
 const shape = (dims: Array<number | string>) => `[${dims.join(', ')}]`;
 
 export async function runExport(o: ExportCliOptions, out: (s: string) => void, version = ''): Promise<OnnxExportSummary> {
-  checkExportOptions(o);
+  const release = claimRunFiles(checkExportOptions(o), o);
+  try {
+    return await exportCheckpoint(o, out, version);
+  } finally {
+    release();
+  }
+}
+
+async function exportCheckpoint(o: ExportCliOptions, out: (s: string) => void, version: string): Promise<OnnxExportSummary> {
   const ck = await loadCheckpoint(o.checkpoint);
   const { bytes, summary } = onnxFromCheckpoint(ck, o.checkpoint, { normalisationInGraph: o.normalisation, producerVersion: version });
   await saveCheckpointAtomic(o.out, bytes);

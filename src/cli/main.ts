@@ -16,12 +16,13 @@ import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
 import { DS_SCORE_NAMES, DS_SCORES } from '../kd/selection.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
-import { checkDataInputs, requireInputFile } from './preflight.js';
+import { checkRunFiles, claimRunFiles, runFiles } from './preflight.js';
 import type { DataOptions } from './data-options.js';
 import { checkExportOptions, runExport, type ExportCliOptions } from './export.js';
 import { ONNX_LAYOUTS } from '../interop/onnx-teacher.js';
 import { checkLogitsOptions, runLogits, type LogitsCliOptions } from './logits.js';
 import { TEACHER_BACKENDS } from './teacher-logits.js';
+import { printable } from '../util/printable.js';
 
 /** Which data: a built-in dataset, or your own (IDX, CSV, a folder of images); shared by train, distill, ablate and eval. */
 export function addDataOptions(cmd: Command, defaultHelp: string): Command {
@@ -87,7 +88,9 @@ function num(name: string, lo: number, hi: number, open: { lo?: boolean; hi?: bo
     const okLo = open.lo ? n > lo : n >= lo;
     const okHi = open.hi ? n < hi : n <= hi;
     if (!Number.isFinite(n) || !okLo || !okHi) {
-      throw new InvalidArgumentError(`${name} must be a number in ${open.lo ? '(' : '['}${lo}, ${hi}${open.hi ? ')' : ']'}, got "${v}"`);
+      // Infinity is never accepted: an unbounded range reads "a finite number > 0", not "(0, Infinity]".
+      const range = hi === Infinity ? `a finite number ${open.lo ? '>' : '>='} ${lo}` : `a number in ${open.lo ? '(' : '['}${lo}, ${hi}${open.hi ? ')' : ']'}`;
+      throw new InvalidArgumentError(`${name} must be ${range}, got "${v}"`);
     }
     return n;
   };
@@ -136,7 +139,7 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--ds-damping <x>', 'Hessian damping', num('--ds-damping', 0, Infinity), D.dsDamping)
     .addOption(new Option('--ds-score <name>', `what orders the samples for data selection, lower first: ${DS_SCORE_NAMES.map((n) => `${n} (${DS_SCORES[n]})`).join('; ')}`).choices(DS_SCORE_NAMES).default(D.dsScore))
     .addOption(new Option('--ensemble-mean <kind>', "several teachers (--teacher given more than once): their target is the mean of their probabilities at T, or of their logits").choices(['probability', 'logit']).default(D.ensembleMean))
-    .option('--val-split <n>', 'training samples held out as the validation split (DS\'s validation gradient and model choice; held out for every method). Default: 10% of the training set, at most 5,000', int('--val-split', 1))
+    .option('--val-split <n>', 'training samples held out as the validation split (DS\'s validation gradient and model choice; held out for every method; 0: none, for methods without DS). Default: 10% of the training set, at most 5,000', int('--val-split', 0))
     .option('--dkd-alpha <x>', 'DKD TCKD weight', num('--dkd-alpha', 0, Infinity), D.dkdAlpha)
     .option('--dkd-beta <x>', 'DKD NCKD weight (mdistiller uses 8 on CIFAR-100 with BN students, 2 or 6 for some pairs; 8 diverges for the BN-free student-cnn)', num('--dkd-beta', 0, Infinity), D.dkdBeta)
     .option('--dkd-warmup-epochs <n>', 'DKD linear warm-up of the KD terms, in epochs', int('--dkd-warmup-epochs', 0), D.dkdWarmupEpochs);
@@ -156,8 +159,14 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** An error as the command prints it: its message, with a file name's terminal escape sequences made visible (see printable). */
+export function errorText(err: unknown): string {
+  return `kdgpu: ${printable(err instanceof Error ? err.message : String(err))}`;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('kdgpu')
+    .configureOutput({ writeErr: (s) => process.stderr.write(printable(s)) })
     .description('Train and distill small CNNs on WebGPU; every kernel verified against a float64 reference.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(add --help for the options)');
@@ -167,11 +176,13 @@ export async function main(argv: string[]): Promise<void> {
     .description('run every kernel on random inputs and shapes against its float64 CPU reference')
     .addOption(adapterOption())
     .option('--json [file]', 'the results as JSON: to this file, or without one to stdout instead of the table')
+    .option('--overwrite', 'replace an existing --json file')
     .option('--seed <n>', 'seed for the random inputs', int('--seed'))
     .option('--filter <name>', 'only kernels whose name contains this')
     .option('--checks <files...>', 'also verify your own kernels: ES modules exporting `checks` (see examples/my-kernels.mjs)')
     .option('--no-builtins', "only the kernels of --checks, not kdgpu's own")
-    .action(async (opts: { adapter: AdapterChoice; json?: boolean | string; seed?: number; filter?: string; checks?: string[]; builtins: boolean }) => {
+    .action(async (opts: { adapter: AdapterChoice; json?: boolean | string; overwrite?: boolean; seed?: number; filter?: string; checks?: string[]; builtins: boolean }) => {
+      const release = claimRunFiles(runFiles('verify', opts), opts);
       const checks = await loadChecks(opts.checks);
       if (!opts.builtins && checks.length === 0) throw new Error('--no-builtins needs --checks: there would be nothing to verify');
       const engine = await createNodeEngine({ adapter: opts.adapter });
@@ -180,6 +191,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = ok ? 0 : 1;
       } finally {
         engine.destroy();
+        release();
       }
     });
 
@@ -191,7 +203,7 @@ export async function main(argv: string[]): Promise<void> {
       .option('--out <file>', 'save the model here (safetensors) after every epoch (--save best: after every epoch that is the best on validation so far)')
       .addOption(new Option('--save <which>', 'what --out holds at the end: the last epoch\'s model, or the one with the best validation accuracy').choices(['last', 'best']).default('last'))
       .option('--val-split <n>', 'training samples held out as the validation split that chooses the epoch (0: none). Default: 10% of the training set, at most 5,000', int('--val-split', 0))
-      .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)')
+      .option('--overwrite', 'let this new run replace an existing --out and --metrics (without it, or --resume, an existing file is refused)')
       .option('--label-noise <p>', 'relabel this fraction of the training labels (seeded, exact counts per class): a teacher that is wrong in a known way', num('--label-noise', 0, 1))
       .option('--noise-pairs <a:b,...>', 'with --label-noise: swap labels only within these class pairs, e.g. 6:0,2:4 (Fashion-MNIST: Shirt↔T-shirt/top, Pullover↔Coat); default: to a random other class'),
   ).action(async (opts: TrainOptions & { adapter: AdapterChoice }) => {
@@ -224,7 +236,7 @@ export async function main(argv: string[]): Promise<void> {
         .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
         .addOption(new Option('--method <name>', 'distillation method').choices([...METHODS]).default('kd+lr+ds'))
         .option('--out <file>', 'save the student here after every epoch')
-        .option('--overwrite', 'let this new run replace an existing --out (without it, or --resume, an existing --out is refused)'),
+        .option('--overwrite', 'let this new run replace an existing --out and --metrics (without it, or --resume, an existing file is refused)'),
       D.lr,
       "default: the teacher checkpoint's; fashion-mnist for an ONNX teacher or logits",
     ),
@@ -251,7 +263,8 @@ export async function main(argv: string[]): Promise<void> {
         .option('--methods <list>', `comma-separated methods (default: ${ABLATION_METHODS.join(',')}; known: ${METHODS.join(', ')})`)
         .option('--grid', 'instead of the methods, the variant grid on kd+lr+ds (rest weight × balance × rule × β at T or 1, and re-scoring every epoch) beside kd and kd+ds-random')
         .option('--ds-scores <list>', `comma-separated scorers: each selecting method runs once per scorer, beside its matched random control (known: ${DS_SCORE_NAMES.join(', ')})`)
-        .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation'),
+        .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation')
+        .option('--overwrite', "replace the files of an earlier ablation in --out-dir (--resume continues it instead)"),
       D.lr,
       "default: the teacher's",
     ),
@@ -322,9 +335,7 @@ export async function main(argv: string[]): Promise<void> {
   )
     .addOption(adapterOption())
     .action(async (opts: { checkpoint: string; model?: string; adapter: AdapterChoice } & DataOptions) => {
-      // A missing file, a directory or /dev/zero, refused by name before the engine starts.
-      requireInputFile({ option: '--checkpoint', path: opts.checkpoint, what: 'a checkpoint' });
-      checkDataInputs(opts);
+      checkRunFiles(runFiles('eval', opts), {}); // a directory or /dev/zero, refused by name before the engine starts
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runEval(engine, opts.checkpoint, opts, (s) => process.stdout.write(s + '\n'));
@@ -339,6 +350,7 @@ export async function main(argv: string[]): Promise<void> {
     .argument('[suite]', 'kernels, steps or profile', 'kernels')
     .addOption(adapterOption())
     .option('--json [file]', 'the results as JSON: to this file, or without one to stdout instead of the tables')
+    .option('--overwrite', 'replace an existing --json file')
     .option('--quick', 'fewer repetitions and smaller sizes')
     .option('--filter <name>', 'only kernels whose name contains this')
     .option('--model <name>', 'profile: the model', 'student-cnn')
@@ -346,17 +358,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--steps <n>', 'profile: profiled steps', int('--steps', 1))
     .option('--data-dir <dir>', 'profile: the Fashion-MNIST directory')
     .option('--checks <files...>', 'kernels: also time your own kernels\' verification cases (ES modules exporting `checks`)')
-    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string | boolean; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string; checks?: string[] }, cmd: Command) => {
+    .action(async (suite: string, opts: { adapter: AdapterChoice; json?: string | boolean; overwrite?: boolean; quick?: boolean; filter?: string; model?: string; batch?: number; steps?: number; dataDir?: string; checks?: string[] }, cmd: Command) => {
       if (opts.checks && suite !== 'kernels') throw new Error(`--checks applies to "bench kernels", not "bench ${suite}"`);
       for (const [key, flag] of [['model', '--model'], ['batch', '--batch'], ['steps', '--steps'], ['dataDir', '--data-dir']] as const) {
         if (suite !== 'profile' && cmd.getOptionValueSource(key) === 'cli') throw new Error(`${flag} applies to "bench profile", not "bench ${suite}"`);
       }
+      const release = claimRunFiles(runFiles('bench', { json: opts.json, checks: opts.checks, dataDir: opts.dataDir }), opts);
       const checks = await loadChecks(opts.checks);
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runBenchCommand(engine, suite, { ...opts, checks }, (s) => process.stdout.write(s + '\n'));
       } finally {
         engine.destroy();
+        release();
       }
     });
 

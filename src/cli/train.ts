@@ -10,11 +10,11 @@ import { splitRows } from '../kd/distill.js';
 import { createModel, type InputSpec } from '../nn/models.js';
 import type { OptimizerRule } from '../optim/optimizer.js';
 import { evaluate, train } from '../train.js';
-import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
+import type { DataIdentity, ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
 import { loadDatasetSpec } from './datasets.js';
 import { addLabelNoise, parseNoisePairs } from '../data/label-noise.js';
-import { checkRunPaths } from './preflight.js';
+import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';
 
 export interface TrainOptions extends DataOptions {
@@ -57,9 +57,10 @@ export const RUN_IDENTITY = ['model', 'student', 'teacher', 'teacherLogits', 'te
 
 /**
  * The checkpoint to resume from, if --resume and it exists; refuses one written by a different run
- * (naming the option that differs).
+ * (naming the option that differs), on other data (naming both: the checkpoint records its training
+ * set's hash), or that records more epochs done than the run has.
  */
-export async function resumePoint(engine: Engine, o: { out?: string; resume?: boolean } & Record<string, unknown>): Promise<RestoredModel | null> {
+export async function resumePoint(engine: Engine, o: { out?: string; resume?: boolean; epochs?: number } & Record<string, unknown>, dataOf: () => DataIdentity): Promise<RestoredModel | null> {
   if (!o.resume) return null;
   if (!o.out) throw new Error('--resume needs --out: the checkpoint to continue from and to keep writing');
   if (!existsSync(o.out)) return null;
@@ -72,6 +73,21 @@ export async function resumePoint(engine: Engine, o: { out?: string; resume?: bo
   if (!r.state) {
     r.model.store.destroy();
     throw new Error(`${o.out}: has no training state (written by an older kdgpu or not by train/distill): cannot --resume from it`);
+  }
+  const refuse = (why: string): never => {
+    r.model.store.destroy();
+    throw new Error(`${o.out}: ${why}`);
+  };
+  const trained = r.config.data;
+  const data = dataOf();
+  if (trained && trained.trainHash !== data.trainHash) {
+    refuse(
+      `was trained on ${describeSpec(trained.spec)} (training set sha256 ${trained.trainHash.slice(0, 16)}…), this run's data is ${describeSpec(data.spec)} (sha256 ${data.trainHash.slice(0, 16)}…): ` +
+        '--resume continues on the same data only (name it with the same data options)',
+    );
+  }
+  if (o.epochs !== undefined && r.state.epoch > o.epochs) {
+    refuse(`__metadata__.train_state.epoch records ${r.state.epoch} epochs done, more than the run's --epochs ${o.epochs}: an edited or corrupt checkpoint; cannot --resume from it`);
   }
   const was = (r.config.command ?? {}) as Record<string, unknown>;
   for (const k of RUN_IDENTITY) {
@@ -105,7 +121,7 @@ export function trainSpec(o: TrainOptions) {
   return specFromOptions(o, { kind: 'fashion-mnist' });
 }
 
-export function checkTrainOptions(o: TrainOptions): void {
+export function checkTrainOptions(o: TrainOptions): RunFiles {
   if (o.noisePairs !== undefined && o.labelNoise === undefined) throw new Error('--noise-pairs goes with --label-noise (the fraction of labels to swap)');
   if (o.noisePairs !== undefined) {
     try {
@@ -117,18 +133,31 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (o.save === 'best' && o.resume) {
     throw new Error('--resume continues from the last epoch\'s checkpoint; with --save best, --out holds an earlier epoch: use --save last to resume');
   }
-  checkRunPaths({ ...o, dataset: o.dataset ?? 'fashion-mnist', datasetSpec: trainSpec(o) });
+  const files = runFiles('train', o);
+  checkRunFiles(files, o);
+  return files;
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<{ last: number; testAtBestVal: number; bestVal: number | null }> {
+type TrainResult = { last: number; testAtBestVal: number; bestVal: number | null };
+
+export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<TrainResult> {
   checkTrainOptions(o);
+  const release = claimRunFiles(runFiles('train', o), o);
+  try {
+    return await trainRun(engine, o, out);
+  } finally {
+    release();
+  }
+}
+
+async function trainRun(engine: Engine, o: TrainOptions, out: (s: string) => void): Promise<TrainResult> {
   const spec = trainSpec(o);
   const data = await loadDatasetSpec(spec, undefined, o.testSubset);
   const identity = dataIdentity(spec, data);
   const input: InputSpec = { channels: data.train.channels, height: data.train.height, width: data.train.width, classes: data.train.numClasses };
-  const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>);
+  const resumed = await resumePoint(engine, o as TrainOptions & Record<string, unknown>, () => identity);
   const model = resumed?.model ?? createModel(engine, o.model, input, o.seed);
   const split = splitRows(data.train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
   const indices = split.trainIdx;
@@ -200,6 +229,7 @@ export async function runEval(engine: Engine, path: string, opts: DataOptions & 
     const spec = specFromOptions(opts, specOfCheckpoint(config, path));
     const data = await loadDatasetSpec(spec, config.normalisation, undefined, (train) => checkModelFitsData(`${path} (${config.model})`, config.input, train, spec));
     const r = await evaluate(model, data.test);
+    if (!Number.isFinite(r.loss)) throw new Error(`${path}: ${config.model}'s loss on the test set is ${r.loss}: its weights overflow float32 arithmetic (saved from a diverged run?)`);
     out(`${path}: ${config.model} on ${describeSpec(spec)} test: accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
     return r.accuracy;
   } finally {

@@ -14,7 +14,7 @@
 // editor counts them, blank lines included) and the column.
 
 import { FormatError } from '../util/format-error.js';
-import { checkImageShape, requireTwoClasses, type Dataset, type PixelLayout } from './dataset.js';
+import { checkImageShape, classesBeyondLimits, DATA_LIMITS, DATA_LIMITS_WHY, requireTwoClasses, type Dataset, type PixelLayout } from './dataset.js';
 
 /** '0-255': whole numbers in [0, 255], divided by 255; '0-1': numbers in [0, 1], kept. */
 export type PixelRange = '0-255' | '0-1';
@@ -148,6 +148,13 @@ export function parseCsvTable(file: CsvFile, options: CsvOptions = {}, shapeFrom
   for (let i = headerRow ? first + 1 : first; i < lines.length; i++) if (!isBlank(lines[i])) rows.push(i);
   if (rows.length === 0) throw new FormatError(fileName, 'rows', `expected a row per image after the header on line ${first + 1}, found none`);
 
+  // Every row's field count first: n × size floats are allocated only for rows that hold them
+  // (a short file with a large image shape would otherwise ask for gigabytes before its first row is read).
+  for (const i of rows) {
+    let fields = 1;
+    for (let at = lines[i].indexOf(','); at >= 0; at = lines[i].indexOf(',', at + 1)) fields++;
+    if (fields !== columns) throw new FormatError(fileName, `line ${i + 1}`, `expected ${expectColumns}, found ${fields}`);
+  }
   const n = rows.length;
   const labels = new Uint32Array(n);
   const lineNumbers = new Uint32Array(n);
@@ -160,12 +167,14 @@ export function parseCsvTable(file: CsvFile, options: CsvOptions = {}, shapeFrom
     let row = lines[rows[r]];
     if (row.endsWith('\r')) row = row.slice(0, -1);
     const fields = row.split(',');
-    if (fields.length !== columns) throw new FormatError(fileName, `line ${line}`, `expected ${expectColumns}, found ${fields.length}`);
     lineNumbers[r] = line;
     const y = toNumber(fields[labelAt]);
     if (Number.isNaN(y)) throw new FormatError(fileName, `line ${line}`, `${labelName}: expected a number, found ${show(fields[labelAt])}`);
-    if (!Number.isInteger(y) || y < 0 || y > 0xffffffff) {
+    if (!Number.isInteger(y) || y < 0) {
       throw new FormatError(fileName, `line ${line}`, `${labelName}: expected an integer >= 0, found ${fields[labelAt].trim()}`);
+    }
+    if (y >= DATA_LIMITS.classes) {
+      throw new FormatError(fileName, `line ${line}`, `${labelName}: ${fields[labelAt].trim()} is not a class in [0, ${DATA_LIMITS.classes}): at most ${DATA_LIMITS.classes} classes, ${DATA_LIMITS_WHY}`);
     }
     labels[r] = y;
     const base = r * size;
@@ -245,6 +254,8 @@ function classCount(t: CsvTable, options: CsvDatasetOptions): { numClasses: numb
     if (!Number.isSafeInteger(options.numClasses) || options.numClasses < 1) {
       throw new FormatError(t.fileName, 'numClasses', `expected an integer >= 1, found ${options.numClasses}`);
     }
+    const beyond = classesBeyondLimits(options.numClasses);
+    if (beyond) throw new FormatError(t.fileName, 'numClasses', beyond);
     return { numClasses: options.numClasses, from: ' (numClasses)' };
   }
   let max = 0;

@@ -39,14 +39,42 @@ export function requireTwoClasses(train: Pick<Dataset, 'labels' | 'n'>, where: s
 export type PixelLayout = 'hwc' | 'chw';
 
 /**
+ * The largest data kdgpu reads: a checkpoint holds no larger model input (nn/checkpoint.ts), so a
+ * dataset beyond these could train a model that could never be loaded again, and host and GPU
+ * memory grow with them (a model's last layer and every [batch, classes] buffer with the classes,
+ * every activation with height × width). Far above the datasets kdgpu is for (28x28x1 and 32x32x3,
+ * 10 or 100 classes). Checked where the values are read, before anything is allocated from them.
+ */
+export const DATA_LIMITS = { channels: 16, height: 256, width: 256, classes: 10_000 } as const;
+
+/** Why DATA_LIMITS, for the errors that cite them. */
+export const DATA_LIMITS_WHY = 'the most a kdgpu checkpoint holds (memory grows with it)';
+
+/** What is wrong with an image shape beyond DATA_LIMITS, or null. */
+export function imageShapeBeyondLimits(height: number, width: number, channels: number): string | null {
+  for (const [name, v] of [['height', height], ['width', width], ['channels', channels]] as const) {
+    if (v > DATA_LIMITS[name]) return `${name} ${v} is above ${DATA_LIMITS[name]}, ${DATA_LIMITS_WHY}`;
+  }
+  return null;
+}
+
+/** What is wrong with a class count beyond DATA_LIMITS, or null. */
+export function classesBeyondLimits(classes: number): string | null {
+  return classes > DATA_LIMITS.classes ? `${classes} classes is more than ${DATA_LIMITS.classes}, ${DATA_LIMITS_WHY}` : null;
+}
+
+/**
  * An image shape given by a caller (a spec, an option): [height, width] or [height, width,
- * channels] of integers >= 1, as [height, width, channels] (channels 1 when absent).
+ * channels] of integers >= 1 within DATA_LIMITS, as [height, width, channels] (channels 1 when absent).
  */
 export function checkImageShape(shape: readonly unknown[], where: string, field = 'imageShape'): [number, number, number] {
   const dims = shape.length === 3 && shape[2] === undefined ? 2 : shape.length;
   const ok = (dims === 2 || dims === 3) && shape.slice(0, dims).every((v) => Number.isSafeInteger(v) && (v as number) >= 1);
   if (!ok) throw new FormatError(where, field, `expected [height, width] or [height, width, channels] of integers >= 1, found ${JSON.stringify(shape)}`);
-  return [shape[0] as number, shape[1] as number, dims === 3 ? (shape[2] as number) : 1];
+  const out: [number, number, number] = [shape[0] as number, shape[1] as number, dims === 3 ? (shape[2] as number) : 1];
+  const beyond = imageShapeBeyondLimits(...out);
+  if (beyond) throw new FormatError(where, field, beyond);
+  return out;
 }
 
 export function exampleSize(ds: Pick<Dataset, 'channels' | 'height' | 'width'>): number {
@@ -85,6 +113,30 @@ export function pixelsToUnitCHW(
     }
   }
   return out;
+}
+
+/**
+ * The first channel whose u8 pixels (`layout` order) all hold one value, or null. Such training
+ * images have a std of 0 and cannot be normalised: found here in one pass over the file's bytes,
+ * before their floats (4 bytes each) are allocated.
+ */
+export function constantChannel(pixels: Uint8Array, shape: { channels: number; height: number; width: number }, layout: PixelLayout): { channel: number; value: number } | null {
+  const { channels } = shape;
+  const plane = shape.height * shape.width;
+  // Element i's channel: hwc interleaves them; chw keeps a plane per channel.
+  const channelOf = channels === 1 ? () => 0 : layout === 'hwc' ? (i: number) => i % channels : (i: number) => Math.floor(i / plane) % channels;
+  const first = Array.from({ length: channels }, (_, c) => pixels[channels === 1 || layout === 'hwc' ? c : c * plane]);
+  const varies = new Array<boolean>(channels).fill(false);
+  let left = channels;
+  for (let i = 0; i < pixels.length && left > 0; i++) {
+    const c = channelOf(i);
+    if (!varies[c] && pixels[i] !== first[c]) {
+      varies[c] = true;
+      left--;
+    }
+  }
+  const c = varies.indexOf(false);
+  return c < 0 ? null : { channel: c, value: first[c] };
 }
 
 export interface ChannelStats {

@@ -7,7 +7,7 @@
 // together; layout 'chw' reads [n, channels, rows, cols] instead); labels are [n] (magic 0x00000801).
 
 import { FormatError } from '../util/format-error.js';
-import { pixelsToUnitCHW, type Dataset, type PixelLayout } from './dataset.js';
+import { classesBeyondLimits, constantChannel, imageShapeBeyondLimits, pixelsToUnitCHW, type Dataset, type PixelLayout } from './dataset.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 /** 4-D images: [n, height, width, channels] (or [n, channels, height, width] with layout 'chw'). */
@@ -77,6 +77,8 @@ export function idxImageShape(dims: readonly number[], fileName: string, layout?
   }
   const zero = (['height', 'width', 'channels'] as const).find((k) => shape[k] === 0);
   if (zero) throw new FormatError(fileName, 'dimensions', `${dims.join('x')}: images with ${zero} 0`);
+  const beyond = imageShapeBeyondLimits(shape.height, shape.width, shape.channels);
+  if (beyond) throw new FormatError(fileName, 'dimensions', `${dims.join('x')}: ${beyond}`);
   return shape;
 }
 
@@ -116,6 +118,8 @@ export interface IdxPair {
   /** How a 4-D file orders its dimensions; absent: [n, height, width, channels], refusing one that looks like [n, channels, height, width]. */
   layout?: PixelLayout;
   classNames?: readonly string[];
+  /** The training split: constant images (std 0, which cannot be normalised) are refused before their floats are allocated. */
+  training?: boolean;
 }
 
 /** Parses an images file and its labels file, checks they agree, and scales pixels to [0, 1] (NCHW). */
@@ -123,6 +127,10 @@ export function idxDataset(pair: IdxPair): Dataset {
   const img = parseIdxImages(pair.images, pair.imagesFile, undefined, pair.layout);
   if (pair.expectSize) checkImageSize(pair.imagesFile, pair.expectSize, img, pair.expectSizeFrom);
   if (img.n === 0) throw new FormatError(pair.imagesFile, 'dimensions', `expected at least one image, found 0`);
+  const constant = pair.training ? constantChannel(img.pixels, img, img.layout) : null;
+  if (constant) {
+    throw new FormatError(pair.imagesFile, `channel ${constant.channel}`, `every pixel of every image is ${constant.value}: constant training images have no spread (std 0) to normalise by`);
+  }
   const labelBytes = parseIdxLabels(pair.labels, pair.labelsFile);
   if (labelBytes.length !== img.n) {
     throw new FormatError(
@@ -135,6 +143,8 @@ export function idxDataset(pair: IdxPair): Dataset {
   if (numClasses !== undefined && !(Number.isSafeInteger(numClasses) && numClasses >= 1)) {
     throw new FormatError(pair.labelsFile, 'numClasses', `expected an integer >= 1, found ${numClasses}`);
   }
+  const beyond = numClasses === undefined ? null : classesBeyondLimits(numClasses);
+  if (beyond) throw new FormatError(pair.labelsFile, 'numClasses', beyond);
   if (numClasses === undefined) {
     numClasses = 1;
     for (const y of labelBytes) numClasses = Math.max(numClasses, y + 1);
@@ -177,6 +187,7 @@ export function fashionMnistDataset(
     numClasses: FASHION_MNIST_CLASSES.length,
     expectSize: { height: 28, width: 28 },
     classNames: FASHION_MNIST_CLASSES,
+    training: split === 'train',
   });
 }
 

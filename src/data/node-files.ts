@@ -26,6 +26,8 @@ export interface InflateLimit {
   maxBytes(head: Uint8Array): number;
   /** Where the limit comes from, for the error. */
   describe: string;
+  /** The limit is the file's size (an IDX header's): inflate into one buffer of it, not chunks copied together at the end (twice the memory). */
+  exact?: boolean;
 }
 
 /** The most any data file may inflate to: 1 GiB, seven times the largest file kdgpu reads (CIFAR-100's train.bin). */
@@ -52,6 +54,7 @@ export function idxLimit(what: 'images' | 'labels', fileName: string, expectSize
       return size;
     },
     describe: 'its IDX header announces',
+    exact: true,
   };
 }
 
@@ -89,15 +92,24 @@ async function inflateCapped(gz: Uint8Array, path: string, limit: InflateLimit):
   const chunks: Buffer[] = [];
   let total = 0;
   let max: number | null = limit.headerBytes === 0 ? limit.maxBytes(new Uint8Array(0)) : null;
+  let whole: Buffer | null = null; // an exact limit's buffer, once the header has told its size
+  const tooBig = (max: number) => new FormatError(path, 'gzip stream', `inflates to more than ${max} bytes, the size ${limit.describe}: a corrupt file or a gzip bomb; stopped inflating`);
   const gunzip = createGunzip();
   gunzip.end(gz);
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
+      if (max !== null && total + chunk.length > max) throw tooBig(max);
+      if (whole) chunk.copy(whole, total);
+      else chunks.push(chunk);
       total += chunk.length;
-      if (max === null && total >= limit.headerBytes) max = limit.maxBytes(Buffer.concat(chunks, total));
-      if (max !== null && total > max) {
-        throw new FormatError(path, 'gzip stream', `inflates to more than ${max} bytes, the size ${limit.describe}: a corrupt file or a gzip bomb; stopped inflating`);
+      if (max === null && total >= limit.headerBytes) {
+        max = limit.maxBytes(Buffer.concat(chunks, total));
+        if (total > max) throw tooBig(max);
+      }
+      if (max !== null && limit.exact && !whole) {
+        whole = Buffer.allocUnsafe(max);
+        Buffer.concat(chunks, total).copy(whole);
+        chunks.length = 0;
       }
     }
   } catch (e) {
@@ -105,7 +117,7 @@ async function inflateCapped(gz: Uint8Array, path: string, limit: InflateLimit):
     if (e instanceof FormatError) throw e;
     throw new FormatError(path, 'gzip stream', `expected a complete gzip stream: ${(e as Error).message}`);
   }
-  const out = Buffer.concat(chunks, total);
+  const out = whole ? whole.subarray(0, total) : Buffer.concat(chunks, total);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
@@ -231,7 +243,7 @@ export async function loadIdx(files: IdxFiles, options: IdxLoadOptions = {}): Pr
   const train = idxDataset({
     images: trainImages, labels: trainLabels, imagesFile: files.trainImages, labelsFile: files.trainLabels, name: `${name}/train`,
     numClasses: options.numClasses, numClassesFrom: given ? ' (numClasses)' : undefined,
-    expectSize: expect, expectSizeFrom: ' (the image shape given)', layout, classNames: options.classNames,
+    expectSize: expect, expectSizeFrom: ' (the image shape given)', layout, classNames: options.classNames, training: true,
   });
   const test = idxDataset({
     images: testImages, labels: testLabels, imagesFile: files.testImages, labelsFile: files.testLabels, name: `${name}/test`,

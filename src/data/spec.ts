@@ -3,7 +3,7 @@
 // access), so a browser can read and check one from a checkpoint too.
 
 import { FormatError } from '../util/format-error.js';
-import { checkImageShape, type PixelLayout } from './dataset.js';
+import { checkImageShape, classesBeyondLimits, imageShapeBeyondLimits, type PixelLayout } from './dataset.js';
 import { LABEL_COLUMNS, PIXEL_RANGES, type LabelColumn, type PixelRange } from './csv.js';
 
 export const DATASET_KINDS = ['fashion-mnist', 'cifar10', 'cifar100', 'idx', 'csv', 'folder'] as const;
@@ -92,6 +92,8 @@ export function checkDatasetSpec(raw: unknown, where: string, prefix = 'dataset'
   }
   if (o.numClasses !== undefined) {
     if (!Number.isSafeInteger(o.numClasses) || (o.numClasses as number) < 1) fail('numClasses', `expected an integer >= 1, found ${show(o.numClasses)}`);
+    const beyond = classesBeyondLimits(o.numClasses as number);
+    if (beyond) fail('numClasses', beyond);
     spec.numClasses = o.numClasses as number;
   }
   if (o.layout !== undefined) {
@@ -133,5 +135,7 @@ export function parseImageShape(text: string, option = '--image-shape'): [number
   if ((nums.length !== 2 && nums.length !== 3) || nums.some((v) => !(v >= 1) || !Number.isSafeInteger(v))) {
     throw new Error(`${option} ${text}: expected height,width or height,width,channels (integers >= 1), e.g. 28,28 or 32,32,3`);
   }
+  const beyond = imageShapeBeyondLimits(nums[0], nums[1], nums[2] ?? 1);
+  if (beyond) throw new Error(`${option} ${text}: ${beyond}`);
   return nums.length === 3 ? [nums[0], nums[1], nums[2]] : [nums[0], nums[1]];
 }

@@ -6,18 +6,20 @@
 // removes those whose writing process is gone.
 
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { decodeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { CHECKPOINT_KEYS, decodeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { readRegularFile } from './regular-file.js';
-import type { TensorMap } from './safetensors.js';
+import { MAX_HEADER_BYTES, type TensorMap } from './safetensors.js';
 
 /** The temporary file saveCheckpointAtomic writes first: hidden, in the destination's directory. */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this id exists (ours or another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -80,5 +82,30 @@ async function syncDirectory(dir: string): Promise<void> {
     // Windows and some network filesystems refuse; the rename is still atomic there.
   } finally {
     await handle?.close();
+  }
+}
+
+/**
+ * A checkpoint's parsed `config`, from its header alone (the command line's checks: the data a
+ * teacher records, before anything is loaded); undefined for a file that is not a readable
+ * checkpoint, which loading it reports properly.
+ */
+export function readCheckpointConfigSync(path: string): unknown {
+  let fd: number | undefined;
+  try {
+    if (!statSync(path).isFile()) return undefined; // a FIFO would block the open
+    fd = openSync(path, 'r');
+    const length = Buffer.alloc(8);
+    if (readSync(fd, length, 0, 8, 0) !== 8) return undefined;
+    const n = Number(length.readBigUInt64LE(0));
+    if (n > MAX_HEADER_BYTES) return undefined;
+    const header = Buffer.alloc(n);
+    if (readSync(fd, header, 0, n, 8) !== n) return undefined;
+    const config = (JSON.parse(header.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__?.[CHECKPOINT_KEYS.config];
+    return config === undefined ? undefined : JSON.parse(config);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

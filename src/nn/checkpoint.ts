@@ -6,6 +6,7 @@ import type { Engine } from '../gpu/engine.js';
 import { CHECKPOINT_KEYS, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type F32Tensor } from '../io/checkpoint.js';
 import { FormatError } from '../util/format-error.js';
 import type { DatasetSpec } from '../data/spec.js';
+import { DATA_LIMITS } from '../data/dataset.js';
 import { createModel, MODEL_NAMES, type InputSpec, type Model } from './models.js';
 
 /** What a checkpoint's `config` records: enough to rebuild the model and its input pipeline. */
@@ -63,6 +64,9 @@ export async function encodeModel(model: Model, config: ModelConfig, state?: Tra
     }
     extraMetadata.train_state = JSON.stringify({ epoch: state.epoch, best: state.best, last: state.last, step: state.optimizer.step, extra: state.extra ?? {} });
   }
+  // Nothing non-finite is ever saved: such a checkpoint could only be refused when loaded.
+  const bad = firstNonFinite(tensors);
+  if (bad) throw new Error(`not saving a checkpoint with tensor "${bad.name}" element ${bad.index} = ${bad.value}: the run diverged`);
   return encodeCheckpoint({ model: model.name, config, tensors, extraMetadata });
 }
 
@@ -91,7 +95,7 @@ export interface RestoredModel {
  * with "Invalid typed array length" or exhaust memory. Far above the datasets kdgpu reads
  * (28x28x1 and 32x32x3, 10 or 100 classes).
  */
-export const INPUT_LIMITS: Readonly<Record<keyof InputSpec, number>> = { channels: 16, height: 256, width: 256, classes: 10_000 };
+export const INPUT_LIMITS: Readonly<Record<keyof InputSpec, number>> = DATA_LIMITS;
 
 export interface RestoreOptions {
   /**
@@ -153,21 +157,25 @@ export function checkModelConfig(raw: unknown, fileName: string): ModelConfig {
   return raw as unknown as ModelConfig;
 }
 
+/** The first value that is not finite among `tensors` (Inf or NaN), or null. A host loop over every float: cheap beside an epoch. */
+function firstNonFinite(tensors: Iterable<[string, F32Tensor]>): { name: string; index: number; value: number } | null {
+  for (const [name, t] of tensors) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return { name, index: i, value: d[i] };
+  }
+  return null;
+}
+
 /**
- * Refuses weights that are not finite, naming the first: a model saved from a diverged run would
- * otherwise evaluate to chance or poison a student's targets without a word. A host loop, once,
- * at load.
+ * Refuses a checkpoint holding a value that is not finite, weights and training state alike,
+ * naming the first: a model saved from a diverged run would otherwise evaluate to chance, export,
+ * or poison a student's targets without a word. A host loop, once, at load.
  */
 export function refuseNonFinite(ck: Checkpoint, fileName: string): void {
-  for (const [name, t] of ck.tensors) {
-    if (name.startsWith(STATE)) continue;
-    const d = t.data;
-    for (let i = 0; i < d.length; i++) {
-      if (!Number.isFinite(d[i])) {
-        throw new FormatError(fileName, `tensor "${name}" element ${i}`, `expected a finite weight, found ${d[i]}: the checkpoint holds non-finite weights (saved from a diverged run?)`);
-      }
-    }
-  }
+  const bad = firstNonFinite(ck.tensors);
+  if (!bad) return;
+  const what = bad.name.startsWith(STATE) ? 'a finite training-state value' : 'a finite weight';
+  throw new FormatError(fileName, `tensor "${bad.name}" element ${bad.index}`, `expected ${what}, found ${bad.value}: the checkpoint holds non-finite values (saved from a diverged run?)`);
 }
 
 /** The training state recorded for --resume, if any; every field and tensor checked and named. */
