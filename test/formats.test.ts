@@ -124,7 +124,7 @@ describe('IDX of any size', () => {
 
   it('refuses IDX data whose training labels hold one class, naming the labels file', async () => {
     const dir = folder('idx-one-class');
-    writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxBytes(0x803, [4, 8, 8], new Uint8Array(4 * 64)));
+    writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxBytes(0x803, [4, 8, 8], Uint8Array.from({ length: 4 * 64 }, (_, i) => (i * 37) % 256)));
     writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idxBytes(0x801, [4], [2, 2, 2, 2]));
     writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idxBytes(0x803, [1, 8, 8], new Uint8Array(64)));
     writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idxBytes(0x801, [1], [2]));

@@ -159,7 +159,7 @@ describe('nothing existing is replaced without --overwrite', () => {
     mkdirSync(folder);
     writeFileSync(join(folder, 'ablation.md'), 'precious');
     expect((await kdgpuFails(['ablate', '--teacher', TEACHER(), '--methods', 'kd', '--out-dir', folder])).out).toMatch(
-      new RegExp(`--out-dir's ablation\\.md ${escape(join(folder, 'ablation.md'))} already exists: pass --overwrite to replace it`),
+      new RegExp(`--out-dir's ablation\\.md ${escape(join(folder, 'ablation.md'))} already exists: pass --resume to continue the ablation it holds, or --overwrite to start a new one`),
     );
     expect(readFileSync(join(folder, 'ablation.md'), 'utf8')).toBe('precious');
   });

@@ -335,7 +335,7 @@ export async function main(argv: string[]): Promise<void> {
   )
     .addOption(adapterOption())
     .action(async (opts: { checkpoint: string; model?: string; adapter: AdapterChoice } & DataOptions) => {
-      checkRunFiles(runFiles('eval', opts), {}); // a directory or /dev/zero, refused by name before the engine starts
+      checkRunFiles(runFiles('eval', opts), opts); // a directory or /dev/zero, refused by name before the engine starts
       const engine = await createNodeEngine({ adapter: opts.adapter });
       try {
         await runEval(engine, opts.checkpoint, opts, (s) => process.stdout.write(s + '\n'));
