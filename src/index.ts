@@ -22,7 +22,8 @@ export { Module, Conv2d, Linear, BatchNorm2d, ReLU, MaxPool2d, GlobalAvgPool, Fl
 export { ParameterStore, type ParamEntry } from './nn/parameters.js';
 export { Optimizer, learningRate, scheduleFor, type OptimizerRule, type Schedule, type ScheduleKind } from './optim/optimizer.js';
 export { train, forEachBatch, crossEntropyLoss, trainStep, evaluate, BatchBuffers, GpuMetrics, NumericGuard, NumericalFault, DivergenceCheck, DIVERGENCE, type TrainLoopOptions, type TrainHooks, type TrainResult, type TrainProgress, type EpochResult, type StepLoss, type StepInput, type StepLossResult, type BatchPass } from './train.js';
-export { distill, epochTelemetry, DEFAULT_DISTILL, METHODS, methodParts, validateDistillOptions, defaultValSplit, splitRows, type DistillOptions, type DistillTeacher, type DistillResult, type DistillCallbacks, type EpochTelemetry, type SelectionTelemetry, type Method } from './kd/distill.js';
+export { distill, epochTelemetry, DEFAULT_DISTILL, validateDistillOptions, defaultValSplit, splitRows, type DistillOptions, type DistillTeacher, type DistillResult, type DistillCallbacks, type EpochTelemetry, type SelectionTelemetry } from './kd/distill.js';
+export { RUN_OPTIONS, METHODS, methodParts, validateOptions, parseOption, OptionError, type Method, type MethodParts, type OptionDecl, type OptionField, type RunOptionValues } from './options.js';
 export { reviseLabels, type ReviseLabelsOptions, type RevisedLabels } from './kd/revise.js';
 export { selectDistillSubset, type SelectionOptions, type SelectionResult } from './kd/selection.js';
 export { TeacherCache, type TeacherLogits } from './kd/teacher-cache.js';

@@ -94,7 +94,7 @@ export class DivergenceCheck {
         step,
         `the running loss (${loss.toPrecision(3)})`,
         `exceeds the divergence limit ${limit.toPrecision(3)} (${DIVERGENCE.factor} × ${this.reference.toPrecision(3)}, the smaller of its first reading and ln ${this.classes}; at least ${DIVERGENCE.floor}): the run diverged; ` +
-          'lower --lr, or pass --no-divergence-check to let it continue',
+          'lower the learning rate, or turn the divergence check off to let it continue',
       );
     }
   }

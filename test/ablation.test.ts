@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { compare, gridArms, markdownTable, summarise, verdict, type AblationRun } from '../src/kd/ablation.js';
-import type { Method } from '../src/kd/distill.js';
+import type { Method } from '../src/options.js';
 
 const run = (method: Method, seed: number, chosen: number, last = chosen): AblationRun => ({ label: method, method, seed, chosen, last, val: null, epochs: [] });
 

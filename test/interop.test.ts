@@ -16,7 +16,8 @@ import { idxBytes, kdgpu, kdgpuFails } from './helpers.js';
 import { testEngine } from './engine.js';
 import { loadDatasetSpec, type LoadedData } from '../src/cli/datasets.js';
 import { runDistill, type DistillCliOptions } from '../src/cli/distill.js';
-import { DEFAULT_DISTILL, splitRows } from '../src/kd/distill.js';
+import { splitRows } from '../src/kd/distill.js';
+import { declaredDefaults } from '../src/options.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
 import { loadWeights } from '../src/nn/checkpoint-file.js';
 import { createModel, defineModel, type Model } from '../src/nn/models.js';
@@ -219,14 +220,7 @@ describe('ONNX export', () => {
 
 /** distill's command-line options with its defaults, as commander would fill them. */
 function distillCli(o: Partial<DistillCliOptions>): DistillCliOptions {
-  const d = DEFAULT_DISTILL;
-  return {
-    student: 'student-cnn', method: 'kd', epochs: 1, batch: 64, lr: d.lr, optimizer: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4, schedule: 'cosine', seed: 1,
-    augment: false, progress: false, T: d.temperature, lambda1: d.lambda1, lambda2: d.lambda2, eta: d.eta, lrScope: d.lrScope, betaAtT1: d.betaAtT1, dsRatio: d.dsRatio, dsRule: d.dsRule,
-    dsBalance: d.dsBalance, dsRestWeight: d.dsRestWeight, dsWarmupEpochs: d.dsWarmupEpochs, dsWarmupLoss: d.dsWarmupLoss, dsEvery: d.dsEvery, dsHessian: d.dsHessian, dsDamping: d.dsDamping,
-    dkdAlpha: d.dkdAlpha, dkdBeta: d.dkdBeta, dkdWarmupEpochs: d.dkdWarmupEpochs,
-    ...o,
-  };
+  return { ...declaredDefaults(), method: 'kd', epochs: 1, batchSize: 64, progress: false, ...o };
 }
 
 describe('an ONNX teacher', () => {

@@ -32,7 +32,7 @@ import {
   type TrainParams,
   type WebMethod,
 } from './protocol.js';
-import { parseImageShape, type BenchRow, type VerifyRow } from '../src/index.browser.js';
+import { methodParts, parseImageShape, RUN_OPTIONS, type BenchRow, type VerifyRow } from '../src/index.browser.js';
 
 const query = new URLSearchParams(location.search);
 const num = (name: string, fallback: number) => {
@@ -322,7 +322,8 @@ function renderRuns(): void {
   tbody.innerHTML = '';
   for (const r of [...state.runs].reverse()) {
     const p = r.params;
-    const settings = `T=${p.temperature}` + (p.method.includes('lr') ? ` η=${p.eta}` : '') + (p.method.includes('ds') ? ` ratio=${p.dsRatio}` : '');
+    const parts = methodParts(p.method);
+    const settings = `T=${p.temperature}` + (parts.revise ? ` η=${p.eta}` : '') + (parts.select !== 'none' ? ` ratio=${p.dsRatio}` : '');
     const swatch = el('span', { class: 'swatch', style: `background:${METHOD_COLORS[r.method]}` });
     tbody.append(
       el(
@@ -345,7 +346,7 @@ function renderRuns(): void {
 function renderTeacherView(v: TeacherView): void {
   const method = runOf(v.runId)?.method ?? 'kd+lr';
   betaChart.set(v.betaHistogram.lo, v.betaHistogram.hi, v.betaHistogram.counts, `samples (η=${v.eta}, T=${v.temperature})`, METHOD_COLORS[method]);
-  const lrNote = method.includes('lr') ? '' : ` (shown as LR would revise them; ${method.toUpperCase()} trains without LR)`;
+  const lrNote = methodParts(method).revise ? '' : ` (shown as LR would revise them; ${method.toUpperCase()} trains without LR)`;
   $('beta-note').textContent =
     `β over the ${v.trainSamples} training samples: ${v.betaAtEta} at β = η (teacher right), ${v.teacherWrong} below η (teacher wrong, β in (η/2, η))${lrNote}.`;
   const grid = $('samples');
@@ -457,9 +458,10 @@ function setupControls(): void {
     });
     methods.append(el('label', { for: `method-${m}`, class: 'method' }, input, el('span', { class: 'swatch', style: `background:${METHOD_COLORS[m]}` }), m.toUpperCase()));
   }
-  bindSlider('eta', num('eta', 0.9));
-  bindSlider('ratio', num('ratio', 0.7));
-  bindSlider('temperature', num('T', 4));
+  // The method's defaults are the library's; the run's size (steps, batch, learning rate) is the page's, for short runs.
+  bindSlider('eta', num('eta', RUN_OPTIONS.eta.default));
+  bindSlider('ratio', num('ratio', RUN_OPTIONS.dsRatio.default));
+  bindSlider('temperature', num('T', RUN_OPTIONS.temperature.default));
   const numbers: Array<[string, number]> = [
     ['steps', num('steps', 300)],
     ['epochs', num('epochs', 3)],

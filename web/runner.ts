@@ -15,6 +15,7 @@
 
 import {
   DEFAULT_DISTILL,
+  DEFAULT_ONNX_INPUT,
   Rng,
   TeacherCache,
   allIndices,
@@ -80,7 +81,7 @@ type Teacher =
   /** An ONNX model: its bytes (a session is made per run), its declared input, and the runtime. */
   | { format: 'onnx'; name: string; bytes: Uint8Array; hash: string; input: InputShape; ort: OrtModule };
 
-const DEFAULT_FEED: OnnxFeed = { layout: 'nchw', inputRange: 1, mean: [0], std: [1] };
+const DEFAULT_FEED: OnnxFeed = { layout: DEFAULT_ONNX_INPUT.layout, inputRange: DEFAULT_ONNX_INPUT.inputRange, mean: DEFAULT_ONNX_INPUT.mean, std: DEFAULT_ONNX_INPUT.std };
 
 /** onnxruntime-web's wasm build (CPU, one thread: the page is not cross-origin isolated), its binary from the page's server. */
 async function loadOrtWeb(): Promise<OrtModule> {

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Engine } from '../gpu/engine.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
-import { validateDistillOptions, type Method } from '../kd/distill.js';
+import { validateDistillOptions } from '../kd/distill.js';
+import { OptionError, type Method } from '../options.js';
 import { ABLATION_METHODS, accuracyChartSpec, compare, gridArms, markdownTable, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
 import { distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
 import { checkOutputFolder, datasetInputs, refuseOverlaps } from './preflight.js';
@@ -69,6 +70,7 @@ export function checkAblateOptions(o: AblateOptions): void {
     try {
       validateDistillOptions(distillOptions({ ...o, ...arm.overrides, method: arm.method }, [0], [1], 1));
     } catch (e) {
+      if (e instanceof OptionError) throw new OptionError(e.field, e.value, (name) => `arm ${arm.label}: ${e.describe(name)}`);
       throw new Error(`arm ${arm.label}: ${(e as Error).message}`);
     }
   }
@@ -103,7 +105,7 @@ export async function runAblate(engine: Engine, o: AblateOptions, out: (s: strin
       '',
       `Command: \`kdgpu ${command}\``,
       '',
-      `${o.seeds} seed(s) × ${arms.length} arms, ${o.epochs} epochs, batch ${o.batch}, lr ${o.lr} (${o.schedule}), T=${o.T}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}; ` +
+      `${o.seeds} seed(s) × ${arms.length} arms, ${o.epochs} epochs, batch ${o.batchSize}, lr ${o.lr} (${o.schedule}), T=${o.temperature}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}; ` +
         `DS: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance}, rest weight ${o.dsRestWeight}, ${o.dsWarmupEpochs} warm-up epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : "the method's loss"}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''} (arms override these as named); ` +
         `validation split ${o.valSplit ?? 'default (10%, at most 5,000)'}${o.trainSubset ? `, train subset ${o.trainSubset}` : ''}; adapter ${engine.adapterName}; CPU ${cpu}. Same data order and initialisation per seed across arms.`,
       '',

@@ -49,7 +49,7 @@ export function specFromOptions(o: DataOptions, fallback: DatasetSpec | null): D
   const raw: Record<string, unknown> = { kind };
   if (o.dataDir !== undefined) raw.dir = o.dataDir;
   if (named.length) raw.files = files;
-  if (o.imageShape !== undefined) raw.imageShape = parseImageShape(o.imageShape);
+  if (o.imageShape !== undefined) raw.imageShape = parseImageShape(o.imageShape, '--image-shape');
   if (o.numClasses !== undefined) raw.numClasses = o.numClasses;
   // A fallback of the same kind lends what the options leave out (e.g. its folder).
   if (fallback && fallback.kind === kind && !named.length && o.dataDir === undefined) Object.assign(raw, { ...fallback, ...raw });

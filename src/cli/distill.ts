@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
-import { distill, DEFAULT_DISTILL, splitRows, validateDistillOptions, type DistillOptions, type DistillTeacher, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
+import { distill, DEFAULT_DISTILL, splitRows, validateDistillOptions, type DistillOptions, type DistillTeacher, type EpochTelemetry, type SelectionTelemetry } from '../kd/distill.js';
+import { methodParts, optimizerRule, optionFields, OptionError, type RunOptionValues } from '../options.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { allIndices } from '../data/batches.js';
 import { readRegularFile } from '../io/regular-file.js';
@@ -15,33 +16,26 @@ import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { loadDatasetSpec, type DatasetSpec, type LoadedData } from './datasets.js';
 import { checkModelFitsData, dataIdentity, describeSpec, namesData, specFromOptions, specOfCheckpoint, trainingSetHash } from './data-options.js';
 import { RunProgress } from './progress.js';
+import { flagOf } from './run-options.js';
 import { checkRunPaths, type NamedPath } from './preflight.js';
-import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+import { checkpointState, loadWeights, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 import type { DataIdentity } from '../nn/checkpoint.js';
 
-/** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
-const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
-type MethodOptions = Pick<DistillOptions, (typeof METHOD_KEYS)[number]>;
+/** The method's options: the declared method group (src/options.ts), the method and student among them. */
+const METHOD_KEYS = optionFields('method');
+type MethodOptions = Pick<RunOptionValues, (typeof METHOD_KEYS)[number]>;
 
-export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, MethodOptions {
+/** What `kdgpu distill` takes: the training options, the method's, the teacher and how an ONNX teacher is fed. */
+export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, MethodOptions, Pick<RunOptionValues, 'onnxLayout' | 'onnxMean' | 'onnxStd' | 'onnxInputRange' | 'onnxBatch'> {
   /** A kdgpu checkpoint, or an ONNX model (a path ending in .onnx). */
   teacher?: string;
   /** The teacher's logits on the training set, instead of --teacher (see src/interop/logits-file.ts). */
   teacherLogits?: string;
   /** Its logits on the test set (optional; or the tensor test_logits of --teacher-logits). */
   teacherTestLogits?: string;
-  /** How an ONNX teacher is fed (defaults: DEFAULT_ONNX_INPUT). */
-  onnxLayout?: OnnxLayout;
-  onnxMean?: number[];
-  onnxStd?: number[];
-  onnxInputRange?: number;
-  onnxBatch?: number;
   /** false (--no-teacher-check): distil from a teacher whose training predictions are at chance level. */
   teacherCheck?: boolean;
-  student: string;
-  method: Method;
   out?: string;
-  T: number;
 }
 
 export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisationMean: number[], normalisationStd: number[], channels: number): DistillOptions {
@@ -49,17 +43,14 @@ export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisat
   return {
     ...DEFAULT_DISTILL,
     ...method,
-    method: o.method,
-    student: o.student,
     epochs: o.epochs,
-    batchSize: o.batch,
+    batchSize: o.batchSize,
     lr: o.lr,
     optimizer: optimizerRule(o),
     schedule: o.schedule,
     seed: o.seed,
     trainSubset: o.trainSubset,
     augment: o.augment ? { pad: 4, flip: channels === 3, padValue: normalisationMean.map((m, c) => -m / normalisationStd[c]) } : undefined,
-    temperature: o.T,
   };
 }
 
@@ -111,8 +102,8 @@ export function checkDistillOptions(o: DistillCliOptions): void {
   if (o.teacher && o.teacherLogits) throw new Error('--teacher and --teacher-logits cannot be used together: give the teacher as a model or as its logits');
   const onnx = isOnnxPath(o.teacher);
   if (o.teacherTestLogits && !o.teacherLogits) throw new Error('--teacher-test-logits goes with --teacher-logits (a teacher model\'s test accuracy is computed)');
-  for (const [key, flag] of [['onnxLayout', '--onnx-layout'], ['onnxMean', '--onnx-mean'], ['onnxStd', '--onnx-std'], ['onnxInputRange', '--onnx-input-range'], ['onnxBatch', '--onnx-batch']] as const) {
-    if (o[key] !== undefined && !onnx) throw new Error(`${flag} applies to an ONNX teacher (--teacher model.onnx)${o.teacher ? `, not to ${o.teacher}` : ''}`);
+  for (const key of optionFields('teacher')) {
+    if (o[key] !== undefined && !onnx) throw new Error(`${flagOf(key)} applies to an ONNX teacher (--teacher model.onnx)${o.teacher ? `, not to ${o.teacher}` : ''}`);
   }
   if ((onnx || o.teacherLogits) && o.augment) {
     throw new Error(`--augment needs a teacher that kdgpu runs (a checkpoint): the logits of ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher'} are computed once, for the training images as they are`);
@@ -279,10 +270,11 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
   opts.divergenceCheck = o.divergenceCheck ?? true;
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
+  const parts = methodParts(o.method);
   out(
     `distilling ${prepared.description} into ${o.student} with ${o.method}; ` +
-      `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
-      `${o.method.includes('ds') ? ` ds: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
+      `T=${o.temperature} λ1=${o.lambda1} λ2=${o.lambda2}${parts.revise ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
+      `${parts.select !== 'none' ? ` ds: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
   const progress = new RunProgress(o.progress, o.epochs, "the GPU pipelines and the teacher's logits", engine, out);
   let lastSaved = resumed?.state?.epoch ?? 0;
@@ -322,6 +314,7 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, prepared: Prepa
     resumed?.model,
   ).catch((e: Error) => {
     progress.stop();
+    if (e instanceof OptionError) throw e; // found before the first step: the CLI names the flag
     throw new Error(`${e.message}; training stopped. ${checkpointState(o.out, lastSaved)}`);
   });
   const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;

@@ -6,7 +6,8 @@ import { RunProgress } from './progress.js';
 import type { Engine } from '../gpu/engine.js';
 import { allIndices, trainSubset } from '../data/batches.js';
 import { createModel, type InputSpec } from '../nn/models.js';
-import type { OptimizerRule } from '../optim/optimizer.js';
+import { IDENTITY_FIELDS, optimizerRule, type RunOptionValues } from '../options.js';
+import { flagAttribute, flagOf } from './run-options.js';
 import { evaluate, train } from '../train.js';
 import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
@@ -14,21 +15,10 @@ import { loadDatasetSpec } from './datasets.js';
 import { checkRunPaths } from './preflight.js';
 import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';
 
-export interface TrainOptions extends DataOptions {
+/** The declared training options (src/options.ts), with what only the command line has: the model, files and switches. */
+export interface TrainOptions extends DataOptions, Pick<RunOptionValues, 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay' | 'schedule' | 'seed' | 'trainSubset' | 'testSubset' | 'augment' | 'stopAfter'> {
   model: string;
-  epochs: number;
-  batch: number;
-  lr: number;
-  optimizer: 'sgd' | 'adam' | 'adamw';
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  schedule: 'constant' | 'cosine' | 'step';
-  seed: number;
   out?: string;
-  trainSubset?: number;
-  testSubset?: number;
-  augment: boolean;
   metrics?: string;
   progress: boolean;
   /** Continue from the checkpoint at --out (weights, optimizer state, epoch), if it exists. */
@@ -37,12 +27,13 @@ export interface TrainOptions extends DataOptions {
   overwrite?: boolean;
   /** Stop when the running loss diverges without becoming Inf/NaN (see DivergenceCheck); default on. */
   divergenceCheck?: boolean;
-  /** Stop after this many epochs in this invocation (continue later with --resume). */
-  stopAfter?: number;
 }
 
-/** Options that must be the same for --resume to continue a run rather than start another. */
-export const RUN_IDENTITY = ['model', 'student', 'teacher', 'teacherLogits', 'teacherTestLogits', 'onnxLayout', 'onnxMean', 'onnxStd', 'onnxInputRange', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'];
+/**
+ * Options that must be the same for --resume to continue a run rather than start another: the
+ * declared identity fields, and the model, teacher and data the command line names.
+ */
+export const RUN_IDENTITY = ['model', 'teacher', 'teacherLogits', 'teacherTestLogits', 'dataset', ...IDENTITY_FIELDS];
 
 /**
  * The checkpoint to resume from, if --resume and it exists; refuses one written by a different run
@@ -64,17 +55,13 @@ export async function resumePoint(engine: Engine, o: { out?: string; resume?: bo
   }
   const was = (r.config.command ?? {}) as Record<string, unknown>;
   for (const k of RUN_IDENTITY) {
-    if (JSON.stringify(was[k]) !== JSON.stringify(o[k])) {
+    const before = k in was ? was[k] : was[flagAttribute(k)];
+    if (JSON.stringify(before) !== JSON.stringify(o[k])) {
       r.model.store.destroy();
-      throw new Error(`${o.out}: was written by a run with ${k} = ${JSON.stringify(was[k])}, this one has ${JSON.stringify(o[k])}: --resume continues the same run only`);
+      throw new Error(`${o.out}: was written by a run with ${flagOf(k)} ${JSON.stringify(before)}, this one has ${JSON.stringify(o[k])}: --resume continues the same run only`);
     }
   }
   return r;
-}
-
-export function optimizerRule(o: Pick<TrainOptions, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): OptimizerRule {
-  if (o.optimizer === 'sgd') return { kind: 'sgd', momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay };
-  return { kind: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay, decoupled: o.optimizer === 'adamw' };
 }
 
 export type { ModelConfig };
@@ -110,7 +97,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
   const augment = o.augment ? { pad: 4, flip: data.train.channels === 3, padValue: data.normalisation.mean.map((m, c) => -m / data.normalisation.std[c]) } : undefined;
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
-  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${indices.length} examples, ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}`);
+  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${indices.length} examples, ${o.epochs} epochs of ${Math.ceil(indices.length / o.batchSize)} steps, batch ${o.batchSize}, adapter ${engine.adapterName}`);
   let lastSaved = 0;
   if (resumed?.state) {
     lastSaved = resumed.state.epoch;
@@ -123,7 +110,7 @@ export async function runTrain(engine: Engine, o: TrainOptions, out: (s: string)
       engine,
       model,
       data.train,
-      { epochs: o.epochs, batchSize: o.batch, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
+      { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
       {
         onProgress: (p) => {
           progress.step(p);

@@ -3,7 +3,8 @@
 // Accuracy is reported two ways that never choose on the test set: the last epoch's, and the
 // test accuracy at the epoch of best validation accuracy ("validation-chosen").
 
-import type { DistillOptions, EpochTelemetry, Method } from './distill.js';
+import type { DistillOptions, EpochTelemetry } from './distill.js';
+import { methodParts, type Method } from '../options.js';
 
 export const ABLATION_METHODS: Method[] = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'kd+ds-random', 'dkd', 'dkd+lr+ds'];
 
@@ -146,7 +147,7 @@ export function markdownTable(summaries: MethodSummary[], runs: AblationRun[], b
   const rows = summaries.map((s) => {
     const val = s.valMean === null ? '' : s.valMean.toFixed(2);
     // The random control is KD's: it is the comparison for the KD-based selection arms only.
-    const dsCol = s.method.startsWith('kd+') && s.method.includes('ds') ? cell(s.label, control) : '';
+    const dsCol = methodParts(s.method).loss === 'kd' && methodParts(s.method).select !== 'none' ? cell(s.label, control) : '';
     return `| ${s.label} | ${s.chosenMean.toFixed(2)} ± ${s.chosenStd.toFixed(2)} | ${s.lastMean.toFixed(2)} ± ${s.lastStd.toFixed(2)} | ${val} | ${cell(s.label, baseline)} | ${dsCol} | ${Math.round(s.distilled)} | ${Math.round(s.lrChanged)} | ${s.runs} |`;
   });
   return [

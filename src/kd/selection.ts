@@ -10,6 +10,7 @@ import { softmax, softmaxCrossEntropy } from '../kernels/softmax.js';
 import { influenceScores, selectMask, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
 import type { Model } from '../nn/models.js';
 import { forEachBatch } from '../train.js';
+import { OptionError } from '../util/option-error.js';
 
 export interface SelectionOptions {
   /** 'ratio': keep `ratio` of the samples with the lowest scores; 'sign': keep every s_i < 0. */
@@ -60,8 +61,7 @@ export async function selectDistillSubset(
 ): Promise<SelectionResult> {
   const engine = student.store.engine;
   const C = student.input.classes;
-  if (split.val.length === 0) throw new Error('data selection needs a validation split (--val-split > 0)');
-  if (o.rule === 'ratio' && !(o.ratio > 0 && o.ratio <= 1)) throw new Error(`--ds-ratio must be in (0, 1], got ${o.ratio}`);
+  if (split.val.length === 0) throw new OptionError('valSplit', 0, (name) => `data selection needs a validation split (${name('valSplit')} > 0)`);
   const temps: GPUBuffer[] = [];
   const tmp = (floats: number, label: string) => {
     const b = engine.alloc(Math.max(1, floats) * 4, label);
