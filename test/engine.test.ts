@@ -15,7 +15,7 @@ import { softmax, softmaxCrossEntropy } from '../src/kernels/softmax.js';
 import { defineKernel, definedKernels } from '../src/gpu/kernel.js';
 import { sizeClass } from '../src/gpu/pool.js';
 import { runVerifyCommand } from '../src/cli/verify.js';
-import { elementwiseCheck } from '../src/kernels/elementwise.js';
+import { elementwiseCheck } from '../src/kernels/elementwise.check.js';
 import { Rng } from '../src/util/rng.js';
 import { registry } from '../src/kernels/registry.js';
 
