@@ -140,12 +140,9 @@ async function runProfileSuite(engine: Engine, opts: BenchOptions, out: (s: stri
       engine.profileNextStep();
       step();
     }
-    const totals = await engine.stopProfiling();
+    const entries = await engine.stopProfiling();
     await metrics.take();
-    const rows = [...totals.entries()].map(([key, v]) => {
-      const [ordinal, kernel, variant, grid] = key.split('\t');
-      return { ordinal: Number(ordinal), kernel, variant, grid, ms: v.ms / v.count };
-    });
+    const rows = entries.map((e) => ({ ordinal: e.ordinal!, kernel: e.kernel, variant: e.variant!, grid: e.grid!, ms: e.ms / e.count }));
     rows.sort((a, b) => a.ordinal - b.ordinal);
     const gpu = rows.reduce((sum, r) => sum + r.ms, 0);
     out(
