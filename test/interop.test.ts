@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { idxBytes, kdgpu, kdgpuFails } from './helpers.js';
 import { testEngine } from './engine.js';
-import { loadDatasetSpec, type LoadedData } from '../src/cli/datasets.js';
+import { loadDatasetSpec, type LoadedData } from '../src/data/load-dataset.js';
 import { runDistill, type DistillCliOptions } from '../src/cli/distill.js';
 import { splitRows } from '../src/kd/distill.js';
 import { declaredDefaults } from '../src/options.js';

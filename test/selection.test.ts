@@ -4,7 +4,7 @@
 // warm-up makes a DS method identical to its non-DS twin until the selection.
 import { describe, expect, it } from 'vitest';
 import { testEngine } from './engine.js';
-import { loadDataset } from '../src/cli/datasets.js';
+import { loadDataset } from '../src/data/load-dataset.js';
 import { takeExamples } from '../src/data/dataset.js';
 import { allIndices, trainSubset, validationSplit } from '../src/data/batches.js';
 import { distill, DEFAULT_DISTILL, defaultValSplit, splitRows, type DistillOptions, type EpochTelemetry } from '../src/kd/distill.js';

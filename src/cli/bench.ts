@@ -16,7 +16,7 @@ import { exampleSize } from '../data/dataset.js';
 import { createModel, MODEL_NAMES } from '../nn/models.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { BatchBuffers, GpuMetrics, trainStep } from '../train.js';
-import { loadDataset } from './datasets.js';
+import { loadDataset } from '../data/load-dataset.js';
 import { formatTable } from './table.js';
 
 export const BENCH_SUITES = ['kernels', 'steps', 'profile'] as const;

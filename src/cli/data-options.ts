@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { Dataset } from '../data/dataset.js';
 import type { DataIdentity, ModelConfig } from '../nn/checkpoint.js';
-import { checkDatasetSpec, parseImageShape, resolveDatasetSpec, type DatasetSpec, type LoadedData } from './datasets.js';
+import { resolveDatasetSpec, type LoadedData } from '../data/load-dataset.js';
+import { checkDatasetSpec, parseImageShape, type DatasetSpec } from '../data/spec.js';
 
 export interface DataOptions {
   dataset?: string;

@@ -9,7 +9,7 @@ import { loadChecks } from './checks.js';
 import { runBenchCommand } from './bench.js';
 import { checkTrainOptions, runEval, runTrain, type TrainOptions } from './train.js';
 import { MODEL_NAMES } from '../nn/models.js';
-import { DATASET_KINDS } from './datasets.js';
+import { DATASET_KINDS } from '../data/spec.js';
 import { checkDistillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { METHODS, optionFields } from '../options.js';

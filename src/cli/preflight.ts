@@ -6,7 +6,8 @@
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileKind, requireRegularFileSync } from '../io/regular-file.js';
-import { datasetFiles, type DatasetSpec } from './datasets.js';
+import { datasetFiles } from '../data/load-dataset.js';
+import type { DatasetSpec } from '../data/spec.js';
 
 /** A path given on the command line, with the option (or role) that gave it. */
 export interface NamedPath {

@@ -11,7 +11,7 @@ import { flagAttribute, flagOf } from './run-options.js';
 import { evaluate, train } from '../train.js';
 import type { ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
-import { loadDatasetSpec } from './datasets.js';
+import { loadDatasetSpec } from '../data/load-dataset.js';
 import { checkRunPaths } from './preflight.js';
 import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';
 
