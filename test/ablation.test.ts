@@ -1,13 +1,12 @@
 // The ablation's statistics against their formulas, and `kdgpu ablate` end to end (table, JSON
 // and SVG chart from a tiny run).
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { compare, gridArms, markdownTable, summarise, verdict, type AblationRun } from '../src/kd/ablation.js';
 import type { Method } from '../src/options.js';
+import { kdgpu } from './helpers.js';
 
 const run = (method: Method, seed: number, chosen: number, last = chosen): AblationRun => ({ label: method, method, seed, chosen, last, val: null, epochs: [] });
 
@@ -64,8 +63,8 @@ describe('ablation statistics', () => {
 describe('kdgpu ablate', () => {
   it('writes the Markdown table, the JSON and the SVG chart for every method and seed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kdgpu-ablate-'));
-    const args = ['bin/kdgpu.js', 'ablate', '--teacher', 'models/teacher-cnn.safetensors', '--seeds', '2', '--epochs', '2', '--train-subset', '256', '--test-subset', '200', '--val-split', '500', '--batch', '64', '--methods', 'ce,kd,kd+lr+ds', '--no-progress', '--out-dir', dir];
-    await promisify(execFile)(process.execPath, args, { timeout: 600_000 });
+    const args = ['ablate', '--teacher', 'models/teacher-cnn.safetensors', '--seeds', '2', '--epochs', '2', '--train-subset', '256', '--test-subset', '200', '--val-split', '500', '--batch', '64', '--methods', 'ce,kd,kd+lr+ds', '--no-progress', '--out-dir', dir];
+    await kdgpu(args, 600_000);
     const md = readFileSync(join(dir, 'ablation.md'), 'utf8');
     for (const m of ['ce', 'kd', 'kd+lr+ds']) expect(md).toMatch(new RegExp(`^\\| ${m.replace(/\+/g, '\\+')} \\| \\d+\\.\\d\\d ± \\d+\\.\\d\\d \\|.* \\| 2 \\|$`, 'm'));
     expect(md).toMatch(/^- KD\+LR\+DS (beat|did worse than|tied with) KD by .* validation-chosen test accuracy/m);
