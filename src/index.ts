@@ -48,5 +48,5 @@ export { Rng } from './util/rng.js';
 export { encodeModel, restoreModel, modelFromBytes, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/checkpoint.js';
 export { exportOnnx, onnxFromModel, onnxFromCheckpoint, ONNX_OPSET, type OnnxExportOptions, type OnnxExportSummary } from './interop/onnx-export.js';
 export { decodeOnnxModel, type OnnxModel } from './interop/onnx-proto.js';
-export { readLogitsFile, logitsAgreement, checkLogitsShape, floatToHalf, type LogitsFile, type LogitsMatrix, type LogitsAgreement } from './interop/logits-file.js';
+export { readLogitsFile, logitsAgreement, refuseChanceTeacher, checkLogitsShape, floatToHalf, type LogitsFile, type LogitsMatrix, type LogitsAgreement } from './interop/logits-file.js';
 export { onnxTeacherLogits, DEFAULT_ONNX_INPUT, ONNX_LAYOUTS, type OrtModule, type OnnxInputOptions, type OnnxLayout, type OnnxTeacherLogits } from './interop/onnx-teacher.js';

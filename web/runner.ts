@@ -31,6 +31,9 @@ import {
   fashionMnistDataset,
   idxDataset,
   logitsAgreement,
+  refuseChanceTeacher,
+  validateOptions,
+  OptionError,
   onnxTeacherLogits,
   imageFolderDatasets,
   imageFolderListing,
@@ -80,6 +83,24 @@ type Teacher =
   | { format: 'kdgpu'; model: Model; hash: string; input: InputShape; normalisation: { mean: number[]; std: number[] } }
   /** An ONNX model: its bytes (a session is made per run), its declared input, and the runtime. */
   | { format: 'onnx'; name: string; bytes: Uint8Array; hash: string; input: InputShape; ort: OrtModule };
+
+/** The Teacher panel's names for the ONNX feed's options. */
+const TEACHER_PANEL: Record<string, string> = {
+  onnxLayout: "the ONNX teacher's layout (Teacher panel)",
+  onnxInputRange: "the ONNX teacher's pixel range (Teacher panel)",
+  onnxMean: "the ONNX teacher's mean (Teacher panel)",
+  onnxStd: "the ONNX teacher's std (Teacher panel)",
+};
+
+/** Run `f`; a bad option it reports is reworded with the Teacher panel's names. */
+async function inTeacherPanelWords<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof OptionError) throw new Error(e.describe((field) => TEACHER_PANEL[field] ?? field));
+    throw e;
+  }
+}
 
 const DEFAULT_FEED: OnnxFeed = { layout: DEFAULT_ONNX_INPUT.layout, inputRange: DEFAULT_ONNX_INPUT.inputRange, mean: DEFAULT_ONNX_INPUT.mean, std: DEFAULT_ONNX_INPUT.std };
 
@@ -461,22 +482,15 @@ export class Runner {
       distillTeacher = { model: teacher.model, hash: teacher.hash };
     } else {
       const feed = p.onnx ?? DEFAULT_FEED;
-      for (const [what, v] of [['mean', feed.mean], ['std', feed.std]] as const) {
-        if ((v.length !== 1 && v.length !== train.channels) || !v.every((x) => Number.isFinite(x) && (what === 'mean' || x > 0))) {
-          throw new Error(`the ONNX teacher's ${what} (Teacher panel): expected one number${what === 'std' ? ' > 0' : ''} for all channels, or one per channel (${train.channels}), separated by commas; got ${v.join(', ')}`);
-        }
-      }
       this.post({ type: 'status', text: `the ONNX teacher's logits for ${trainRows.length} examples (onnxruntime-web)…` });
-      const r = await onnxTeacherLogits(teacher.ort, teacher.bytes, teacher.name, train, { mean, std }, trainRows, { ...feed, batchSize: 128 }, (done, total) =>
-        this.post({ type: 'status', text: `the ONNX teacher's logits: ${done} of ${total} examples (onnxruntime-web)…` }),
-      );
-      const agreement = logitsAgreement(r.logits, C, train.labels, trainRows);
-      if (agreement.accuracy < agreement.threshold) {
-        throw new Error(
-          `${teacher.name}: the ONNX teacher's predictions agree with the labels on ${(100 * agreement.accuracy).toFixed(1)}% of the training rows, chance level ` +
-            `(a random order would give ${(100 * agreement.chance).toFixed(1)}%): check its input layout, pixel range, mean and std in the Teacher panel`,
+      const r = await inTeacherPanelWords(() => {
+        // The library's checks of the feed: the declared options' ranges, then (inside) one value or one per channel.
+        validateOptions({ onnxLayout: feed.layout, onnxInputRange: feed.inputRange, onnxMean: feed.mean, onnxStd: feed.std });
+        return onnxTeacherLogits(teacher.ort, teacher.bytes, teacher.name, train, { mean, std }, trainRows, { ...feed, batchSize: 128 }, (done, total) =>
+          this.post({ type: 'status', text: `the ONNX teacher's logits: ${done} of ${total} examples (onnxruntime-web)…` }),
         );
-      }
+      });
+      refuseChanceTeacher(logitsAgreement(r.logits, C, train.labels, trainRows), `${teacher.name}: the ONNX teacher's predictions`, 'check its input layout, pixel range, mean and std in the Teacher panel');
       logits = r.logits;
       distillTeacher = { logits, classes: C, hash: `${teacher.hash}:${JSON.stringify(feed)}` };
     }

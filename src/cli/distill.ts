@@ -10,7 +10,7 @@ import { methodParts, optimizerRule, optionFields, OptionError, type RunOptionVa
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { allIndices } from '../data/batches.js';
 import { readRegularFile } from '../io/regular-file.js';
-import { checkLogitsShape, logitsAgreement, readLogitsFile, type LogitsAgreement, type LogitsMatrix } from '../interop/logits-file.js';
+import { checkLogitsShape, logitsAgreement, readLogitsFile, refuseChanceTeacher, type LogitsMatrix } from '../interop/logits-file.js';
 import { DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OnnxLayout } from '../interop/onnx-teacher.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { loadDatasetSpec, type LoadedData } from '../data/load-dataset.js';
@@ -161,8 +161,6 @@ function onnxInputOptions(o: DistillCliOptions): OnnxInputOptions {
   };
 }
 
-const agreementText = (a: LogitsAgreement) => `${pct(a.accuracy)} of the ${a.rows} training rows, where the same predictions in a random order would agree on ${pct(a.chance)} (at least ${pct(a.threshold)} is expected of a teacher)`;
-
 /**
  * A teacher given as logits (a file) or as an ONNX model (its logits computed here once, for the
  * run's training rows and the test set). It records no data: the options name it (fashion-mnist
@@ -201,11 +199,8 @@ async function externalTeacher(o: DistillCliOptions, out: (s: string) => void): 
       });
     }
     const agreement = logitsAgreement(file.logits.data, C, train.labels);
-    if (check && agreement.accuracy < agreement.threshold) {
-      throw new Error(
-        `${file.logits.source}: the logits' argmax agrees with the training labels on ${agreementText(agreement)}: ` +
-          `are the rows in the training set's order (${describeSpec(spec)}, the order of its files)? --no-teacher-check distils from them anyway`,
-      );
+    if (check) {
+      refuseChanceTeacher(agreement, `${file.logits.source}: the logits' argmax predictions`, `are the rows in the training set's order (${describeSpec(spec)}, the order of its files)? --no-teacher-check distils from them anyway`);
     }
     const t = testAccuracy(testLogits);
     const m = file.logits;
@@ -228,10 +223,11 @@ async function externalTeacher(o: DistillCliOptions, out: (s: string) => void): 
   const onTrain = await onnxTeacherLogits(ort!, model, path, train, data.normalisation, trainIdx, input);
   const onTest = await onnxTeacherLogits(ort!, model, path, test, data.normalisation, allIndices(test.n), input);
   const agreement = logitsAgreement(onTrain.logits, C, train.labels, trainIdx);
-  if (check && agreement.accuracy < agreement.threshold) {
-    throw new Error(
-      `${path}: the ONNX teacher's predictions agree with the training labels on ${agreementText(agreement)}: ` +
-        `check how it expects its input: --onnx-layout (${input.layout}), --onnx-input-range (${input.inputRange}), --onnx-mean (${input.mean.join(',')}), --onnx-std (${input.std.join(',')}); --no-teacher-check distils from it anyway`,
+  if (check) {
+    refuseChanceTeacher(
+      agreement,
+      `${path}: the ONNX teacher's predictions`,
+      `check how it expects its input: --onnx-layout (${input.layout}), --onnx-input-range (${input.inputRange}), --onnx-mean (${input.mean.join(',')}), --onnx-std (${input.std.join(',')}); --no-teacher-check distils from it anyway`,
     );
   }
   const hash = createHash('sha256').update(model).update(JSON.stringify(input)).digest('hex');
