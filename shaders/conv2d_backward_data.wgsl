@@ -76,26 +76,14 @@ fn store_row(out: u32, row_ok: bool, c0: u32, oc: Offsets, r: Row) { store_row_o
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let tile = linear_workgroup(wid, nwg) * WG_X + lid;
-  let origin = block_origin(tile, params.CI);
+  let origin = invocation_origin(wid, nwg, lid, params.CI);
   let m0 = origin.x;
   let c0 = origin.y;
   let last = params.N * params.H * params.W - 1u;
   if (m0 > last) { return; }
-  let K = params.CO * params.KH * params.KW;
 
   var ra = rows_a(m0, last);
-  let cols = offsets16(c0, params.CI - 1u, params.KH * params.KW);
-  let q = vec4<u32>(0u, 1u, 2u, 3u);
   var acc: Acc;
-  var k = 0u;
-  for (; k + 4u <= K; k += 4u) {
-    let kv = k + q;
-    chunk_update(&acc, &ra, k_a(kv), load_b_chunk(cols, k_b(kv)));
-  }
-  for (; k < K; k++) {
-    let kv = vec4<u32>(k);
-    step_update(&acc, &ra, k_a(kv), load_b_row(cols, k_b(kv).x));
-  }
+  accumulate_k(&acc, &ra, offsets16(c0, params.CI - 1u, params.KH * params.KW), params.CO * params.KH * params.KW);
   store_rows(&acc, &ra, m0, last, c0, offsets16(c0, params.CI - 1u, params.H * params.W));
 }

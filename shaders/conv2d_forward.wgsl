@@ -56,6 +56,9 @@ fn k_a(k: vec4<u32>) -> KA {
   return KA(ci * (params.H * params.W) + kh * params.W + kw, kh, kw, z, z, params.H, params.W);
 }
 
+// Weights are [CO, K] row-major: B'(k, co) is at co·K + k.
+fn k_b(k: vec4<u32>) -> vec4<u32> { return k; }
+
 var<private> bias_row: Row;
 
 fn store1(i: u32, co: u32, v: f32) {
@@ -140,8 +143,7 @@ fn load_bias(c0: u32) {
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let tile = linear_workgroup(wid, nwg) * WG_X + lid;
-  let origin = block_origin(tile, params.CO);
+  let origin = invocation_origin(wid, nwg, lid, params.CO);
   let m0 = origin.x;
   let c0 = origin.y;
   let last = params.N * params.OH * params.OW - 1u;
@@ -149,17 +151,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let K = params.CI * params.KH * params.KW;
 
   var ra = rows_a(m0, last);
-  let cols = offsets16(c0, params.CO - 1u, K);
-  let q = vec4<u32>(0u, 1u, 2u, 3u);
   var acc: Acc;
-  var k = 0u;
-  for (; k + 4u <= K; k += 4u) {
-    let kv = k + q;
-    chunk_update(&acc, &ra, k_a(kv), load_b_chunk(cols, kv));
-  }
-  for (; k < K; k++) {
-    step_update(&acc, &ra, k_a(vec4<u32>(k)), load_b_row(cols, k));
-  }
+  accumulate_k(&acc, &ra, offsets16(c0, params.CO - 1u, K), K);
   if (HAS_BIAS) { load_bias(c0); }
   if (POOL) {
     store_windows(&acc, &ra, m0, last, offsets16(c0, params.CO - 1u, (params.OH / 2u) * (params.OW / 2u)));

@@ -77,11 +77,29 @@ fn offsets16(i0: u32, last: u32, stride: u32) -> Offsets {
                  min(i0 + 8u + q, l) * stride, min(i0 + 12u + q, l) * stride);
 }
 
-// The first row and column of block `tile`: neighbouring invocations take neighbouring column
-// blocks (of `ncols` columns in all), then the next rows.
-fn block_origin(tile: u32, ncols: u32) -> vec2<u32> {
+// The first row and column of this invocation's block, the prologue of an unsplit GEMM's main:
+// neighbouring invocations take neighbouring column blocks (of `ncols` columns in all), then the
+// next rows (the workgroup grid may be folded into 2-D; see linear_workgroup).
+fn invocation_origin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, ncols: u32) -> vec2<u32> {
+  let tile = linear_workgroup(wid, nwg) * WG_X + lid;
   let ctiles = (ncols + TN - 1u) / TN;
   return vec2<u32>((tile / ctiles) * TM, (tile % ctiles) * TN);
+}
+
+// The K loop of an unsplit GEMM: A'·B' for every k in [0, K) into the block's accumulators, four k
+// at a time, then the leftover ones singly. Each kernel supplies k_a (A's offsets for four k) and
+// k_b (B's row offsets for them).
+fn accumulate_k(acc: ptr<function, Acc>, ra: ptr<function, RowsA>, cols: Offsets, K: u32) {
+  let q = vec4<u32>(0u, 1u, 2u, 3u);
+  var k = 0u;
+  for (; k + 4u <= K; k += 4u) {
+    let kv = k + q;
+    chunk_update(acc, ra, k_a(kv), load_b_chunk(cols, k_b(kv)));
+  }
+  for (; k < K; k++) {
+    let kv = vec4<u32>(k);
+    step_update(acc, ra, k_a(kv), load_b_row(cols, k_b(kv).x));
+  }
 }
 
 // ---- A' ---------------------------------------------------------------------------------------

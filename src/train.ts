@@ -88,7 +88,7 @@ export class DivergenceCheck {
   observe(loss: number, step: number): void {
     // An Inf/NaN loss is a divergence whatever the check's setting (the per-step values can each
     // be finite while their running sum overflows).
-    if (!Number.isFinite(loss)) throw new NumericalFault(step, `the running loss (${loss})`, 'is not finite: the run diverged; lower --lr');
+    if (!Number.isFinite(loss)) throw new NumericalFault(step, `the running loss (${loss})`, 'is not finite: the run diverged; lower the learning rate');
     if (!this.enabled) return;
     this.reference ??= Math.min(loss, Math.log(this.classes));
     const limit = Math.max(DIVERGENCE.floor, DIVERGENCE.factor * this.reference);
@@ -97,7 +97,7 @@ export class DivergenceCheck {
         step,
         `the running loss (${loss.toPrecision(3)})`,
         `exceeds the divergence limit ${limit.toPrecision(3)} (${DIVERGENCE.factor} × ${this.reference.toPrecision(3)}, the smaller of its first reading and ln ${this.classes}; at least ${DIVERGENCE.floor}): the run diverged; ` +
-          'lower --lr, or pass --no-divergence-check to let it continue',
+          'lower the learning rate, or turn the divergence check off to let it continue',
       );
     }
   }

@@ -1,14 +1,13 @@
 // The ablation's statistics against their formulas, and `kdgpu ablate` end to end (table, JSON
 // and SVG chart from a tiny run).
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { compare, controlOf, gridArms, markdownTable, summarise, verdict, type AblationRun } from '../src/kd/ablation.js';
 import { ablationArms } from '../src/cli/ablate.js';
-import type { Method } from '../src/kd/distill.js';
+import type { Method } from '../src/options.js';
+import { kdgpu } from './helpers.js';
 
 const run = (method: Method, seed: number, chosen: number, last = chosen): AblationRun => ({ label: method, method, seed, chosen, last, val: null, epochs: [] });
 
@@ -94,8 +93,8 @@ describe('scorer arms and their matched controls', () => {
 describe('kdgpu ablate', () => {
   it('writes the Markdown table, the JSON and the SVG chart for every method and seed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kdgpu-ablate-'));
-    const args = ['bin/kdgpu.js', 'ablate', '--teacher', 'models/teacher-cnn.safetensors', '--seeds', '2', '--epochs', '2', '--train-subset', '256', '--test-subset', '200', '--val-split', '500', '--batch', '64', '--methods', 'ce,kd,kd+lr+ds', '--no-progress', '--out-dir', dir];
-    await promisify(execFile)(process.execPath, args, { timeout: 600_000 });
+    const args = ['ablate', '--teacher', 'models/teacher-cnn.safetensors', '--seeds', '2', '--epochs', '2', '--train-subset', '256', '--test-subset', '200', '--val-split', '500', '--batch', '64', '--methods', 'ce,kd,kd+lr+ds', '--no-progress', '--out-dir', dir];
+    await kdgpu(args, 600_000);
     const md = readFileSync(join(dir, 'ablation.md'), 'utf8');
     for (const m of ['ce', 'kd', 'kd+lr+ds']) expect(md).toMatch(new RegExp(`^\\| ${m.replace(/\+/g, '\\+')} \\| \\d+\\.\\d\\d ± \\d+\\.\\d\\d \\|.* \\| 2 \\|$`, 'm'));
     expect(md).toMatch(/^- KD\+LR\+DS (beat|did worse than|tied with) KD by .* validation-chosen test accuracy/m);
@@ -112,12 +111,12 @@ describe('kdgpu ablate', () => {
     expect(svg).toContain('kd+lr+ds');
 
     // --resume keeps those runs and runs only the missing (arm, seed) pairs; other options are refused.
-    const more = await promisify(execFile)(process.execPath, [...args.slice(0, args.indexOf('--methods')), '--methods', 'ce,kd,kd+lr+ds,kd+lr', '--no-progress', '--out-dir', dir, '--resume'], { timeout: 600_000 });
+    const more = await kdgpu([...args.slice(0, args.indexOf('--methods')), '--methods', 'ce,kd,kd+lr+ds,kd+lr', '--no-progress', '--out-dir', dir, '--resume'], 600_000);
     expect(more.stdout.match(/^\[\d+\/8\] seed \d, /gm)).toEqual(['[4/8] seed 1, ', '[8/8] seed 2, ']);
     const after = JSON.parse(readFileSync(join(dir, 'ablation.json'), 'utf8'));
     expect(after.runs).toHaveLength(8);
     expect(after.runs.slice(0, 6)).toEqual(json.runs);
-    const other = promisify(execFile)(process.execPath, [...args.map((a) => (a === '256' ? '300' : a)), '--resume'], { timeout: 600_000 });
+    const other = kdgpu([...args.map((a) => (a === '256' ? '300' : a)), '--resume'], 600_000);
     await expect(other).rejects.toThrow(/--resume: .*ablation\.json was run with other options \(trainSubset: 256 there, 300 here\)/);
   });
 });

@@ -5,11 +5,13 @@
 //     loss seed), matches finite differences of the GPU loss, parameter by parameter.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/util/rng.js';
-import { conv2dBackwardReference, conv2dForwardReference, type ConvShape } from '../src/kernels/conv2d.js';
-import { poolReference, type PoolShape } from '../src/kernels/pool2d.js';
-import { batchnormReference } from '../src/kernels/batchnorm.js';
-import { matmulReference } from '../src/kernels/matmul.js';
-import { softmaxXentReference } from '../src/kernels/softmax.js';
+import type { ConvShape } from '../src/kernels/conv2d.js';
+import { conv2dBackwardReference, conv2dForwardReference } from '../src/kernels/conv2d.check.js';
+import type { PoolShape } from '../src/kernels/pool2d.js';
+import { poolReference } from '../src/kernels/pool2d.check.js';
+import { batchnormReference } from '../src/kernels/batchnorm.check.js';
+import { matmulReference } from '../src/kernels/matmul.check.js';
+import { softmaxXentReference } from '../src/kernels/softmax.check.js';
 import { testEngine } from './engine.js';
 import { Graph, type Tensor } from '../src/tensor.js';
 import * as ops from '../src/autograd.js';

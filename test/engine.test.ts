@@ -2,20 +2,20 @@
 // variant, batched submits, errors that name the kernel, a main thread that does not spin while
 // SwiftShader works, and a process that exits by itself.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { throttleDawnPolls } from '../src/gpu/node.js';
 import { testEngine } from './engine.js';
+import { kdgpu, kdgpuFails } from './helpers.js';
 import { elementwise } from '../src/kernels/elementwise.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmax, softmaxCrossEntropy } from '../src/kernels/softmax.js';
 import { defineKernel, definedKernels } from '../src/gpu/kernel.js';
 import { sizeClass } from '../src/gpu/pool.js';
 import { runVerifyCommand } from '../src/cli/verify.js';
-import { elementwiseCheck } from '../src/kernels/elementwise.js';
+import { elementwiseCheck } from '../src/kernels/elementwise.check.js';
 import { Rng } from '../src/util/rng.js';
 import { registry } from '../src/kernels/registry.js';
 
@@ -271,8 +271,8 @@ describe('kdgpu verify', () => {
     expect(lines.join('\n')).toMatch(/0 passed, 2 failed/);
   });
 
-  it('the CLI passes on this adapter, prints JSON with --json, and the process exits by itself', () => {
-    const out = execFileSync(process.execPath, ['bin/kdgpu.js', 'verify', '--json', '--seed', '7'], { encoding: 'utf8', timeout: 240_000 });
+  it('the CLI passes on this adapter, prints JSON with --json, and the process exits by itself', async () => {
+    const out = (await kdgpu(['verify', '--json', '--seed', '7'], 240_000)).stdout;
     const result = JSON.parse(out);
     expect(result.pass).toBe(true);
     expect(result.unverified).toEqual([]);
@@ -288,7 +288,7 @@ describe('kdgpu bench profile', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kdgpu-profile-'));
     const json = join(dir, 'profile.json');
     try {
-      const out = execFileSync(process.execPath, ['bin/kdgpu.js', 'bench', 'profile', '--model', 'student-cnn', '--steps', '1', '--batch', '32', '--json', json], { encoding: 'utf8', timeout: 240_000 });
+      const out = (await kdgpu(['bench', 'profile', '--model', 'student-cnn', '--steps', '1', '--batch', '32', '--json', json], 240_000)).stdout;
       const r = JSON.parse(readFileSync(json, 'utf8')) as { gpuMs: number; wallMs: number[]; dispatches: Array<{ ordinal: number; kernel: string; ms: number }> };
       expect(r.dispatches.map((d) => d.ordinal)).toEqual(r.dispatches.map((_, i) => i));
       const kernels = r.dispatches.map((d) => d.kernel);
@@ -307,7 +307,7 @@ describe('kdgpu bench profile', () => {
     }
   });
 
-  it('refuses an unknown model, naming the known ones', () => {
-    expect(() => execFileSync(process.execPath, ['bin/kdgpu.js', 'bench', 'profile', '--model', 'nope'], { encoding: 'utf8', stdio: 'pipe' })).toThrow(/unknown model "nope" \(known: teacher-cnn, student-cnn/);
+  it('refuses an unknown model, naming the known ones', async () => {
+    expect((await kdgpuFails(['bench', 'profile', '--model', 'nope'])).out).toMatch(/unknown model "nope" \(known: teacher-cnn, student-cnn/);
   });
 });

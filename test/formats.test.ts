@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { datasetFiles, loadDataset, loadDatasetSpec, resolveDatasetSpec } from '../src/cli/datasets.js';
+import { datasetFiles, loadDataset, loadDatasetSpec, resolveDatasetSpec } from '../src/data/load-dataset.js';
 import { dataInputs } from '../src/cli/preflight.js';
 import { fromRgba } from '../src/data/browser-images.js';
 import { csvDataset, csvDatasets } from '../src/data/csv.js';
@@ -253,7 +253,7 @@ describe('CSV', () => {
     const rows = [3, 7, 1].map((y) => ['0', '12', '200', '5', String(y)].join(',')).join('\n');
     expectFormatError(
       () => csvDatasets({ fileName: 'digits.csv', text: rows }, { fileName: 'test.csv', text: rows }),
-      "digits.csv: labels: expected at least 2 classes to tell apart, found 1 (3 examples, every one labelled 0), read from column 1: is the label in the last column (labelColumn 'last', --label-column last)?",
+      "digits.csv: labels: expected at least 2 classes to tell apart, found 1 (3 examples, every one labelled 0), read from column 1: is the label in the last column (labelColumn last)?",
     );
     expect(Array.from(csvDatasets({ fileName: 'digits.csv', text: rows }, { fileName: 'test.csv', text: rows }, { labelColumn: 'last' }).train.labels)).toEqual([3, 7, 1]);
   });
@@ -510,7 +510,7 @@ describe('DatasetSpec', () => {
     expect(datasetFiles({ kind: 'csv', dir: '/d' })).toEqual(['/d/train.csv', '/d/train.csv.gz', '/d/test.csv', '/d/test.csv.gz']);
     expect(datasetFiles('cifar10', '/c')).toHaveLength(6);
     expect(datasetFiles('nope', '/c')).toEqual([]);
-    await expect(loadDataset('cifar10')).rejects.toThrow('--dataset cifar10 needs --data-dir');
+    await expect(loadDataset('cifar10')).rejects.toThrow('dataset cifar10 needs dataDir');
     await expect(loadDataset('imagenet')).rejects.toThrow('unknown dataset "imagenet"');
     // Fashion-MNIST stays 28x28: an IDX folder of other images is refused from the header.
     await expect(loadDatasetSpec({ kind: 'fashion-mnist', dir: folder('idx8-gz') })).rejects.toThrow(/(train|t10k)-images-idx3-ubyte\.gz: image size: expected 28x28, found 8x8/);

@@ -12,7 +12,7 @@ import { DivergenceCheck } from '../src/train.js';
 import { createModel } from '../src/nn/models.js';
 import { encodeModel } from '../src/nn/checkpoint.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint.js';
-import { loadDatasetSpec } from '../src/cli/datasets.js';
+import { loadDatasetSpec } from '../src/data/load-dataset.js';
 import { csvDatasets } from '../src/data/csv.js';
 import { loadIdx } from '../src/data/node-files.js';
 

@@ -4,9 +4,9 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadDatasetSpec } from '../src/cli/datasets.js';
+import { loadDatasetSpec } from '../src/data/load-dataset.js';
 import type { DistillCliOptions } from '../src/cli/distill.js';
-import { DEFAULT_DISTILL } from '../src/kd/distill.js';
+import { declaredDefaults } from '../src/options.js';
 
 const run = promisify(execFile);
 
@@ -77,12 +77,5 @@ export async function writeFashionSlice(dir: string, trainN: number, testN: numb
 
 /** distill's command-line options with its defaults, as commander would fill them (one epoch of KD, batch 64). */
 export function distillCli(o: Partial<DistillCliOptions>): DistillCliOptions {
-  const d = DEFAULT_DISTILL;
-  return {
-    student: 'student-cnn', method: 'kd', epochs: 1, batch: 64, lr: d.lr, optimizer: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4, schedule: 'cosine', seed: 1,
-    augment: false, progress: false, T: d.temperature, lambda1: d.lambda1, lambda2: d.lambda2, eta: d.eta, lrScope: d.lrScope, betaAtT1: d.betaAtT1, dsRatio: d.dsRatio, dsRule: d.dsRule,
-    dsBalance: d.dsBalance, dsRestWeight: d.dsRestWeight, dsWarmupEpochs: d.dsWarmupEpochs, dsWarmupLoss: d.dsWarmupLoss, dsEvery: d.dsEvery, dsHessian: d.dsHessian, dsDamping: d.dsDamping, dsScore: d.dsScore, ensembleMean: d.ensembleMean,
-    dkdAlpha: d.dkdAlpha, dkdBeta: d.dkdBeta, dkdWarmupEpochs: d.dkdWarmupEpochs,
-    ...o,
-  };
+  return { ...declaredDefaults(), method: 'kd', epochs: 1, batchSize: 64, progress: false, ...o };
 }

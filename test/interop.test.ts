@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillCli, kdgpu, kdgpuFails, writeFashionSlice } from './helpers.js';
 import { testEngine } from './engine.js';
-import { loadDatasetSpec, type LoadedData } from '../src/cli/datasets.js';
+import { loadDatasetSpec, type LoadedData } from '../src/data/load-dataset.js';
 import { runDistill } from '../src/cli/distill.js';
 import { splitRows } from '../src/kd/distill.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
@@ -298,7 +298,7 @@ describe('teacher logits files', () => {
     const shuffled = Float32Array.from({ length: TRAIN_N * 10 }, (_, i) => teacherLogits.train[perm[Math.floor(i / 10)] * 10 + (i % 10)]);
     const shuffledPath = file('shuffled.safetensors', safetensorsLogits({ logits: { dtype: 'F32', shape: [TRAIN_N, 10], data: shuffled } }));
     expect(await run(shuffledPath, ['--out', out])).toMatch(
-      /shuffled\.safetensors tensor "logits": the logits' argmax agrees with the training labels on [\d.]+% of the 1200 training rows, where the same predictions in a random order would agree on [\d.]+% .*are the rows in the training set's order .*--no-teacher-check distils from them anyway/,
+      /shuffled\.safetensors tensor "logits": the logits' argmax predictions agree with the training labels on [\d.]+% of the 1200 training rows, where the same predictions in a random order would agree on [\d.]+% .*are the rows in the training set's order .*--no-teacher-check distils from them anyway/,
     );
     expect(existsSync(out)).toBe(false);
 

@@ -122,7 +122,7 @@ describe('your own data, from the command line', () => {
     labelLast(test, 60, 6);
     const data = ['--train-csv', train, '--test-csv', test];
     const refused = await fails(['train', '--model', 'student-cnn', ...data, ...quick]);
-    expect(refused).toContain(`${train}: labels: expected at least 2 classes to tell apart, found 1 (200 examples, every one labelled 0), read from column 1: is the label in the last column (labelColumn 'last', --label-column last)?`);
+    expect(refused).toContain(`${train}: labels: expected at least 2 classes to tell apart, found 1 (200 examples, every one labelled 0), read from column 1: is the label in the last column (--label-column last)?`);
     expect(refused).not.toMatch(/\n\s+at /);
     const out = join(root, 'last.safetensors');
     expect(await cli(['train', '--model', 'student-cnn', ...data, '--label-column', 'last', ...quick, '--out', out])).toMatch(/1x6x6, 4 classes, 200 examples/);

@@ -263,7 +263,7 @@ describe('divergence without Inf/NaN', () => {
     const check = new DivergenceCheck(10);
     check.observe(2.2, 20);
     check.observe(50, 40); // a rough patch, not a divergence
-    expect(() => check.observe(3e12, 60)).toThrow(/^numerical fault at step 60: the running loss \(3\.00e\+12\) exceeds the divergence limit 2\.20e\+4 .*--no-divergence-check/);
+    expect(() => check.observe(3e12, 60)).toThrow(/^numerical fault at step 60: the running loss \(3\.00e\+12\) exceeds the divergence limit 2\.20e\+4 .*turn the divergence check off/);
     // Already diverged at the first reading: measured against ln(classes).
     expect(() => new DivergenceCheck(10).observe(3e12, 4)).toThrow(/numerical fault at step 4: the running loss \(3\.00e\+12\) exceeds the divergence limit 2\.30e\+4/);
     expect(() => new DivergenceCheck(10, false).observe(3e12, 4)).not.toThrow();
@@ -387,7 +387,7 @@ describe('resume', () => {
     const a = join(dir, 'other.safetensors');
     await run(process.execPath, [...CLI, 'train', '--model', 'student-cnn', '--epochs', '1', '--out', a, ...QUICK], { timeout: 300_000 });
     expect(await cliFails(['train', '--model', 'student-cnn', '--epochs', '1', '--lr', '0.123', '--out', a, '--resume', ...QUICK])).toMatch(
-      /was written by a run with lr = 0\.05, this one has 0\.123/,
+      /was written by a run with --lr 0\.05, this one has 0\.123/,
     );
   });
 });
@@ -418,7 +418,7 @@ describe('device faults end with a message, not a hang', () => {
     if (r.software) {
       // SwiftShader: the device's memory is the process's, which the fixture limited.
       // Which allocation fails first depends on the kernels' fusion; each is named with its size.
-      expect(r.error).toMatch(/^out of GPU memory: could not allocate "[\w-]+" \(\d+\.\d MiB\) while kdgpu's buffer pool held \d+\.\d MiB: use a smaller --batch/);
+      expect(r.error).toMatch(/^out of GPU memory: could not allocate "[\w-]+" \(\d+\.\d MiB\) while kdgpu's buffer pool held \d+\.\d MiB: use a smaller batch size/);
     }
     const engine = await testEngine();
     const restored = await loadModel(engine, ck, 'student-cnn');

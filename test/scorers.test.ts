@@ -6,10 +6,11 @@
 // the stated counts for a seed.
 import { describe, expect, it } from 'vitest';
 import { testEngine } from './engine.js';
-import { loadDataset } from '../src/cli/datasets.js';
+import { loadDataset } from '../src/data/load-dataset.js';
 import { takeExamples } from '../src/data/dataset.js';
 import { allIndices, trainSubset, validationSplit } from '../src/data/batches.js';
-import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry, type Method } from '../src/kd/distill.js';
+import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry } from '../src/kd/distill.js';
+import type { Method } from '../src/options.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
 import { mistakeAuc, selectDistillSubset, type DsScore, type ScorerState } from '../src/kd/selection.js';
 import { selectMaskReference, NO_REVISION, type Revision } from '../src/kernels/kd.js';

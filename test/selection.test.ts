@@ -4,10 +4,11 @@
 // warm-up makes a DS method identical to its non-DS twin until the selection.
 import { describe, expect, it } from 'vitest';
 import { testEngine } from './engine.js';
-import { loadDataset } from '../src/cli/datasets.js';
+import { loadDataset } from '../src/data/load-dataset.js';
 import { takeExamples } from '../src/data/dataset.js';
 import { allIndices, trainSubset, validationSplit } from '../src/data/batches.js';
-import { distill, DEFAULT_DISTILL, defaultValSplit, splitRows, type DistillOptions, type EpochTelemetry, type Method } from '../src/kd/distill.js';
+import { distill, DEFAULT_DISTILL, defaultValSplit, splitRows, type DistillOptions, type EpochTelemetry } from '../src/kd/distill.js';
+import type { Method } from '../src/options.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
 import { loadModel } from '../src/nn/checkpoint-file.js';
 import type { TrainingState } from '../src/nn/checkpoint.js';
@@ -134,14 +135,14 @@ describe('data selection on the committed teacher', () => {
 });
 
 describe('the validation split is sized to the data', () => {
-  it('10% of the training set, at most 5,000; errors name --val-split and --train-subset', () => {
+  it('10% of the training set, at most 5,000; errors name valSplit and trainSubset', () => {
     expect(defaultValSplit(1397)).toBe(139);
     expect(defaultValSplit(60_000)).toBe(5000);
     const small = splitRows(1397, { seed: 1 });
     expect(small.val.length).toBe(139);
     expect(small.trainIdx.length).toBe(1397 - 139);
     expect(new Set([...small.val, ...small.trainIdx]).size).toBe(1397);
-    expect(() => splitRows(1397, { seed: 1, valSplit: 5000 })).toThrow(/--val-split 5000: must be an integer in \[0, 1396\], fewer than the 1397 training samples/);
-    expect(() => splitRows(1397, { seed: 1, trainSubset: 1300 })).toThrow(/--train-subset 1300: must be an integer in \[1, 1258\].*validation split of 139 \(--val-split\)/);
+    expect(() => splitRows(1397, { seed: 1, valSplit: 5000 })).toThrow(/valSplit 5000: must be an integer in \[0, 1396\], fewer than the 1397 training samples/);
+    expect(() => splitRows(1397, { seed: 1, trainSubset: 1300 })).toThrow(/trainSubset 1300: must be an integer in \[1, 1258\].*validation split of 139 \(valSplit\)/);
   });
 });

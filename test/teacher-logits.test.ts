@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillCli, kdgpu, kdgpuFails, writeFashionSlice } from './helpers.js';
 import { testEngine } from './engine.js';
-import { loadDatasetSpec } from '../src/cli/datasets.js';
+import { loadDatasetSpec } from '../src/data/load-dataset.js';
 import { runDistill, type DistillCliOptions } from '../src/cli/distill.js';
 import { chooseTeacherBackend, computeTeacherLogits } from '../src/cli/teacher-logits.js';
 import { splitRows } from '../src/kd/distill.js';

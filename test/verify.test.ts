@@ -27,7 +27,7 @@ describe('kernel registry', () => {
 describe('the verifier catches broken kernels', () => {
   it('fails a kernel that leaves elements unwritten (NaN poison)', async () => {
     const engine = await testEngine();
-    const { elementwiseCheck } = await import('../src/kernels/elementwise.js');
+    const { elementwiseCheck } = await import('../src/kernels/elementwise.check.js');
     const { Rng } = await import('../src/util/rng.js');
     // Run the add case with a length one short: the last element keeps its NaN poison.
     const c = elementwiseCheck.cases(new Rng(3)).find((x) => x.shape.startsWith('add n=255'))!;

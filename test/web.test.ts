@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fashionMnistDataset } from '../src/index.js';
-import { idxPrefix } from '../web/runner.js';
+import { idxPrefix } from '../web/data-files.js';
 import { DATA_FILES, ORT_FILES, serveWeb } from '../scripts/serve-web.mjs';
 import { childPrints } from './helpers.js';
 

@@ -1,5 +1,7 @@
 // The demo page: controls, charts, tables and the sample grid. All GPU work happens in the worker
-// (runner.ts); this thread only sends jobs and draws what comes back.
+// (runner.ts); this thread only sends jobs and draws what comes back. Beside it: charts.ts (the
+// charts), kernel-tables.ts (the Verify and Bench tables), pickers.ts (the Data panel's file
+// pickers) and dom.ts (two DOM helpers).
 //
 // URL query (every one optional; the end-to-end test sets them):
 //   teacher=URL        teacher checkpoint (default models/teacher-cnn.safetensors)
@@ -32,18 +34,15 @@ import {
   type TrainParams,
   type WebMethod,
 } from './protocol.js';
-import { parseImageShape, type BenchRow, type VerifyRow } from '../src/index.browser.js';
+import { methodParts, RUN_OPTIONS, type BenchRow } from '../src/index.browser.js';
+import { $, el } from './dom.js';
+import { addBenchRow, addVerifyRow, verifyByKernel } from './kernel-tables.js';
+import { folderSource, pickIdxFiles, readDataOptions } from './pickers.js';
 
 const query = new URLSearchParams(location.search);
 const num = (name: string, fallback: number) => {
   const v = query.get(name);
   return v !== null && v !== '' && Number.isFinite(Number(v)) ? Number(v) : fallback;
-};
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`index.html has no #${id}`);
-  return el as T;
 };
 
 /** What the page knows, readable by tests (window.kdgpuDemo). */
@@ -177,7 +176,7 @@ function onMessage(msg: FromWorker): void {
       $('data-status').textContent = msg.text;
       break;
     case 'verify-row':
-      addVerifyRow(msg.row);
+      addVerifyRow(state.verify, msg.row);
       break;
     case 'verify-done': {
       Object.assign(state.verify, { running: false, done: true, passed: msg.passed, failed: msg.failed, unverified: msg.unverified, seconds: msg.seconds });
@@ -286,13 +285,6 @@ function showError(job: string, message: string): void {
 
 // ---- rendering ------------------------------------------------------------------------------
 
-function el(tag: string, attrs: Record<string, string> = {}, ...children: Array<string | Node>): HTMLElement {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-
 function renderAdapter(): void {
   const a = state.adapter!;
   const box = $('adapter');
@@ -322,7 +314,8 @@ function renderRuns(): void {
   tbody.innerHTML = '';
   for (const r of [...state.runs].reverse()) {
     const p = r.params;
-    const settings = `T=${p.temperature}` + (p.method.includes('lr') ? ` η=${p.eta}` : '') + (p.method.includes('ds') ? ` ratio=${p.dsRatio}` : '');
+    const parts = methodParts(p.method);
+    const settings = `T=${p.temperature}` + (parts.revise ? ` η=${p.eta}` : '') + (parts.select !== 'none' ? ` ratio=${p.dsRatio}` : '');
     const swatch = el('span', { class: 'swatch', style: `background:${METHOD_COLORS[r.method]}` });
     tbody.append(
       el(
@@ -345,7 +338,7 @@ function renderRuns(): void {
 function renderTeacherView(v: TeacherView): void {
   const method = runOf(v.runId)?.method ?? 'kd+lr';
   betaChart.set(v.betaHistogram.lo, v.betaHistogram.hi, v.betaHistogram.counts, `samples (η=${v.eta}, T=${v.temperature})`, METHOD_COLORS[method]);
-  const lrNote = method.includes('lr') ? '' : ` (shown as LR would revise them; ${method.toUpperCase()} trains without LR)`;
+  const lrNote = methodParts(method).revise ? '' : ` (shown as LR would revise them; ${method.toUpperCase()} trains without LR)`;
   $('beta-note').textContent =
     `β over the ${v.trainSamples} training samples: ${v.betaAtEta} at β = η (teacher right), ${v.teacherWrong} below η (teacher wrong, β in (η/2, η))${lrNote}.`;
   const grid = $('samples');
@@ -380,59 +373,6 @@ function renderTeacherView(v: TeacherView): void {
   }
 }
 
-const verifyByKernel = new Map<string, { row: HTMLElement; cells: HTMLElement[]; checks: number; failed: number; maxRel: number; first: string }>();
-
-function addVerifyRow(r: VerifyRow): void {
-  state.verify.rows++;
-  state.verify.last = `${r.kernel} ${r.shape} ${r.output}`;
-  if (r.pass) state.verify.passed++;
-  else {
-    state.verify.failed++;
-    state.verify.failures.push(`${r.kernel} ${r.shape} ${r.output}: ${r.detail ?? ''}`);
-  }
-  $('verify-summary').textContent = `${state.verify.passed} passed, ${state.verify.failed} failed so far…`;
-  // One line per kernel: checks, failures, worst relative error, the first failure.
-  let k = verifyByKernel.get(r.kernel);
-  if (!k) {
-    const cells = [el('td', {}, r.kernel), el('td'), el('td'), el('td'), el('td', { class: 'detail' })];
-    const row = el('tr', {}, ...cells);
-    $('verify-kernels').querySelector('tbody')!.append(row);
-    verifyByKernel.set(r.kernel, (k = { row, cells, checks: 0, failed: 0, maxRel: 0, first: '' }));
-  }
-  k.checks++;
-  if (Number.isFinite(r.maxRelError)) k.maxRel = Math.max(k.maxRel, r.maxRelError);
-  if (!r.pass) {
-    k.failed++;
-    k.first ||= `${r.shape} ${r.output}: ${r.detail ?? ''}`;
-  }
-  k.cells[1].textContent = String(k.checks);
-  k.cells[2].textContent = k.failed ? String(k.failed) : 'ok';
-  k.cells[3].textContent = k.maxRel.toExponential(2);
-  k.cells[4].textContent = k.first;
-  k.row.className = k.failed ? 'fail' : '';
-  $('verify-table')
-    .querySelector('tbody')!
-    .append(
-      el(
-        'tr',
-        { class: r.pass ? '' : 'fail' },
-        el('td', {}, r.kernel),
-        el('td', {}, r.shape),
-        el('td', {}, r.output),
-        el('td', {}, r.maxAbsError.toExponential(2)),
-        el('td', {}, r.maxRelError.toExponential(2)),
-        el('td', {}, r.tolerance),
-        el('td', {}, r.pass ? 'ok' : `FAIL (${r.detail ?? ''})`),
-      ),
-    );
-}
-
-function addBenchRow(r: BenchRow): void {
-  $('bench-table')
-    .querySelector('tbody')!
-    .append(el('tr', {}, el('td', {}, r.name), el('td', {}, r.shape), el('td', {}, r.ms.toFixed(3)), el('td', {}, `${r.rate.toFixed(2)} ${r.unit}`), el('td', {}, `${(100 * r.fractionOfCeiling).toFixed(1)}%`)));
-}
-
 // ---- controls -------------------------------------------------------------------------------
 
 function bindSlider(id: string, initial: number): void {
@@ -457,9 +397,10 @@ function setupControls(): void {
     });
     methods.append(el('label', { for: `method-${m}`, class: 'method' }, input, el('span', { class: 'swatch', style: `background:${METHOD_COLORS[m]}` }), m.toUpperCase()));
   }
-  bindSlider('eta', num('eta', 0.9));
-  bindSlider('ratio', num('ratio', 0.7));
-  bindSlider('temperature', num('T', 4));
+  // The method's defaults are the library's; the run's size (steps, batch, learning rate) is the page's, for short runs.
+  bindSlider('eta', num('eta', RUN_OPTIONS.eta.default));
+  bindSlider('ratio', num('ratio', RUN_OPTIONS.dsRatio.default));
+  bindSlider('temperature', num('T', RUN_OPTIONS.temperature.default));
   const numbers: Array<[string, number]> = [
     ['steps', num('steps', 300)],
     ['epochs', num('epochs', 3)],
@@ -673,42 +614,6 @@ function loadData(source: DataSource): void {
   const trainCount = Math.round(Number($<HTMLInputElement>('pool').value));
   const testCount = Math.round(Number($<HTMLInputElement>('test-pool').value));
   job({ type: 'load-data', source, trainCount, testCount, options });
-}
-
-/** The image shape and colour layout fields, for the user's own data. */
-function readDataOptions(kind: DataKind): DataOptions {
-  const options: DataOptions = {};
-  const shape = $<HTMLInputElement>('image-shape').value.trim();
-  if (shape !== '') options.imageShape = parseImageShape(shape, 'image shape');
-  const layout = $<HTMLSelectElement>('layout').value;
-  if (layout === 'chw' && kind !== 'folder') options.layout = 'chw';
-  return options;
-}
-
-/** The four IDX files by role, from their names (train-/t10k- or test-, images/labels or idx3|idx4/idx1). */
-function pickIdxFiles(files: File[]): DataSource | string {
-  const role = (f: File) => `${/t10k|test/i.test(f.name) ? 'test' : 'train'}${/label|idx1/i.test(f.name) ? 'Labels' : 'Images'}` as const;
-  const by = new Map<string, File[]>();
-  for (const f of files) by.set(role(f), [...(by.get(role(f)) ?? []), f]);
-  const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
-  const missing = roles.filter((r) => !by.has(r));
-  const doubled = roles.filter((r) => (by.get(r)?.length ?? 0) > 1);
-  if (missing.length || doubled.length || files.length !== 4) {
-    const problem = [missing.length ? `missing: ${missing.join(', ')}` : '', doubled.length ? `more than one file for ${doubled.map((r) => `${r} (${by.get(r)!.map((f) => f.name).join(', ')})`).join(', ')}` : '']
-      .filter(Boolean)
-      .join('; ');
-    return `pick the four IDX files, told apart by their names: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (or test-…; idx4 for [N, H, W, C] images; gzip or not); ${problem || `${files.length} files picked`}`;
-  }
-  const one = (r: string) => by.get(r)![0];
-  return { kind: 'idx', trainImages: one('trainImages'), trainLabels: one('trainLabels'), testImages: one('testImages'), testLabels: one('testLabels') };
-}
-
-/** A directory input's files as the folder's relative paths ('train/cat/1.png'), below the folder picked. */
-function folderSource(files: File[]): DataSource | string {
-  if (files.length === 0) return 'the folder picked holds no files';
-  const rel = files.map((f) => (f.webkitRelativePath || f.name).split('/'));
-  const root = rel[0].length > 1 ? rel[0][0] : '';
-  return { kind: 'folder', root, files: files.map((file, i) => ({ file, path: (root && rel[i][0] === root ? rel[i].slice(1) : rel[i]).join('/') })) };
 }
 
 let autoLoaded = false;

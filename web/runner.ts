@@ -12,10 +12,12 @@
 // on the CPU in this worker: its wasm build is loaded only when one is picked, the wasm binary
 // from the page's own server (/ort/, scripts/serve-web.mjs), never a CDN. Its logits for a run's
 // training rows are computed once per run, then distillation proceeds as with a logits file.
+//
+// Beside it: data-files.ts reads the data's bytes (gzip, IDX prefixes, folder paths), and
+// teacher-input.ts holds the teacher, onnxruntime-web and the ONNX feed.
 
 import {
   DEFAULT_DISTILL,
-  Rng,
   TeacherCache,
   allIndices,
   channelStats,
@@ -30,10 +32,11 @@ import {
   fashionMnistDataset,
   idxDataset,
   logitsAgreement,
+  refuseChanceTeacher,
+  validateOptions,
   onnxTeacherLogits,
   imageFolderDatasets,
   imageFolderListing,
-  isGzip,
   normalize,
   reviseLabels,
   runKernelBench,
@@ -46,14 +49,11 @@ import {
   verifyKernels,
   type ChannelStats,
   type Dataset,
-  type DatasetSpec,
-  type DistillOptions,
   type Engine,
   epochTelemetry,
   type DistillTeacher,
   type ImageFolderEntry,
   type Model,
-  type OrtModule,
 } from '../src/index.browser.js';
 import {
   describeShape,
@@ -62,8 +62,6 @@ import {
   type DataOptions,
   type DataSource,
   type FromWorker,
-  type InputShape,
-  type OnnxFeed,
   type TeacherSource,
   type TeacherView,
   type ToWorker,
@@ -72,40 +70,10 @@ import {
   pageDistillOptions,
 } from './protocol.js';
 import { sha256Hex } from '../src/util/sha256.js';
+import { DEFAULT_FEED, inTeacherPanelWords, loadOrtWeb, onnxShape, type Teacher } from './teacher-input.js';
+import { classNamesOf, dataMessage, describeTrainedOn, idxPrefix, joinPath, readFileBytes, shapeOf, shuffledSample } from './data-files.js';
 
 export type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
-
-type Teacher =
-  | { format: 'kdgpu'; model: Model; hash: string; input: InputShape; normalisation: { mean: number[]; std: number[] } }
-  /** An ONNX model: its bytes (a session is made per run), its declared input, and the runtime. */
-  | { format: 'onnx'; name: string; bytes: Uint8Array; hash: string; input: InputShape; ort: OrtModule };
-
-const DEFAULT_FEED: OnnxFeed = { layout: 'nchw', inputRange: 1, mean: [0], std: [1] };
-
-/** onnxruntime-web's wasm build (CPU, one thread: the page is not cross-origin isolated), its binary from the page's server. */
-async function loadOrtWeb(): Promise<OrtModule> {
-  const ort = await import('onnxruntime-web/wasm');
-  ort.env.wasm.wasmPaths = { wasm: new URL('/ort/ort-wasm-simd-threaded.wasm', location.href).href };
-  ort.env.wasm.numThreads = 1;
-  ort.env.wasm.proxy = false;
-  return ort as unknown as OrtModule;
-}
-
-/** An ONNX model's declared input as the page's InputShape (channels, height, width by layout; classes from the output). */
-function onnxShape(name: string, input: ReadonlyArray<number | string> | undefined, output: ReadonlyArray<number | string> | undefined): { shape: InputShape; layout: 'nchw' | 'nhwc' } {
-  const fixed = (d: number | string | undefined): d is number => typeof d === 'number' && d > 0;
-  const show = (dims: ReadonlyArray<number | string> | undefined) => (dims ? `[${dims.join(', ')}]` : 'none');
-  if (!input || input.length !== 4 || !input.slice(1).every(fixed) || !output || output.length !== 2 || !fixed(output[1])) {
-    throw new Error(
-      `${name}: the page needs an ONNX model that declares its input as [batch, C, H, W] or [batch, H, W, C] and its output as [batch, classes], with fixed sizes; ` +
-        `it declares input ${show(input)}, output ${show(output)} (the command line, kdgpu distill --teacher ${name}, runs it anyway)`,
-    );
-  }
-  const [, a, b, c] = input as number[];
-  // Channels first unless the last dimension looks like channels and the second does not.
-  const nhwc = c <= 4 && a > 4;
-  return { shape: nhwc ? { channels: c, height: a, width: b, classes: output[1] as number } : { channels: a, height: b, width: c, classes: output[1] as number }, layout: nhwc ? 'nhwc' : 'nchw' };
-}
 
 /** The demo shows this many of the samples the teacher gets wrong. */
 const WRONG_SAMPLES_SHOWN = 24;
@@ -460,22 +428,15 @@ export class Runner {
       distillTeacher = { model: teacher.model, hash: teacher.hash };
     } else {
       const feed = p.onnx ?? DEFAULT_FEED;
-      for (const [what, v] of [['mean', feed.mean], ['std', feed.std]] as const) {
-        if ((v.length !== 1 && v.length !== train.channels) || !v.every((x) => Number.isFinite(x) && (what === 'mean' || x > 0))) {
-          throw new Error(`the ONNX teacher's ${what} (Teacher panel): expected one number${what === 'std' ? ' > 0' : ''} for all channels, or one per channel (${train.channels}), separated by commas; got ${v.join(', ')}`);
-        }
-      }
       this.post({ type: 'status', text: `the ONNX teacher's logits for ${trainRows.length} examples (onnxruntime-web)…` });
-      const r = await onnxTeacherLogits(teacher.ort, teacher.bytes, teacher.name, train, { mean, std }, trainRows, { ...feed, batchSize: 128 }, (done, total) =>
-        this.post({ type: 'status', text: `the ONNX teacher's logits: ${done} of ${total} examples (onnxruntime-web)…` }),
-      );
-      const agreement = logitsAgreement(r.logits, C, train.labels, trainRows);
-      if (agreement.accuracy < agreement.threshold) {
-        throw new Error(
-          `${teacher.name}: the ONNX teacher's predictions agree with the labels on ${(100 * agreement.accuracy).toFixed(1)}% of the training rows, chance level ` +
-            `(a random order would give ${(100 * agreement.chance).toFixed(1)}%): check its input layout, pixel range, mean and std in the Teacher panel`,
+      const r = await inTeacherPanelWords(() => {
+        // The library's checks of the feed: the declared options' ranges, then (inside) one value or one per channel.
+        validateOptions({ onnxLayout: feed.layout, onnxInputRange: feed.inputRange, onnxMean: feed.mean, onnxStd: feed.std });
+        return onnxTeacherLogits(teacher.ort, teacher.bytes, teacher.name, train, { mean, std }, trainRows, { ...feed, batchSize: 128 }, (done, total) =>
+          this.post({ type: 'status', text: `the ONNX teacher's logits: ${done} of ${total} examples (onnxruntime-web)…` }),
         );
-      }
+      });
+      refuseChanceTeacher(logitsAgreement(r.logits, C, train.labels, trainRows), `${teacher.name}: the ONNX teacher's predictions`, 'check its input layout, pixel range, mean and std in the Teacher panel');
       logits = r.logits;
       distillTeacher = { logits, classes: C, hash: `${teacher.hash}:${JSON.stringify(feed)}` };
     }
@@ -623,61 +584,6 @@ export class Runner {
   }
 }
 
-function shapeOf(ds: Dataset): InputShape {
-  return { channels: ds.channels, height: ds.height, width: ds.width, classes: ds.numClasses };
-}
-
-/** The data's class names (an image folder's folders, Fashion-MNIST's), or the labels as numbers. */
-export function classNamesOf(ds: Dataset): string[] {
-  return ds.classNames && ds.classNames.length === ds.numClasses ? [...ds.classNames] : Array.from({ length: ds.numClasses }, (_, i) => String(i));
-}
-
-function dataMessage(kind: DataSource['kind'], train: Dataset, test: Dataset, trainTotal: number, testTotal: number, source: string, started: number): FromWorker {
-  return {
-    type: 'data',
-    kind,
-    trainCount: train.n,
-    testCount: test.n,
-    trainTotal,
-    testTotal,
-    channels: train.channels,
-    height: train.height,
-    width: train.width,
-    numClasses: train.numClasses,
-    classNames: train.classNames ? [...train.classNames] : null,
-    source,
-    seconds: (performance.now() - started) / 1000,
-  };
-}
-
-/** "fashion-mnist", "folder (/data/pets)", "csv (/d/train.csv, /d/test.csv)": where a checkpoint's model was trained. */
-function describeTrainedOn(dataset: string, spec?: DatasetSpec): string {
-  if (!spec) return dataset;
-  const where = spec.dir ?? Object.values(spec.files ?? {}).filter(Boolean).join(', ');
-  return where ? `${spec.kind} (${where})` : spec.kind;
-}
-
-/** min(count, n) distinct indices of [0, n), a seeded random sample in random order. */
-export function shuffledSample(n: number, count: number, seed: number): Uint32Array {
-  return new Rng(seed).permutation(n).slice(0, Math.max(0, Math.min(n, Math.floor(count))));
-}
-
-function joinPath(root: string, rel: string): string {
-  return root === '' ? rel : root.endsWith('/') ? root + rel : `${root}/${rel}`;
-}
-
-/** A file's bytes, inflated when it is gzip (1f 8b); errors name the file. */
-async function readFileBytes(file: Blob & { name: string }): Promise<Uint8Array> {
-  const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
-  if (!isGzip(head)) return new Uint8Array(await file.arrayBuffer());
-  try {
-    const stream = file.stream().pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (e) {
-    throw new Error(`${file.name}: could not read the gzip data: ${(e as Error).message}`);
-  }
-}
-
 function argmax(v: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
@@ -691,51 +597,3 @@ function softmaxAt(z: Float32Array, i: number): number {
   return Math.exp(z[i] - m) / sum;
 }
 
-/**
- * The first `count` items of an IDX file (gzip or raw), as raw IDX bytes whose first dimension
- * says `count`. Only the prefix is inflated: the page needs a slice, not 60,000 images.
- * Malformed input is passed through for fashionMnistDataset to name the problem.
- */
-export async function idxPrefix(blob: Blob, count: number, name: string): Promise<Uint8Array> {
-  const magic = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
-  let stream = blob.stream() as ReadableStream<Uint8Array>;
-  if (magic[0] === 0x1f && magic[1] === 0x8b) stream = stream.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
-  const reader = stream.getReader();
-  let buf = new Uint8Array(1 << 16);
-  let have = 0;
-  let need = Infinity;
-  let header = 0;
-  let available = 0;
-  try {
-    while (have < need) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (have + value.length > buf.length) {
-        const grown = new Uint8Array(Math.max(buf.length * 2, have + value.length));
-        grown.set(buf.subarray(0, have));
-        buf = grown;
-      }
-      buf.set(value, have);
-      have += value.length;
-      if (need === Infinity && have >= 4) {
-        const view = new DataView(buf.buffer);
-        const ndims = view.getUint32(0) & 0xff;
-        const type = (view.getUint32(0) >>> 8) & 0xff;
-        header = 4 + 4 * ndims;
-        if (type !== 0x08 || ndims < 1 || ndims > 3) break; // not IDX u8: let the parser say so
-        if (have < header) continue;
-        let item = 1;
-        for (let d = 1; d < ndims; d++) item *= view.getUint32(4 + 4 * d);
-        available = view.getUint32(4);
-        need = header + Math.min(count, available) * item;
-      }
-    }
-  } catch (e) {
-    throw new Error(`${name}: could not read the ${magic[0] === 0x1f ? 'gzip ' : ''}data: ${(e as Error).message}`);
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  const out = buf.slice(0, Math.min(have, need));
-  if (need !== Infinity && have >= need && available > count) new DataView(out.buffer).setUint32(4, count);
-  return out;
-}

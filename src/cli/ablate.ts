@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Engine } from '../gpu/engine.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
-import { methodParts, validateDistillOptions, type Method } from '../kd/distill.js';
+import { validateDistillOptions } from '../kd/distill.js';
+import { IDENTITY_FIELDS, methodParts, OptionError, RUN_OPTIONS, type Method, type OptionDecl } from '../options.js';
+import { flagAttribute } from './run-options.js';
+import { DATA_FILE_OPTIONS } from './data-options.js';
 import { ABLATION_METHODS, accuracyChartSpec, compare, controlOf, gridArms, markdownTable, scoredLabel, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
 import { DS_SCORE_NAMES, type DsScore } from '../kd/selection.js';
 import { distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
@@ -33,20 +36,34 @@ export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out' 
  * Options that make two ablations' runs comparable (resume keeps a run only when these match).
  * Absent in an older ablation.json means the default.
  */
-const RESUME_KEYS = ['teacher', 'moreTeachers', 'ensembleMean', 'student', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'augment', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs', 'trainSubset', 'testSubset', 'valSplit', 'dataset', 'dataDir', 'trainImages', 'trainLabels', 'testImages', 'testLabels', 'trainCsv', 'testCsv', 'imageShape', 'numClasses'] as const;
-const RESUME_DEFAULTS: Record<string, unknown> = { ensembleMean: 'probability' };
+const RESUME_KEYS = [
+  'teacher',
+  'moreTeachers',
+  // The declared identity fields but what the ablation varies itself (its arms' methods and scorers, its seeds).
+  ...IDENTITY_FIELDS.filter((k) => k !== 'method' && k !== 'dsScore' && k !== 'seed'),
+  'testSubset',
+  'dataset',
+  'dataDir',
+  ...DATA_FILE_OPTIONS.map(([k]) => k),
+  'imageShape',
+  'numClasses',
+];
+
+/** One option of an earlier ablation.json: by field, else by the flag's name older files used (`batch`, `T`), else its declared default. */
+function earlierOption(options: Record<string, unknown>, k: string): unknown {
+  return options[k] ?? options[flagAttribute(k)] ?? (RUN_OPTIONS as Record<string, OptionDecl>)[k]?.default;
+}
 
 /** The runs of an earlier ablation in `dir` that this one may keep, or why none may be. */
 function earlierRuns(o: AblateOptions): AblationRun[] {
   const file = join(o.outDir, 'ablation.json');
   if (!o.resume || !existsSync(file)) return [];
   const earlier = JSON.parse(readFileSync(file, 'utf8')) as { options: Record<string, unknown>; runs: AblationRun[] };
-  const norm = (v: unknown, k: string) => JSON.stringify(v ?? RESUME_DEFAULTS[k] ?? null);
-  const differ = RESUME_KEYS.filter((k) => norm(earlier.options[k], k) !== norm((o as unknown as Record<string, unknown>)[k], k));
+  const now = o as unknown as Record<string, unknown>;
+  const show = (v: unknown) => JSON.stringify(v ?? null);
+  const differ = RESUME_KEYS.filter((k) => show(earlierOption(earlier.options, k)) !== show(earlierOption(now, k)));
   if (differ.length) {
-    throw new Error(
-      `--resume: ${file} was run with other options (${differ.map((k) => `${k}: ${norm(earlier.options[k], k)} there, ${norm((o as unknown as Record<string, unknown>)[k], k)} here`).join('; ')}); use another --out-dir`,
-    );
+    throw new Error(`--resume: ${file} was run with other options (${differ.map((k) => `${k}: ${show(earlierOption(earlier.options, k))} there, ${show(earlierOption(now, k))} here`).join('; ')}); use another --out-dir`);
   }
   return earlier.runs;
 }
@@ -111,6 +128,7 @@ export function checkAblateOptions(o: AblateOptions): RunFiles {
     try {
       validateDistillOptions(distillOptions({ ...o, ...arm.overrides, method: arm.method }, [0], [1], 1));
     } catch (e) {
+      if (e instanceof OptionError) throw new OptionError(e.field, e.value, (name) => `arm ${arm.label}: ${e.describe(name)}`);
       throw new Error(`arm ${arm.label}: ${(e as Error).message}`);
     }
   }
@@ -156,7 +174,7 @@ async function ablateRuns(engine: Engine, o: AblateOptions, out: (s: string) => 
       '',
       `Command: \`kdgpu ${command}\``,
       '',
-      `${runs.length} runs: ${armsRun} arms, up to ${seedsRun} seed(s) (this invocation: ${o.seeds} seed(s) × ${arms.length} arms${kept ? `; ${kept} runs kept from before with --resume` : ''}), ${o.epochs} epochs, batch ${o.batch}, lr ${o.lr} (${o.schedule}), T=${o.T}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}; ` +
+      `${runs.length} runs: ${armsRun} arms, up to ${seedsRun} seed(s) (this invocation: ${o.seeds} seed(s) × ${arms.length} arms${kept ? `; ${kept} runs kept from before with --resume` : ''}), ${o.epochs} epochs, batch ${o.batchSize}, lr ${o.lr} (${o.schedule}), T=${o.temperature}, λ1=${o.lambda1}, λ2=${o.lambda2}, η=${o.eta}; ` +
         `DS: ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance}, rest weight ${o.dsRestWeight}, ${o.dsWarmupEpochs} warm-up epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : "the method's loss"}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''} (arms override these as named); ` +
         `validation split ${o.valSplit ?? 'default (10%, at most 5,000)'}${o.trainSubset ? `, train subset ${o.trainSubset}` : ''}; adapter ${engine.adapterName}; CPU ${cpu}. Same data order and initialisation per seed across arms.`,
       '',

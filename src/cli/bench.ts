@@ -16,7 +16,7 @@ import { exampleSize } from '../data/dataset.js';
 import { createModel, MODEL_NAMES } from '../nn/models.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { BatchBuffers, GpuMetrics, trainStep } from '../train.js';
-import { loadDataset } from './datasets.js';
+import { loadDataset } from '../data/load-dataset.js';
 import { formatTable } from './table.js';
 
 export const BENCH_SUITES = ['kernels', 'steps', 'profile'] as const;
@@ -140,12 +140,9 @@ async function runProfileSuite(engine: Engine, opts: BenchOptions, out: (s: stri
       engine.profileNextStep();
       step();
     }
-    const totals = await engine.stopProfiling();
+    const entries = await engine.stopProfiling();
     await metrics.take();
-    const rows = [...totals.entries()].map(([key, v]) => {
-      const [ordinal, kernel, variant, grid] = key.split('\t');
-      return { ordinal: Number(ordinal), kernel, variant, grid, ms: v.ms / v.count };
-    });
+    const rows = entries.map((e) => ({ ordinal: e.ordinal!, kernel: e.kernel, variant: e.variant!, grid: e.grid!, ms: e.ms / e.count }));
     rows.sort((a, b) => a.ordinal - b.ordinal);
     const gpu = rows.reduce((sum, r) => sum + r.ms, 0);
     out(

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { classesBeyondLimits, type Dataset } from '../data/dataset.js';
 import type { DataIdentity, ModelConfig } from '../nn/checkpoint.js';
-import { checkDatasetSpec, parseImageShape, resolveDatasetSpec, type DatasetSpec, type LoadedData } from './datasets.js';
+import { resolveDatasetSpec, type LoadedData } from '../data/load-dataset.js';
+import { checkDatasetSpec, parseImageShape, type DatasetSpec } from '../data/spec.js';
 
 export interface DataOptions {
   dataset?: string;
@@ -51,7 +52,7 @@ export function specFromOptions(o: DataOptions, fallback: DatasetSpec | null): D
   const raw: Record<string, unknown> = { kind };
   if (o.dataDir !== undefined) raw.dir = o.dataDir;
   if (named.length) raw.files = files;
-  if (o.imageShape !== undefined) raw.imageShape = parseImageShape(o.imageShape);
+  if (o.imageShape !== undefined) raw.imageShape = parseImageShape(o.imageShape, '--image-shape');
   if (o.numClasses !== undefined) {
     const beyond = classesBeyondLimits(o.numClasses);
     if (beyond) throw new Error(`--num-classes ${o.numClasses}: ${beyond}`);

@@ -5,28 +5,32 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../gpu/engine.js';
-import { distill, DEFAULT_DISTILL, splitRows, validateDistillOptions, type DistillOptions, type DistillTeacher, type EpochTelemetry, type Method, type SelectionTelemetry } from '../kd/distill.js';
+import { distill, DEFAULT_DISTILL, splitRows, validateDistillOptions, type DistillOptions, type DistillTeacher, type EpochTelemetry, type SelectionTelemetry } from '../kd/distill.js';
+import { methodParts, optimizerRule, optionFields, OptionError, type RunOptionValues } from '../options.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { allIndices } from '../data/batches.js';
 import { readRegularFile } from '../io/regular-file.js';
-import { checkLogitsShape, logitsAgreement, readLogitsFile, type LogitsAgreement, type LogitsMatrix } from '../interop/logits-file.js';
+import { checkLogitsShape, logitsAgreement, readLogitsFile, refuseChanceTeacher, type LogitsMatrix } from '../interop/logits-file.js';
 import { DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OnnxLayout } from '../interop/onnx-teacher.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
-import { loadDatasetSpec, type DatasetSpec, type LoadedData } from './datasets.js';
+import { loadDatasetSpec, type LoadedData } from '../data/load-dataset.js';
+import type { DatasetSpec } from '../data/spec.js';
 import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, trainingSetHash } from './data-options.js';
 import { RunProgress } from './progress.js';
+import { flagOf } from './run-options.js';
 import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
-import { checkpointState, loadWeights, optimizerRule, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
+import { checkpointState, loadWeights, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 import { NumericalFault } from '../train.js';
 import type { DataIdentity } from '../nn/checkpoint.js';
 import { defaultCacheDir, LogitsCache } from '../io/logits-cache.js';
 import { cachedTeacherLogits, chooseTeacherBackend, describeBackend, type TeacherBackendChoice } from './teacher-logits.js';
 
-/** The method's options, named as in DistillOptions (the CLI's --T is `temperature` there). */
-const METHOD_KEYS = ['lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dsScore', 'ensembleMean', 'valSplit', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs'] as const;
-type MethodOptions = Pick<DistillOptions, (typeof METHOD_KEYS)[number]>;
+/** The method's options: the declared method group (src/options.ts), the method and student among them. */
+const METHOD_KEYS = optionFields('method');
+type MethodOptions = Pick<RunOptionValues, (typeof METHOD_KEYS)[number]>;
 
-export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, MethodOptions {
+/** What `kdgpu distill` takes: the training options, the method's, the teacher and how an ONNX teacher is fed. */
+export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, MethodOptions, Pick<RunOptionValues, 'onnxLayout' | 'onnxMean' | 'onnxStd' | 'onnxInputRange' | 'onnxBatch'> {
   /** A kdgpu checkpoint, or an ONNX model (a path ending in .onnx). */
   teacher?: string;
   /**
@@ -38,12 +42,6 @@ export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, 
   teacherLogits?: string;
   /** Its logits on the test set (optional; or the tensor test_logits of --teacher-logits). */
   teacherTestLogits?: string;
-  /** How an ONNX teacher is fed (defaults: DEFAULT_ONNX_INPUT). */
-  onnxLayout?: OnnxLayout;
-  onnxMean?: number[];
-  onnxStd?: number[];
-  onnxInputRange?: number;
-  onnxBatch?: number;
   /** false (--no-teacher-check): distil from a teacher whose training predictions are at chance level. */
   teacherCheck?: boolean;
   /** Where a checkpoint teacher's forward runs (default auto: onnxruntime-node on a software adapter when installed). */
@@ -52,10 +50,7 @@ export interface DistillCliOptions extends Omit<TrainOptions, 'model' | 'out'>, 
   cache?: boolean;
   /** The disk cache's directory (default: defaultCacheDir(), $XDG_CACHE_HOME/kdgpu or ~/.cache/kdgpu). */
   cacheDir?: string;
-  student: string;
-  method: Method;
   out?: string;
-  T: number;
 }
 
 export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisationMean: number[], normalisationStd: number[], channels: number): DistillOptions {
@@ -63,17 +58,14 @@ export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisat
   return {
     ...DEFAULT_DISTILL,
     ...method,
-    method: o.method,
-    student: o.student,
     epochs: o.epochs,
-    batchSize: o.batch,
+    batchSize: o.batchSize,
     lr: o.lr,
     optimizer: optimizerRule(o),
     schedule: o.schedule,
     seed: o.seed,
     trainSubset: o.trainSubset,
     augment: o.augment ? { pad: 4, flip: channels === 3, padValue: normalisationMean.map((m, c) => -m / normalisationStd[c]) } : undefined,
-    temperature: o.T,
   };
 }
 
@@ -138,8 +130,8 @@ export function checkDistillOptions(o: DistillCliOptions): RunFiles {
   if (o.teacher && o.teacherLogits) throw new Error('--teacher and --teacher-logits cannot be used together: give the teacher as a model or as its logits');
   const onnx = isOnnxPath(o.teacher);
   if (o.teacherTestLogits && !o.teacherLogits) throw new Error('--teacher-test-logits goes with --teacher-logits (a teacher model\'s test accuracy is computed)');
-  for (const [key, flag] of [['onnxLayout', '--onnx-layout'], ['onnxMean', '--onnx-mean'], ['onnxStd', '--onnx-std'], ['onnxInputRange', '--onnx-input-range'], ['onnxBatch', '--onnx-batch']] as const) {
-    if (o[key] !== undefined && !onnx) throw new Error(`${flag} applies to an ONNX teacher (--teacher model.onnx)${o.teacher ? `, not to ${o.teacher}` : ''}`);
+  for (const key of optionFields('teacher')) {
+    if (o[key] !== undefined && !onnx) throw new Error(`${flagOf(key)} applies to an ONNX teacher (--teacher model.onnx)${o.teacher ? `, not to ${o.teacher}` : ''}`);
   }
   if (o.teacherBackend && o.teacherBackend !== 'auto' && (onnx || o.teacherLogits)) {
     throw new Error(`--teacher-backend applies to a kdgpu checkpoint teacher, not to ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher (onnxruntime runs it)'}`);
@@ -237,8 +229,6 @@ function onnxInputOptions(o: DistillCliOptions): OnnxInputOptions {
   };
 }
 
-const agreementText = (a: LogitsAgreement) => `${pct(a.accuracy)} of the ${a.rows} training rows, where the same predictions in a random order would agree on ${pct(a.chance)} (at least ${pct(a.threshold)} is expected of a teacher)`;
-
 /**
  * A teacher given as logits (a file) or as an ONNX model (its logits computed here once, for the
  * run's training rows and the test set). It records no data: the options name it (fashion-mnist
@@ -277,11 +267,8 @@ async function externalTeacher(o: DistillCliOptions, out: (s: string) => void): 
       });
     }
     const agreement = logitsAgreement(file.logits.data, C, train.labels);
-    if (check && agreement.accuracy < agreement.threshold) {
-      throw new Error(
-        `${file.logits.source}: the logits' argmax agrees with the training labels on ${agreementText(agreement)}: ` +
-          `are the rows in the training set's order (${describeSpec(spec)}, the order of its files)? --no-teacher-check distils from them anyway`,
-      );
+    if (check) {
+      refuseChanceTeacher(agreement, `${file.logits.source}: the logits' argmax predictions`, `are the rows in the training set's order (${describeSpec(spec)}, the order of its files)? --no-teacher-check distils from them anyway`);
     }
     const t = testAccuracy(testLogits);
     const m = file.logits;
@@ -304,10 +291,11 @@ async function externalTeacher(o: DistillCliOptions, out: (s: string) => void): 
   const onTrain = await onnxTeacherLogits(ort!, model, path, train, data.normalisation, trainIdx, input);
   const onTest = await onnxTeacherLogits(ort!, model, path, test, data.normalisation, allIndices(test.n), input);
   const agreement = logitsAgreement(onTrain.logits, C, train.labels, trainIdx);
-  if (check && agreement.accuracy < agreement.threshold) {
-    throw new Error(
-      `${path}: the ONNX teacher's predictions agree with the training labels on ${agreementText(agreement)}: ` +
-        `check how it expects its input: --onnx-layout (${input.layout}), --onnx-input-range (${input.inputRange}), --onnx-mean (${input.mean.join(',')}), --onnx-std (${input.std.join(',')}); --no-teacher-check distils from it anyway`,
+  if (check) {
+    refuseChanceTeacher(
+      agreement,
+      `${path}: the ONNX teacher's predictions`,
+      `check how it expects its input: --onnx-layout (${input.layout}), --onnx-input-range (${input.inputRange}), --onnx-mean (${input.mean.join(',')}), --onnx-std (${input.std.join(',')}); --no-teacher-check distils from it anyway`,
     );
   }
   const hash = createHash('sha256').update(model).update(JSON.stringify(input)).digest('hex');
@@ -365,9 +353,7 @@ async function ensembleMember(engine: Engine, path: string, o: DistillCliOptions
     const file = readLogitsFile(bytes, path);
     checkLogitsShape(file.logits, { rows: train.n, classes: C, exactRows: true, what: `the training set, ${describeSpec(spec)},`, rowsHint: "one row per training sample in the training set's order" });
     const agreement = logitsAgreement(file.logits.data, C, train.labels);
-    if ((o.teacherCheck ?? true) && agreement.accuracy < agreement.threshold) {
-      throw new Error(`${path}: the logits' argmax agrees with the training labels on ${agreementText(agreement)}: are the rows in the training set's order? --no-teacher-check distils from them anyway`);
-    }
+    if (o.teacherCheck ?? true) refuseChanceTeacher(agreement, `${path}: the logits' argmax predictions`, "are the rows in the training set's order? --no-teacher-check distils from them anyway");
     return { teacher: { logits: file.logits.data, classes: C, hash: file.hash }, spec, data, description: `the logits in ${path} (train accuracy ${pct(agreement.accuracy)})`, release: () => {} };
   }
   const loaded = await loadWeights(engine, path);
@@ -421,10 +407,11 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, members: Prepar
   opts.divergenceCheck = o.divergenceCheck ?? true;
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: unknown) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
+  const parts = methodParts(o.method);
   out(
     `distilling ${description} into ${o.student} with ${o.method}; ` +
-      `T=${o.T} λ1=${o.lambda1} λ2=${o.lambda2}${o.method.includes('lr') ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
-      `${o.method.includes('ds') ? ` ds: ${o.method.endsWith('-random') ? 'random' : o.method.endsWith('-correct') ? 'teacher-correct' : o.dsScore} scores, ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
+      `T=${o.temperature} λ1=${o.lambda1} λ2=${o.lambda2}${parts.revise ? ` η=${o.eta}${o.betaAtT1 ? ' β@T=1' : ''}` : ''}` +
+      `${parts.select !== 'none' ? ` ds: ${parts.select === 'score' ? o.dsScore : parts.select} scores, ${o.dsRule === 'ratio' ? `ratio ${o.dsRatio}` : 'sign'} per ${o.dsBalance === 'class' ? 'class' : 'whole set'}, rest weight ${o.dsRestWeight}, warm-up ${o.dsWarmupEpochs} epoch(s) of ${o.dsWarmupLoss === 'ce' ? 'CE' : 'the method'}${o.dsEvery ? `, re-score every ${o.dsEvery}` : ''}` : ''}; adapter ${engine.adapterName}`,
   );
   for (const m of members) if (m.detail) out(m.detail);
   // A teacher given as logits has them already (computed, read from a file or the cache).
@@ -465,7 +452,8 @@ async function distillFrom(engine: Engine, o: DistillCliOptions, members: Prepar
     resumed?.model,
   ).catch((e: Error) => {
     progress.stop();
-    throw new Error(`${e.message}; training stopped.${temperatureNote(e, o.T)} ${checkpointState(o.out, lastSaved)}`);
+    if (e instanceof OptionError) throw e; // found before the first step: the CLI names the flag
+    throw new Error(`${e.message}; training stopped.${temperatureNote(e, o.temperature)} ${checkpointState(o.out, lastSaved)}`);
   });
   const chosen = result.bestVal === null ? '' : `, test at best validation ${pct(result.testAtBestVal)} (validation ${pct(result.bestVal)})`;
   out(`${o.method}: last ${pct(result.last)}${chosen}${o.out ? `; saved ${o.out}` : ''}`);

@@ -12,7 +12,7 @@ import { encodeSafetensors } from '../io/safetensors.js';
 import { loadWeights } from '../nn/checkpoint-file.js';
 import type { ModelConfig } from '../nn/checkpoint.js';
 import { logitsAgreement } from '../interop/logits-file.js';
-import { loadDatasetSpec } from './datasets.js';
+import { loadDatasetSpec } from '../data/load-dataset.js';
 import { checkModelFitsData, describeSpec, specFromOptions, specOfCheckpoint, trainingSetHash, type DataOptions } from './data-options.js';
 import { checkOutputFile, refuseOverlaps } from './preflight.js';
 import { requireRegularFileSync } from '../io/regular-file.js';

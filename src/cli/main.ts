@@ -9,17 +9,17 @@ import { loadChecks } from './checks.js';
 import { runBenchCommand } from './bench.js';
 import { checkTrainOptions, runEval, runTrain, type TrainOptions } from './train.js';
 import { MODEL_NAMES } from '../nn/models.js';
-import { DATASET_KINDS } from './datasets.js';
+import { DATASET_KINDS } from '../data/spec.js';
 import { checkDistillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
-import { DEFAULT_DISTILL as D, METHODS } from '../kd/distill.js';
-import { DS_SCORE_NAMES, DS_SCORES } from '../kd/selection.js';
+import { METHODS, optionFields } from '../options.js';
+import { addFieldOptions, fieldOption, withFlags } from './run-options.js';
+import { DS_SCORE_NAMES } from '../kd/selection.js';
 import { checkAblateOptions, runAblate, type AblateOptions } from './ablate.js';
 import { ABLATION_METHODS } from '../kd/ablation.js';
 import { checkRunFiles, claimRunFiles, runFiles } from './preflight.js';
 import type { DataOptions } from './data-options.js';
 import { checkExportOptions, runExport, type ExportCliOptions } from './export.js';
-import { ONNX_LAYOUTS } from '../interop/onnx-teacher.js';
 import { checkLogitsOptions, runLogits, type LogitsCliOptions } from './logits.js';
 import { TEACHER_BACKENDS } from './teacher-logits.js';
 import { printable } from '../util/printable.js';
@@ -40,25 +40,15 @@ export function addDataOptions(cmd: Command, defaultHelp: string): Command {
     .addOption(new Option('--label-column <where>', 'csv: the column that holds the label (default: first)').choices(['first', 'last']));
 }
 
+/** `kdgpu train`'s learning rate: distillation's declared default is lower (see src/options.ts). */
+const TRAIN_LR = 0.05;
+
 /** Options shared by train and distill (`lr`: the learning rate's default, which differs). */
-export function addTrainingOptions(cmd: Command, lr = 0.05, dataDefault = 'default: fashion-mnist'): Command {
-  return addDataOptions(cmd, dataDefault)
-    .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
-    .option('--batch <n>', 'batch size', int('--batch', 1), 128)
-    .option('--lr <x>', 'learning rate', num('--lr', 0, Infinity, { lo: true }), lr)
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam', 'adamw']).default('sgd'))
-    .option('--momentum <x>', 'SGD momentum', num('--momentum', 0, 1, { hi: true }), 0.9)
-    .option('--nesterov', 'Nesterov momentum', false)
-    .option('--weight-decay <x>', 'weight decay', num('--weight-decay', 0, 1), 5e-4)
-    .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['constant', 'cosine', 'step']).default('cosine'))
-    .option('--seed <n>', 'seed for initialisation, data order and augmentation', int('--seed', 0), 1)
-    .option('--train-subset <n>', 'train on this many examples (a seeded subset) for quick runs', int('--train-subset', 1))
-    .option('--test-subset <n>', 'evaluate on the first n test examples only (quick runs)', int('--test-subset', 1))
-    .option('--augment', 'random crop (pad 4) and, for colour images, horizontal flip', false)
+export function addTrainingOptions(cmd: Command, lr?: number, dataDefault = 'default: fashion-mnist'): Command {
+  return addFieldOptions(addDataOptions(cmd, dataDefault), optionFields('training'), { lr })
     .option('--metrics <file>', 'write metrics as JSON lines to this file')
     .option('--no-progress', 'no progress bar')
     .option('--resume', 'continue from the checkpoint at --out (weights, optimizer state, data order, selection) if it exists')
-    .option('--stop-after <n>', 'stop after n epochs in this invocation (continue later with --resume)', int('--stop-after', 1))
     .option('--no-divergence-check', 'do not stop when the running loss diverges without becoming Inf/NaN (above 1e4 × the smaller of its first reading and ln(classes), and above 1e4)')
     .addOption(adapterOption());
 }
@@ -69,38 +59,6 @@ function int(name: string, min = -Infinity) {
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
     return n;
   };
-}
-
-/** A comma-separated list of finite numbers (per-channel values). */
-function numbers(name: string) {
-  return (v: string) => {
-    const list = v.split(',').map((x) => x.trim());
-    const n = list.map(Number);
-    if (list.some((x) => x === '') || n.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`${name} must be numbers separated by commas (one per channel, or one for all), got "${v}"`);
-    return n;
-  };
-}
-
-/** A number in a range; `open` excludes the bound. */
-function num(name: string, lo: number, hi: number, open: { lo?: boolean; hi?: boolean } = {}) {
-  return (v: string) => {
-    const n = Number(v);
-    const okLo = open.lo ? n > lo : n >= lo;
-    const okHi = open.hi ? n < hi : n <= hi;
-    if (!Number.isFinite(n) || !okLo || !okHi) {
-      // Infinity is never accepted: an unbounded range reads "a finite number > 0", not "(0, Infinity]".
-      const range = hi === Infinity ? `a finite number ${open.lo ? '>' : '>='} ${lo}` : `a number in ${open.lo ? '(' : '['}${lo}, ${hi}${open.hi ? ')' : ']'}`;
-      throw new InvalidArgumentError(`${name} must be ${range}, got "${v}"`);
-    }
-    return n;
-  };
-}
-
-function restWeight(v: string): number | 'lambda1' {
-  if (v === 'lambda1') return v;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`--ds-rest-weight must be a number >= 0 or "lambda1", got "${v}"`);
-  return n;
 }
 
 /** `--teacher A --teacher B …` (commander collects them): the first, and the others of an ensemble. */
@@ -119,30 +77,9 @@ const teacherBackendOption = () =>
     .choices([...TEACHER_BACKENDS])
     .default('auto');
 
-/** The method options of method.md, shared by distill and ablate. */
+/** The method options of method.md, shared by distill and ablate (the method itself and the student are each command's own). */
 export function addDistillOptions(cmd: Command): Command {
-  return cmd
-    .option('--T <x>', 'distillation temperature', num('--T', 0, Infinity, { lo: true }), D.temperature)
-    .option('--lambda1 <x>', 'weight of the cross-entropy term', num('--lambda1', 0, Infinity), D.lambda1)
-    .option('--lambda2 <x>', 'weight of the KD term', num('--lambda2', 0, Infinity), D.lambda2)
-    .option('--eta <x>', 'label revision η, in (0, 1)', num('--eta', 0, 1, { lo: true, hi: true }), D.eta)
-    .addOption(new Option('--lr-scope <scope>', 'revise all samples or only those the teacher gets wrong').choices(['all', 'wrong']).default(D.lrScope))
-    .option('--beta-at-t1', 'compute β from the teacher at T = 1', D.betaAtT1)
-    .option('--ds-ratio <x>', 'fraction of training samples kept for distillation, in (0, 1]', num('--ds-ratio', 0, 1, { lo: true }), D.dsRatio)
-    .addOption(new Option('--ds-rule <rule>', 'keep the lowest-score ratio, or every sample with a negative score').choices(['ratio', 'sign']).default(D.dsRule))
-    .addOption(new Option('--ds-balance <kind>', 'apply the selection rule within each ground-truth class, or over all samples together').choices(['class', 'global']).default(D.dsBalance))
-    .option('--ds-rest-weight <w>', 'cross-entropy weight of the samples left out of the selection: a number >= 0, or "lambda1"', restWeight, D.dsRestWeight)
-    .option('--ds-warmup-epochs <n>', 'epochs before the selection is made', int('--ds-warmup-epochs', 0), D.dsWarmupEpochs)
-    .addOption(new Option('--ds-warmup-loss <loss>', 'loss of the warm-up epochs: the method\'s own on every sample, or cross-entropy only').choices(['method', 'ce']).default(D.dsWarmupLoss))
-    .option('--ds-every <n>', 're-score every n epochs (0: once)', int('--ds-every', 0), D.dsEvery)
-    .addOption(new Option('--ds-hessian <kind>', 'influence Hessian: identity (gradient alignment) or damped diagonal').choices(['identity', 'diag']).default(D.dsHessian))
-    .option('--ds-damping <x>', 'Hessian damping', num('--ds-damping', 0, Infinity), D.dsDamping)
-    .addOption(new Option('--ds-score <name>', `what orders the samples for data selection, lower first: ${DS_SCORE_NAMES.map((n) => `${n} (${DS_SCORES[n]})`).join('; ')}`).choices(DS_SCORE_NAMES).default(D.dsScore))
-    .addOption(new Option('--ensemble-mean <kind>', "several teachers (--teacher given more than once): their target is the mean of their probabilities at T, or of their logits").choices(['probability', 'logit']).default(D.ensembleMean))
-    .option('--val-split <n>', 'training samples held out as the validation split (DS\'s validation gradient and model choice; held out for every method; 0: none, for methods without DS). Default: 10% of the training set, at most 5,000', int('--val-split', 0))
-    .option('--dkd-alpha <x>', 'DKD TCKD weight', num('--dkd-alpha', 0, Infinity), D.dkdAlpha)
-    .option('--dkd-beta <x>', 'DKD NCKD weight (mdistiller uses 8 on CIFAR-100 with BN students, 2 or 6 for some pairs; 8 diverges for the BN-free student-cnn)', num('--dkd-beta', 0, Infinity), D.dkdBeta)
-    .option('--dkd-warmup-epochs <n>', 'DKD linear warm-up of the KD terms, in epochs', int('--dkd-warmup-epochs', 0), D.dkdWarmupEpochs);
+  return addFieldOptions(cmd, optionFields('method').filter((f) => f !== 'method' && f !== 'student'));
 }
 
 /** The package's version, from the package.json beside the bundle (dist/..) or the source (src/cli/../..). */
@@ -195,17 +132,17 @@ export async function main(argv: string[]): Promise<void> {
       }
     });
 
-  addTrainingOptions(
-    program
-      .command('train')
-      .description('train a model with cross-entropy on the GPU')
-      .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]).makeOptionMandatory())
-      .option('--out <file>', 'save the model here (safetensors) after every epoch (--save best: after every epoch that is the best on validation so far)')
-      .addOption(new Option('--save <which>', 'what --out holds at the end: the last epoch\'s model, or the one with the best validation accuracy').choices(['last', 'best']).default('last'))
-      .option('--val-split <n>', 'training samples held out as the validation split that chooses the epoch (0: none). Default: 10% of the training set, at most 5,000', int('--val-split', 0))
-      .option('--overwrite', 'let this new run replace an existing --out and --metrics (without it, or --resume, an existing file is refused)')
-      .option('--label-noise <p>', 'relabel this fraction of the training labels (seeded, exact counts per class): a teacher that is wrong in a known way', num('--label-noise', 0, 1))
-      .option('--noise-pairs <a:b,...>', 'with --label-noise: swap labels only within these class pairs, e.g. 6:0,2:4 (Fashion-MNIST: Shirt↔T-shirt/top, Pullover↔Coat); default: to a random other class'),
+  addFieldOptions(
+    addTrainingOptions(
+      program
+        .command('train')
+        .description('train a model with cross-entropy on the GPU')
+        .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]).makeOptionMandatory())
+        .option('--out <file>', 'save the model here (safetensors) after every epoch (--save best: after every epoch that is the best on validation so far)')
+        .option('--overwrite', 'let this new run replace an existing --out and --metrics (without it, or --resume, an existing file is refused)'),
+      TRAIN_LR,
+    ),
+    optionFields('train'),
   ).action(async (opts: TrainOptions & { adapter: AdapterChoice }) => {
     checkTrainOptions(opts); // before the engine starts: nothing is written until these pass
     const engine = await createNodeEngine({ adapter: opts.adapter });
@@ -224,20 +161,20 @@ export async function main(argv: string[]): Promise<void> {
         .option('--teacher <files...>', 'the teacher: a checkpoint (from kdgpu train), or an ONNX model (.onnx, run once by onnxruntime-node); given more than once, an ensemble (checkpoints, ONNX models or logits files, see --ensemble-mean)')
         .option('--teacher-logits <file>', "instead of --teacher, the teacher's logits on the training set, a row per sample in the training set's order: safetensors (tensor \"logits\" [N, C], optionally \"test_logits\") or .npy, float32 or float16")
         .option('--teacher-test-logits <file>', "with --teacher-logits: the teacher's logits on the test set (its test accuracy is reported)")
-        .addOption(new Option('--onnx-layout <layout>', 'ONNX teacher: the input layout (default nchw)').choices([...ONNX_LAYOUTS]))
-        .option('--onnx-input-range <x>', 'ONNX teacher: pixels in [0, 1] are multiplied by this first: 1 or 255 (default 1)', num('--onnx-input-range', 0, Infinity, { lo: true }))
-        .option('--onnx-mean <list>', 'ONNX teacher: then (x - mean) / std, per channel or one for all (default 0)', numbers('--onnx-mean'))
-        .option('--onnx-std <list>', 'ONNX teacher: the std (default 1)', numbers('--onnx-std'))
-        .option('--onnx-batch <n>', 'ONNX teacher: samples per onnxruntime run (default 256; a batch size fixed in the model wins)', int('--onnx-batch', 1))
+        .addOption(fieldOption('onnxLayout'))
+        .addOption(fieldOption('onnxInputRange'))
+        .addOption(fieldOption('onnxMean'))
+        .addOption(fieldOption('onnxStd'))
+        .addOption(fieldOption('onnxBatch'))
         .option('--no-teacher-check', "distil even from a teacher whose training predictions are at chance level (logits in another order, an ONNX input fed wrongly): refused by default")
         .addOption(teacherBackendOption())
         .option('--cache-dir <dir>', "where a checkpoint teacher's logits are kept between runs (default: $XDG_CACHE_HOME/kdgpu, else ~/.cache/kdgpu)")
         .option('--no-cache', "neither read nor write a checkpoint teacher's logits in the cache: compute them")
-        .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
-        .addOption(new Option('--method <name>', 'distillation method').choices([...METHODS]).default('kd+lr+ds'))
+        .addOption(fieldOption('student'))
+        .addOption(fieldOption('method'))
         .option('--out <file>', 'save the student here after every epoch')
         .option('--overwrite', 'let this new run replace an existing --out and --metrics (without it, or --resume, an existing file is refused)'),
-      D.lr,
+      undefined,
       "default: the teacher checkpoint's; fashion-mnist for an ONNX teacher or logits",
     ),
   ).action(async (cliOpts: Omit<DistillCliOptions, 'teacher'> & { teacher?: string[]; adapter: AdapterChoice }) => {
@@ -258,14 +195,14 @@ export async function main(argv: string[]): Promise<void> {
         .command('ablate')
         .description('run the methods of method.md §5 over several seeds: Markdown table, JSON and SVG chart')
         .requiredOption('--teacher <files...>', 'teacher checkpoint (from kdgpu train); given more than once, an ensemble')
-        .addOption(new Option('--student <name>', 'student model').choices([...MODEL_NAMES]).default('student-cnn'))
+        .addOption(fieldOption('student'))
         .option('--seeds <k>', 'seeds 1..k', int('--seeds', 1), 3)
         .option('--methods <list>', `comma-separated methods (default: ${ABLATION_METHODS.join(',')}; known: ${METHODS.join(', ')})`)
         .option('--grid', 'instead of the methods, the variant grid on kd+lr+ds (rest weight × balance × rule × β at T or 1, and re-scoring every epoch) beside kd and kd+ds-random')
         .option('--ds-scores <list>', `comma-separated scorers: each selecting method runs once per scorer, beside its matched random control (known: ${DS_SCORE_NAMES.join(', ')})`)
         .option('--out-dir <dir>', 'where ablation.md, ablation.json and ablation.svg go', 'ablation')
         .option('--overwrite', "replace the files of an earlier ablation in --out-dir (--resume continues it instead)"),
-      D.lr,
+      undefined,
       "default: the teacher's",
     ),
   ).action(async (cliOpts: Omit<AblateOptions, 'teacher'> & { teacher: string[]; adapter: AdapterChoice }, cmd: Command) => {
@@ -374,5 +311,9 @@ export async function main(argv: string[]): Promise<void> {
       }
     });
 
-  await program.parseAsync(argv);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    throw withFlags(e);
+  }
 }

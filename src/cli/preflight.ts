@@ -14,7 +14,8 @@ import { FileAccessError, fileKind, requireFolderSync, requireRegularFileSync } 
 import { readCheckpointConfigSync } from '../io/checkpoint-file.js';
 import { lockOutput } from '../io/output-lock.js';
 import type { ModelConfig } from '../nn/checkpoint.js';
-import { datasetFiles, type DatasetSpec } from './datasets.js';
+import { datasetFiles } from '../data/load-dataset.js';
+import type { DatasetSpec } from '../data/spec.js';
 import { DATA_FILE_OPTIONS, namesData, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';
 
 /** A path given on the command line, with the option (or role) that gave it. */

@@ -8,34 +8,24 @@ import type { Engine } from '../gpu/engine.js';
 import { takeExamples } from '../data/dataset.js';
 import { splitRows } from '../kd/distill.js';
 import { createModel, type InputSpec } from '../nn/models.js';
-import type { OptimizerRule } from '../optim/optimizer.js';
+import { IDENTITY_FIELDS, optimizerRule, validateOptions, type RunOptionValues } from '../options.js';
+import { flagAttribute, flagOf, withFlags } from './run-options.js';
 import { evaluate, train } from '../train.js';
 import type { DataIdentity, ModelConfig, RestoredModel } from '../nn/checkpoint.js';
 import { loadModel, loadWeights, saveModel } from '../nn/checkpoint-file.js';
-import { loadDatasetSpec } from './datasets.js';
+import { loadDatasetSpec } from '../data/load-dataset.js';
 import { addLabelNoise, parseNoisePairs } from '../data/label-noise.js';
 import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { checkModelFitsData, dataIdentity, describeSpec, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';
 
-export interface TrainOptions extends DataOptions {
+/** The declared training options (src/options.ts), with what only the command line has: the model, files and switches. */
+export interface TrainOptions
+  extends DataOptions,
+    Pick<RunOptionValues, 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay' | 'schedule' | 'seed' | 'trainSubset' | 'testSubset' | 'augment' | 'stopAfter' | 'valSplit' | 'labelNoise' | 'noisePairs'> {
+  /** What --out holds at the end: the last epoch's model, or the one of the best validation accuracy (default last). */
+  save?: RunOptionValues['save'];
   model: string;
-  epochs: number;
-  batch: number;
-  lr: number;
-  optimizer: 'sgd' | 'adam' | 'adamw';
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  schedule: 'constant' | 'cosine' | 'step';
-  seed: number;
   out?: string;
-  trainSubset?: number;
-  testSubset?: number;
-  /** Training samples held out to choose the epoch (default: 10%, at most 5,000; 0: none, the last epoch). */
-  valSplit?: number;
-  /** What --out holds at the end: the last epoch's model, or the one of the best validation accuracy. */
-  save?: 'last' | 'best';
-  augment: boolean;
   metrics?: string;
   progress: boolean;
   /** Continue from the checkpoint at --out (weights, optimizer state, epoch), if it exists. */
@@ -44,16 +34,13 @@ export interface TrainOptions extends DataOptions {
   overwrite?: boolean;
   /** Stop when the running loss diverges without becoming Inf/NaN (see DivergenceCheck); default on. */
   divergenceCheck?: boolean;
-  /** Stop after this many epochs in this invocation (continue later with --resume). */
-  stopAfter?: number;
-  /** Relabel this fraction of the training labels (a teacher that is wrong in a known way; see data/label-noise.ts). */
-  labelNoise?: number;
-  /** With labelNoise: the class pairs swapped, "a:b,c:d" (default: every class, to a random other). */
-  noisePairs?: string;
 }
 
-/** Options that must be the same for --resume to continue a run rather than start another. */
-export const RUN_IDENTITY = ['model', 'student', 'teacher', 'teacherLogits', 'teacherTestLogits', 'onnxLayout', 'onnxMean', 'onnxStd', 'onnxInputRange', 'method', 'dataset', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'nesterov', 'weightDecay', 'schedule', 'seed', 'trainSubset', 'augment', 'valSplit', 'T', 'lambda1', 'lambda2', 'eta', 'lrScope', 'betaAtT1', 'dsRatio', 'dsRule', 'dsBalance', 'dsRestWeight', 'dsWarmupEpochs', 'dsWarmupLoss', 'dsEvery', 'dsHessian', 'dsDamping', 'dkdAlpha', 'dkdBeta', 'dkdWarmupEpochs', 'dsScore', 'ensembleMean', 'moreTeachers', 'labelNoise', 'noisePairs'];
+/**
+ * Options that must be the same for --resume to continue a run rather than start another: the
+ * declared identity fields, and the model, teachers and data the command line names.
+ */
+export const RUN_IDENTITY = ['model', 'teacher', 'moreTeachers', 'teacherLogits', 'teacherTestLogits', 'dataset', ...IDENTITY_FIELDS];
 
 /**
  * The checkpoint to resume from, if --resume and it exists; refuses one written by a different run
@@ -91,17 +78,13 @@ export async function resumePoint(engine: Engine, o: { out?: string; resume?: bo
   }
   const was = (r.config.command ?? {}) as Record<string, unknown>;
   for (const k of RUN_IDENTITY) {
-    if (JSON.stringify(was[k]) !== JSON.stringify(o[k])) {
+    const before = k in was ? was[k] : was[flagAttribute(k)];
+    if (JSON.stringify(before) !== JSON.stringify(o[k])) {
       r.model.store.destroy();
-      throw new Error(`${o.out}: was written by a run with ${k} = ${JSON.stringify(was[k])}, this one has ${JSON.stringify(o[k])}: --resume continues the same run only`);
+      throw new Error(`${o.out}: was written by a run with ${flagOf(k)} ${JSON.stringify(before)}, this one has ${JSON.stringify(o[k])}: --resume continues the same run only`);
     }
   }
   return r;
-}
-
-export function optimizerRule(o: Pick<TrainOptions, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): OptimizerRule {
-  if (o.optimizer === 'sgd') return { kind: 'sgd', momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay };
-  return { kind: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay, decoupled: o.optimizer === 'adamw' };
 }
 
 export type { ModelConfig };
@@ -115,20 +98,17 @@ export function checkpointState(path: string | undefined, lastSavedEpoch: number
   return existsSync(path) ? `This run had not saved to ${path} yet: the file there is untouched.` : `No checkpoint had been written to ${path} yet.`;
 }
 
-/** Everything checked before a training run reads data or writes a file (see preflight.ts). */
 /** The data `kdgpu train` reads: the options', fashion-mnist by default. */
 export function trainSpec(o: TrainOptions) {
   return specFromOptions(o, { kind: 'fashion-mnist' });
 }
 
+/** Everything checked before a training run reads data or writes a file (see preflight.ts). */
 export function checkTrainOptions(o: TrainOptions): RunFiles {
-  if (o.noisePairs !== undefined && o.labelNoise === undefined) throw new Error('--noise-pairs goes with --label-noise (the fraction of labels to swap)');
-  if (o.noisePairs !== undefined) {
-    try {
-      parseNoisePairs(o.noisePairs, Infinity);
-    } catch (e) {
-      throw new Error(`--noise-pairs ${(e as Error).message.replace(/^noise pairs: /, '')}`);
-    }
+  try {
+    validateOptions(o);
+  } catch (e) {
+    throw withFlags(e);
   }
   if (o.save === 'best' && o.resume) {
     throw new Error('--resume continues from the last epoch\'s checkpoint; with --save best, --out holds an earlier epoch: use --save last to resume');
@@ -177,7 +157,7 @@ async function trainRun(engine: Engine, o: TrainOptions, out: (s: string) => voi
   }
   if (o.metrics && !resumed) writeFileSync(o.metrics, '');
   const log = (rec: Record<string, unknown>) => o.metrics && appendFileSync(o.metrics, JSON.stringify(rec) + '\n');
-  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${data.train.n} examples (${indices.length} trained on, ${split.val.length} held out for validation), ${o.epochs} epochs of ${Math.ceil(indices.length / o.batch)} steps, batch ${o.batch}, adapter ${engine.adapterName}${noiseNote}`);
+  out(`training ${o.model} (${model.store.count().toLocaleString('en-US')} parameters) on ${describeSpec(spec)}: ${data.train.channels}x${data.train.height}x${data.train.width}, ${data.train.numClasses} classes, ${data.train.n} examples (${indices.length} trained on, ${split.val.length} held out for validation), ${o.epochs} epochs of ${Math.ceil(indices.length / o.batchSize)} steps, batch ${o.batchSize}, adapter ${engine.adapterName}${noiseNote}`);
   let lastSaved = 0;
   if (resumed?.state) {
     lastSaved = resumed.state.epoch;
@@ -190,7 +170,7 @@ async function trainRun(engine: Engine, o: TrainOptions, out: (s: string) => voi
       engine,
       model,
       trainData,
-      { epochs: o.epochs, batchSize: o.batch, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, val, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
+      { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: optimizerRule(o), schedule: o.schedule, seed: o.seed, indices, augment, val, test: data.test, resume: resumed?.state, stopAfter: o.stopAfter, divergenceCheck: o.divergenceCheck ?? true },
       {
         onProgress: (p) => {
           progress.step(p);

@@ -265,8 +265,8 @@ function classCount(t: CsvTable, options: CsvDatasetOptions): { numClasses: numb
 
 /** Refuses a training table of one class, saying which column was read as the label (csvDatasets: a training set; csvDataset may be any split). */
 function requireTwoCsvClasses(t: CsvTable): void {
-  const other = t.labelColumn === 1 ? `the last column (labelColumn 'last', --label-column last)` : `the first column (labelColumn 'first')`;
-  requireTwoClasses(t, t.fileName, `, read from column ${t.labelColumn}: is the label in ${other}?`);
+  const last = t.labelColumn === 1;
+  requireTwoClasses(t, t.fileName, (name) => `, read from column ${t.labelColumn}: is the label in the ${last ? 'last' : 'first'} column (${name('labelColumn')} ${last ? 'last' : 'first'})?`);
 }
 
 /** One CSV file as a dataset (pixel scale decided from it alone). */

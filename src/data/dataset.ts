@@ -2,7 +2,7 @@
 // Normalisation is a separate, explicit step so the readers stay format-only and the mean/std a
 // model was trained with can be stored beside its checkpoint.
 
-import { FormatError } from '../util/format-error.js';
+import { FormatError, type FieldNamer } from '../util/format-error.js';
 
 export interface Dataset {
   /** n * channels * height * width floats, NCHW, one example after another. */
@@ -24,11 +24,11 @@ export interface Dataset {
  * Refuses a training set of fewer than 2 classes (nothing to classify: every model scores 100%),
  * saying what was read; `where` names the data, `hint` may say how it was probably misread.
  */
-export function requireTwoClasses(train: Pick<Dataset, 'labels' | 'n'>, where: string, hint = ''): void {
+export function requireTwoClasses(train: Pick<Dataset, 'labels' | 'n'>, where: string, hint: (name: FieldNamer) => string = () => ''): void {
   const first = train.labels[0];
   if (train.labels.some((y) => y !== first)) return;
   const read = train.n === 0 ? 'no examples' : `${train.n} example${train.n === 1 ? '' : 's'}, every one labelled ${first}`;
-  throw new FormatError(where, 'labels', `expected at least 2 classes to tell apart, found 1 (${read})${hint}`);
+  throw new FormatError(where, 'labels', (name) => `expected at least 2 classes to tell apart, found 1 (${read})${hint(name)}`);
 }
 
 /**

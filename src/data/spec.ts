@@ -129,7 +129,7 @@ export function checkDatasetSpec(raw: unknown, where: string, prefix = 'dataset'
 }
 
 /** An image shape written on a command line: "28,28", "32,32,3" or "32x32x3" (height, width[, channels]). */
-export function parseImageShape(text: string, option = '--image-shape'): [number, number, number?] {
+export function parseImageShape(text: string, option = 'imageShape'): [number, number, number?] {
   const parts = text.split(/[,x×]/).map((p) => p.trim());
   const nums = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : NaN));
   if ((nums.length !== 2 && nums.length !== 3) || nums.some((v) => !(v >= 1) || !Number.isSafeInteger(v))) {

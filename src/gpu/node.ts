@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { engineFromAdapter, isSoftwareAdapter, describeAdapter, type AdapterChoice } from './acquire.js';
 import type { Engine, EngineOptions } from './engine.js';
+import { OptionError } from '../util/option-error.js';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -176,7 +177,7 @@ export async function createNodeEngine(options: NodeGpuOptions = {}): Promise<En
   const setEnv = options.setEnv ?? true;
   const installGlobals = options.installGlobals ?? true;
   if (!['auto', 'gpu', 'swiftshader'].includes(choice)) {
-    throw new Error(`--adapter must be auto, gpu or swiftshader; got "${choice}"`);
+    throw new OptionError('adapter', choice, (name) => `${name('adapter')} must be auto, gpu or swiftshader; got "${choice}"`);
   }
   // Mesa's lavapipe in Debian 12 is too old for Dawn and only prints warnings; never probe it.
   const loaderDefaults = { VK_LOADER_DRIVERS_DISABLE: '*lvp_icd*', XDG_RUNTIME_DIR: '/tmp' };
@@ -189,7 +190,7 @@ export async function createNodeEngine(options: NodeGpuOptions = {}): Promise<En
   if (choice === 'gpu') {
     found = await requestAdapter(installGlobals);
     if (found.adapter && isSoftwareAdapter(found.adapter)) found.adapter = null;
-    if (!found.adapter) throw new Error(`--adapter gpu: no hardware GPU adapter found.\n${NO_ADAPTER_HELP}`);
+    if (!found.adapter) throw new OptionError('adapter', choice, (name) => `${name('adapter')} gpu: no hardware GPU adapter found.\n${NO_ADAPTER_HELP}`);
   } else if (choice === 'auto' && hardwareDriverMayExist()) {
     if (options.probe ?? true) {
       // The child gets the loader defaults whether or not this process's env was changed.
@@ -202,7 +203,8 @@ export async function createNodeEngine(options: NodeGpuOptions = {}): Promise<En
   }
   if (!found?.adapter) {
     if (!existsSync(SWIFTSHADER_ICD)) {
-      throw new Error(choice === 'swiftshader' ? `--adapter swiftshader: ${SWIFTSHADER_ICD} does not exist.\n${NO_ADAPTER_HELP}` : NO_ADAPTER_HELP);
+      if (choice === 'swiftshader') throw new OptionError('adapter', choice, (name) => `${name('adapter')} swiftshader: ${SWIFTSHADER_ICD} does not exist.\n${NO_ADAPTER_HELP}`);
+      throw new Error(NO_ADAPTER_HELP);
     }
     // The Vulkan loader reads this when Dawn creates its instance, so set it before create().
     if (setEnv) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;

@@ -26,7 +26,7 @@ export function sizeClass(bytes: number): number {
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function outOfMemoryMessage(label: string, size: number, held: number, detail: string): string {
-  return `out of GPU memory: could not allocate "${label}" (${mib(size)}) while kdgpu's buffer pool held ${mib(held)}: use a smaller --batch or model, or a device with more memory (${detail})`;
+  return `out of GPU memory: could not allocate "${label}" (${mib(size)}) while kdgpu's buffer pool held ${mib(held)}: use a smaller batch size or model, or a device with more memory (${detail})`;
 }
 
 export class BufferPool {

@@ -19,6 +19,10 @@ interface OpaqueGPUObject<Name extends string> {
 export type GPUAdapter = GlobalInterface<'GPUAdapter', OpaqueGPUObject<'GPUAdapter'>>;
 export type GPUDevice = GlobalInterface<'GPUDevice', OpaqueGPUObject<'GPUDevice'>>;
 export type GPUBuffer = GlobalInterface<'GPUBuffer', OpaqueGPUObject<'GPUBuffer'>>;
+export type GPUBindGroupLayout = GlobalInterface<'GPUBindGroupLayout', OpaqueGPUObject<'GPUBindGroupLayout'>>;
+export type GPUComputePipeline = GlobalInterface<'GPUComputePipeline', OpaqueGPUObject<'GPUComputePipeline'>>;
+export type GPUCommandEncoder = GlobalInterface<'GPUCommandEncoder', OpaqueGPUObject<'GPUCommandEncoder'>>;
+export type GPUQuerySet = GlobalInterface<'GPUQuerySet', OpaqueGPUObject<'GPUQuerySet'>>;
 export type GPUSupportedLimits = GlobalInterface<'GPUSupportedLimits', { readonly [limit: string]: number }>;
 /** WebGPU's dictionary, spelled out (dictionaries have no global object to find). */
 export interface GPUBufferBinding {
@@ -27,3 +31,9 @@ export interface GPUBufferBinding {
   size?: number;
 }
 export type GPUBufferUsageFlags = number;
+/** WebGPU's dictionary, spelled out. */
+export interface GPUComputePassTimestampWrites {
+  querySet: GPUQuerySet;
+  beginningOfPassWriteIndex?: number;
+  endOfPassWriteIndex?: number;
+}

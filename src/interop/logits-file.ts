@@ -202,6 +202,22 @@ export function logitsAgreement(logits: Float32Array, classes: number, labels: A
   return { accuracy: n ? correct / n : 0, chance, threshold: chance + Math.max(0.1 * (1 - chance), 4 * sd), rows: n };
 }
 
+const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** A teacher's agreement with the training labels, in words, beside what chance and a teacher would give. */
+export function describeAgreement(a: LogitsAgreement): string {
+  return `${percent(a.accuracy)} of the ${a.rows} training rows, where the same predictions in a random order would agree on ${percent(a.chance)} (at least ${percent(a.threshold)} is expected of a teacher)`;
+}
+
+/**
+ * The one check of a teacher given as logits or run elsewhere: its predictions (`what`) must agree
+ * with the training labels above chance, or they are in another order or the model was fed wrongly;
+ * `hint` says what to check.
+ */
+export function refuseChanceTeacher(a: LogitsAgreement, what: string, hint: string): void {
+  if (a.accuracy < a.threshold) throw new Error(`${what} agree with the training labels on ${describeAgreement(a)}: ${hint}`);
+}
+
 /** The first non-finite logit, named by row and class, or nothing. */
 function refuseNonFiniteLogits(m: LogitsMatrix): void {
   for (let i = 0; i < m.data.length; i++) {

@@ -10,6 +10,7 @@
 // in the model (a batch of 1, say) is honoured.
 
 import type { Dataset } from '../data/dataset.js';
+import { OptionError } from '../util/option-error.js';
 
 /** The members of an onnxruntime tensor used here. */
 export interface OrtTensorLike {
@@ -65,9 +66,9 @@ export interface OnnxTeacherLogits {
   output: string;
 }
 
-const perChannel = (v: number[], channels: number, option: string): number[] => {
+const perChannel = (v: number[], channels: number, field: string): number[] => {
   if (v.length === 1) return new Array<number>(channels).fill(v[0]);
-  if (v.length !== channels) throw new Error(`${option}: ${v.length} values for ${channels} channel(s): give one per channel, or one for all`);
+  if (v.length !== channels) throw new OptionError(field, v, (name) => `${name(field)}: ${v.length} values for ${channels} channel(s): give one per channel, or one for all`);
   return v;
 };
 
@@ -81,14 +82,14 @@ export function checkOnnxInput(fileName: string, name: string, declared: Readonl
     const want = layout === 'nchw' ? [C, H, W] : [H, W, C];
     if (declared.slice(1).every((d, i) => !fixed(d) || d === want[i])) return;
     const other = layout === 'nchw' ? [H, W, C] : [C, H, W];
-    const hint = declared.slice(1).every((d, i) => !fixed(d) || d === other[i]) ? `; it fits --onnx-layout ${layout === 'nchw' ? 'nhwc' : 'nchw'}` : '';
-    throw new Error(`${fileName}: input "${name}" is declared ${show}; ${images}, fed as [batch, ${want.join(', ')}] with --onnx-layout ${layout}${hint}`);
+    const fits = declared.slice(1).every((d, i) => !fixed(d) || d === other[i]);
+    throw new OptionError('onnxLayout', layout, (option) => `${fileName}: input "${name}" is declared ${show}; ${images}, fed as [batch, ${want.join(', ')}] with ${option('onnxLayout')} ${layout}${fits ? `; it fits ${option('onnxLayout')} ${layout === 'nchw' ? 'nhwc' : 'nchw'}` : ''}`);
   }
   if (declared.length === 2) {
     if (!fixed(declared[1]) || declared[1] === C * H * W) return;
     throw new Error(`${fileName}: input "${name}" is declared ${show}; ${images}, ${C * H * W} values each when flattened`);
   }
-  throw new Error(`${fileName}: input "${name}" is declared ${show}: kdgpu feeds images as [batch, C, H, W] or [batch, H, W, C] (--onnx-layout), or flattened as [batch, C·H·W]`);
+  throw new Error(`${fileName}: input "${name}" is declared ${show}: kdgpu feeds images as [batch, C, H, W] or [batch, H, W, C] (the input layout), or flattened as [batch, C·H·W]`);
 }
 
 /**
@@ -106,10 +107,8 @@ export async function onnxTeacherLogits(
   onBatch?: (done: number, total: number) => void,
 ): Promise<OnnxTeacherLogits> {
   const { channels: C, height: H, width: W } = data;
-  const mean = perChannel(o.mean, C, '--onnx-mean');
-  const std = perChannel(o.std, C, '--onnx-std');
-  if (std.some((s) => !(s > 0))) throw new Error(`--onnx-std: every value must be > 0, got ${o.std.join(',')}`);
-  if (!(o.inputRange > 0)) throw new Error(`--onnx-input-range must be > 0, got ${o.inputRange}`);
+  const mean = perChannel(o.mean, C, 'onnxMean');
+  const std = perChannel(o.std, C, 'onnxStd');
   let session: OrtSessionLike;
   try {
     session = await ort.InferenceSession.create(model, { logSeverityLevel: 3 });
@@ -164,7 +163,7 @@ export async function onnxTeacherLogits(
       try {
         result = await session.run({ [inputName]: new ort.Tensor('float32', batch, dims) });
       } catch (e) {
-        throw new Error(`${fileName}: onnxruntime failed on a batch of [${dims.join(', ')}] (--onnx-layout ${o.layout}): ${(e as Error).message}`);
+        throw new Error(`${fileName}: onnxruntime failed on a batch of [${dims.join(', ')}] (layout ${o.layout}): ${(e as Error).message}`);
       }
       const out = result[outputName];
       if (!(out.data instanceof Float32Array)) throw new Error(`${fileName}: output "${outputName}" is ${out.type}; a teacher's logits must be float32`);

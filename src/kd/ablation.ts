@@ -3,7 +3,8 @@
 // Accuracy is reported two ways that never choose on the test set: the last epoch's, and the
 // test accuracy at the epoch of best validation accuracy ("validation-chosen").
 
-import { methodParts, METHODS, type DistillOptions, type EpochTelemetry, type Method } from './distill.js';
+import type { DistillOptions, EpochTelemetry } from './distill.js';
+import { methodParts, METHODS, type Method } from '../options.js';
 import type { DsScore } from './selection.js';
 
 export const ABLATION_METHODS: Method[] = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'kd+ds-random', 'dkd', 'dkd+lr+ds'];

@@ -6,7 +6,8 @@
 import type { Engine } from '../gpu/engine.js';
 import { allIndices, trainSubset, validationSplit } from '../data/batches.js';
 import { takeExamples, type Dataset } from '../data/dataset.js';
-import { kdLoss, labelRevision, NO_REVISION, type KdLoss, type LrScope, type Revision, type SelectionBalance, type SelectionRule } from '../kernels/kd.js';
+import { kdLoss, labelRevision, NO_REVISION, selectMask, type KdLoss, type Revision } from '../kernels/kd.js';
+import { methodParts, optimizerRule, optionDefaults, optionFields, OptionError, validateOptions, type Method, type MethodParts, type RunOptionValues } from '../options.js';
 import { createModel, type Model } from '../nn/models.js';
 import { train, modelKernels, batchSizes, EVAL_BATCH, type EpochResult, type StepLoss, type TrainLoopOptions } from '../train.js';
 import { TeacherCache } from './teacher-cache.js';
@@ -14,16 +15,11 @@ import { DS_SCORE_NAMES, mistakeAuc, selectDistillSubset, type DsScore, type Sco
 import { ensembleTarget, type EnsembleMean } from '../kernels/scores.js';
 import type { TrainingState } from '../nn/checkpoint.js';
 
-/**
- * The methods. A DS method selects Dt with the scorer `dsScore`; its "-random" twin is the same
- * method with a random subset of the same per-class size (its matched control), and
- * "kd+ds-correct" keeps the teacher-correct samples first (a control that needs the ground truth).
- */
-export const METHODS = ['ce', 'kd', 'kd+lr', 'kd+ds', 'kd+lr+ds', 'dkd', 'dkd+lr+ds', 'kd+ds-random', 'kd+lr+ds-random', 'dkd+lr+ds-random', 'kd+ds-correct'] as const;
-export type Method = (typeof METHODS)[number];
+/** The method's options, as src/options.ts declares them (defaults, ranges and help are there). */
+export type MethodOptions = Pick<RunOptionValues, Exclude<ReturnType<typeof optionFields<'method'>>[number], 'method' | 'student'>>;
 
 /** The loop's options (epochs, batch size, optimizer, schedule, seed, augmentation, resume…) and the method's. */
-export interface DistillOptions extends Pick<TrainLoopOptions, 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'schedule' | 'seed' | 'augment' | 'resume' | 'stopAfter' | 'divergenceCheck'> {
+export interface DistillOptions extends Pick<TrainLoopOptions, 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'schedule' | 'seed' | 'augment' | 'resume' | 'stopAfter' | 'divergenceCheck'>, MethodOptions {
   method: Method;
   student: string;
   /** Train on a seeded subset of this many samples (after the validation split). */
@@ -34,66 +30,14 @@ export interface DistillOptions extends Pick<TrainLoopOptions, 'epochs' | 'batch
    * training set, at most 5,000 (`defaultValSplit`).
    */
   valSplit?: number;
-  temperature: number;
-  lambda1: number;
-  lambda2: number;
-  eta: number;
-  lrScope: LrScope;
-  betaAtT1: boolean;
-  dsRatio: number;
-  dsRule: SelectionRule;
-  /** Apply the selection rule within each ground-truth class, or over all samples together. */
-  dsBalance: SelectionBalance;
-  /** Cross-entropy weight of the samples left out of Dt: a number ≥ 0, or 'lambda1' (the selected samples' weight). */
-  dsRestWeight: number | 'lambda1';
-  dsWarmupEpochs: number;
-  /** Loss of the warm-up epochs: the method's own on every sample (mask all ones), or cross-entropy only. */
-  dsWarmupLoss: 'method' | 'ce';
-  /** Re-score every this many epochs after the first selection (0: select once). */
-  dsEvery: number;
-  dsHessian: 'identity' | 'diag';
-  dsDamping: number;
-  /** What orders the samples for selection (lower = distil first): selection.ts's DS_SCORES. */
-  dsScore: DsScore;
-  /** How several teachers make one target: the mean of their probabilities at T, or of their logits. */
-  ensembleMean: EnsembleMean;
-  dkdAlpha: number;
-  dkdBeta: number;
-  dkdWarmupEpochs: number;
 }
 
+const METHOD_DEFAULTS = optionFields('method').filter((f): f is Exclude<typeof f, 'method' | 'student'> => f !== 'method' && f !== 'student');
+
 export const DEFAULT_DISTILL: Omit<DistillOptions, 'method' | 'student' | 'epochs'> = {
-  batchSize: 128,
-  // 0.05 (train's default) killed the BN-free student-cnn's ReLUs in KD's first epoch for some
-  // seeds (KD's gradient is λ2·T ≈ 3.6 times CE's); 0.02 was stable for every seed tried.
-  lr: 0.02,
-  optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 },
-  schedule: 'cosine',
-  seed: 1,
-  temperature: 4,
-  lambda1: 0.1,
-  lambda2: 0.9,
-  eta: 0.9,
-  lrScope: 'all',
-  betaAtT1: false,
-  dsRatio: 0.7,
-  dsRule: 'ratio',
-  dsBalance: 'class',
-  dsRestWeight: 1,
-  dsWarmupEpochs: 1,
-  dsWarmupLoss: 'method',
-  // Chosen on validation accuracy by the variant grid (ablation/grid): re-scoring every epoch was the
-  // best KD+LR+DS arm (88.34% validation against 88.16-88.27% for the other rest-weight-1 arms).
-  dsEvery: 1,
-  dsHessian: 'identity',
-  dsDamping: 0.01,
-  dsScore: 'influence',
-  ensembleMean: 'probability',
-  dkdAlpha: 1,
-  // mdistiller's 8 (CIFAR-100, students with batch norm) diverged for the BN-free student-cnn
-  // at lr 0.05; 2 is among mdistiller's own per-pair settings (method.md §4).
-  dkdBeta: 2,
-  dkdWarmupEpochs: 1,
+  ...optionDefaults(['batchSize', 'lr', 'schedule', 'seed']),
+  optimizer: optimizerRule(optionDefaults(['optimizer', 'momentum', 'nesterov', 'weightDecay'])),
+  ...optionDefaults(METHOD_DEFAULTS),
 };
 
 /** What one data selection did (method.md §3): reported every time Dt is chosen. */
@@ -167,61 +111,12 @@ export interface DistillCallbacks {
   shouldStop?: () => boolean;
 }
 
-export interface MethodParts {
-  loss: 'ce' | 'kd' | 'dkd';
-  revise: boolean;
-  /** 'score': select with the run's dsScore; 'random' and 'teacher-correct': the controls' own order. */
-  select: 'none' | 'score' | 'random' | 'teacher-correct';
-}
+/** The fields of DistillOptions that are declared run options (its `optimizer` is a rule built from several). */
+const DECLARED = ['epochs', 'batchSize', 'lr', 'schedule', 'seed', 'trainSubset', 'stopAfter', 'valSplit', ...optionFields('method')] as const;
 
-export function methodParts(method: Method): MethodParts {
-  switch (method) {
-    case 'ce':
-      return { loss: 'ce', revise: false, select: 'none' };
-    case 'kd':
-      return { loss: 'kd', revise: false, select: 'none' };
-    case 'kd+lr':
-      return { loss: 'kd', revise: true, select: 'none' };
-    case 'kd+ds':
-      return { loss: 'kd', revise: false, select: 'score' };
-    case 'kd+lr+ds':
-      return { loss: 'kd', revise: true, select: 'score' };
-    case 'dkd':
-      return { loss: 'dkd', revise: false, select: 'none' };
-    case 'dkd+lr+ds':
-      return { loss: 'dkd', revise: true, select: 'score' };
-    case 'kd+ds-random':
-      return { loss: 'kd', revise: false, select: 'random' };
-    case 'kd+lr+ds-random':
-      return { loss: 'kd', revise: true, select: 'random' };
-    case 'dkd+lr+ds-random':
-      return { loss: 'dkd', revise: true, select: 'random' };
-    case 'kd+ds-correct':
-      return { loss: 'kd', revise: false, select: 'teacher-correct' };
-  }
-}
-
-/** Check options early, naming the option and what was expected. */
+/** Check the options before anything runs (validateOptions: errors name the field and the value). */
 export function validateDistillOptions(o: DistillOptions): void {
-  const bad = (what: string) => {
-    throw new Error(what);
-  };
-  if (!METHODS.includes(o.method)) bad(`unknown method "${o.method}" (known: ${METHODS.join(', ')})`);
-  if (!(o.eta > 0 && o.eta < 1)) bad(`--eta must be in (0, 1), got ${o.eta}`);
-  if (!(o.dsRatio > 0 && o.dsRatio <= 1)) bad(`--ds-ratio must be in (0, 1], got ${o.dsRatio}`);
-  if (o.dsRestWeight !== 'lambda1' && !(o.dsRestWeight >= 0 && Number.isFinite(o.dsRestWeight))) bad(`--ds-rest-weight must be a number >= 0 or "lambda1", got ${o.dsRestWeight}`);
-  if (o.dsBalance !== 'class' && o.dsBalance !== 'global') bad(`--ds-balance must be "class" or "global", got ${o.dsBalance}`);
-  if (o.dsWarmupLoss !== 'method' && o.dsWarmupLoss !== 'ce') bad(`--ds-warmup-loss must be "method" or "ce", got ${o.dsWarmupLoss}`);
-  if (!(o.temperature > 0)) bad(`--T must be > 0, got ${o.temperature}`);
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) bad(`--batch must be a positive integer, got ${o.batchSize}`);
-  if (!Number.isInteger(o.epochs) || o.epochs < 1) bad(`--epochs must be a positive integer, got ${o.epochs}`);
-  if (o.lambda1 < 0 || o.lambda2 < 0) bad(`--lambda1 and --lambda2 must be >= 0, got ${o.lambda1}, ${o.lambda2}`);
-  if (!DS_SCORE_NAMES.includes(o.dsScore)) bad(`--ds-score must be one of ${DS_SCORE_NAMES.join(', ')}, got ${o.dsScore}`);
-  if (o.ensembleMean !== 'probability' && o.ensembleMean !== 'logit') bad(`--ensemble-mean must be "probability" or "logit", got ${o.ensembleMean}`);
-  const parts = methodParts(o.method);
-  if (parts.select !== 'none' && o.dsWarmupEpochs >= o.epochs) {
-    bad(`--ds-warmup-epochs (${o.dsWarmupEpochs}) must be smaller than --epochs (${o.epochs}) for ${o.method}`);
-  }
+  validateOptions(Object.fromEntries(DECLARED.map((k) => [k, o[k]])));
 }
 
 /** The validation split a training set of n samples gets by default: 10%, at most 5,000. */
@@ -233,11 +128,12 @@ export function defaultValSplit(n: number): number {
 export function splitRows(n: number, o: Pick<DistillOptions, 'valSplit' | 'trainSubset' | 'seed'>): { train: Uint32Array; val: Uint32Array; trainIdx: Uint32Array } {
   const valSplit = o.valSplit ?? defaultValSplit(n);
   if (!Number.isInteger(valSplit) || valSplit < 0 || valSplit >= n) {
-    throw new Error(`--val-split ${valSplit}: must be an integer in [0, ${n - 1}], fewer than the ${n} training samples${o.valSplit === undefined ? ' (the default is 10% of them, at most 5,000)' : ''}`);
+    throw new OptionError('valSplit', valSplit, (name) => `${name('valSplit')} ${valSplit}: must be an integer in [0, ${n - 1}], fewer than the ${n} training samples${o.valSplit === undefined ? ' (the default is 10% of them, at most 5,000)' : ''}`);
   }
   const split = validationSplit(allIndices(n), valSplit, o.seed);
   if (o.trainSubset !== undefined && (!Number.isInteger(o.trainSubset) || o.trainSubset < 1 || o.trainSubset > split.train.length)) {
-    throw new Error(`--train-subset ${o.trainSubset}: must be an integer in [1, ${split.train.length}], the training samples left after the validation split of ${valSplit} (--val-split)`);
+    const { trainSubset: subset } = o;
+    throw new OptionError('trainSubset', subset, (name) => `${name('trainSubset')} ${subset}: must be an integer in [1, ${split.train.length}], the training samples left after the validation split of ${valSplit} (${name('valSplit')})`);
   }
   const trainIdx = o.trainSubset ? trainSubset(split.train, o.trainSubset, o.seed) : split.train;
   return { ...split, trainIdx };

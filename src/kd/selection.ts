@@ -30,6 +30,7 @@ export const DS_SCORES = {
 } as const;
 export type DsScore = keyof typeof DS_SCORES;
 export const DS_SCORE_NAMES = Object.keys(DS_SCORES) as DsScore[];
+import { OptionError } from '../util/option-error.js';
 
 export interface SelectionOptions {
   score: DsScore;
@@ -83,7 +84,7 @@ function studentOutputs(student: Model, data: Dataset, indices: Uint32Array): { 
 function influence(student: Model, data: Dataset, split: { train: Uint32Array; val: Uint32Array }, gpu: SelectionBuffers, idx: GPUBuffer, o: SelectionOptions): GPUBuffer {
   const engine = student.store.engine;
   const C = student.input.classes;
-  if (split.val.length === 0) throw new Error('the influence score needs a validation split (valSplit > 0)');
+  if (split.val.length === 0) throw new OptionError('valSplit', 0, (name) => `data selection needs a validation split (${name('valSplit')} > 0)`);
   const temps: GPUBuffer[] = [];
   const tmp = (floats: number, label: string) => {
     const b = engine.alloc(Math.max(1, floats) * 4, label);

@@ -205,7 +205,7 @@ function trainingState(ck: Checkpoint, fileName: string, paramFloats: number): T
   const vector = (name: string, required: boolean): Float32Array | undefined => {
     const t = ck.tensors.get(`${STATE}${name}`);
     if (!t) {
-      if (required) throw new FormatError(fileName, `tensor "${STATE}${name}"`, `missing: ${field} records a training state, which needs this tensor to --resume`);
+      if (required) throw new FormatError(fileName, `tensor "${STATE}${name}"`, `missing: ${field} records a training state, which needs this tensor to resume the run`);
       return undefined;
     }
     return t.data;

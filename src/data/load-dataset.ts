@@ -1,19 +1,18 @@
-// Datasets for the command line, by name (loadDataset) or by spec (loadDatasetSpec: the built-in
+// Datasets read from files (Node), by name (loadDataset) or by spec (loadDatasetSpec: the built-in
 // ones and the user's own IDX, CSV and image-folder data), normalised with the training split's statistics.
 
 import { isAbsolute, join, resolve } from 'node:path';
-import { CIFAR10_FILES, CIFAR100_FILES } from '../data/cifar.js';
-import { channelStats, normalize, requireTwoClasses, takeExamples, type Dataset } from '../data/dataset.js';
-import { FASHION_MNIST_FILES, describeSize } from '../data/idx.js';
+import { OptionError } from '../util/option-error.js';
+import { CIFAR10_FILES, CIFAR100_FILES } from './cifar.js';
+import { channelStats, normalize, requireTwoClasses, takeExamples, type Dataset } from './dataset.js';
+import { FASHION_MNIST_FILES, describeSize } from './idx.js';
 import {
   allInOrder, CSV_FILE_NAMES, FASHION_MNIST_DIR, IDX_FILE_NAMES, csvFilesIn, idxCandidates, idxFilesIn, listImageFolder, loadCifar10, loadCifar100, loadCsv,
   loadFashionMnist, loadIdx, loadImageFolder, type IdxFiles,
-} from '../data/node-files.js';
-import { DATASET_KINDS, checkDatasetSpec, parseImageShape, type DatasetFiles, type DatasetKind, type DatasetSpec } from '../data/spec.js';
+} from './node-files.js';
+import { DATASET_KINDS, checkDatasetSpec, parseImageShape, type DatasetFiles, type DatasetKind, type DatasetSpec } from './spec.js';
 
-export { DATASET_KINDS, checkDatasetSpec, parseImageShape, type DatasetFiles, type DatasetKind, type DatasetSpec };
-
-/** The datasets known by name (`--dataset`); DATASET_KINDS adds idx, csv and folder, which need a spec. */
+/** The datasets known by name; DATASET_KINDS adds idx, csv and folder, which need a spec. */
 export const DATASET_NAMES = ['fashion-mnist', 'cifar10', 'cifar100'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
@@ -33,7 +32,7 @@ export interface LoadedData {
 /** testSubset: evaluate on the first n test examples only (quick runs). */
 export async function loadDataset(name: string, dir?: string, normalisation?: Normalisation, testSubset?: number): Promise<LoadedData> {
   if (!(DATASET_NAMES as readonly string[]).includes(name)) throw new Error(`unknown dataset "${name}" (known: ${DATASET_NAMES.join(', ')})`);
-  if (name !== 'fashion-mnist' && !dir) throw new Error(`--dataset ${name} needs --data-dir pointing at the binary CIFAR files`);
+  if (name !== 'fashion-mnist' && !dir) throw new OptionError('dataDir', dir, (option) => `${option('dataset')} ${name} needs ${option('dataDir')}: the folder of the binary CIFAR files`);
   return loadDatasetSpec(dir === undefined ? { kind: name as DatasetName } : { kind: name as DatasetName, dir }, normalisation, testSubset);
 }
 
@@ -48,7 +47,7 @@ export async function loadDatasetSpec(spec: DatasetSpec, normalisation?: Normali
   requireTwoClasses(train, s.files?.trainLabels ?? s.files?.train ?? (s.dir ? `${s.dir} (${train.name})` : train.name));
   check?.(train); // e.g. a model's input shape and classes, before normalising with its statistics
   if (testSubset !== undefined) {
-    if (testSubset > test.n) throw new Error(`--test-subset ${testSubset} is larger than the ${test.n} test examples`);
+    if (testSubset > test.n) throw new OptionError('testSubset', testSubset, (option) => `${option('testSubset')} ${testSubset} is larger than the ${test.n} test examples`);
     test = takeExamples(test, Array.from({ length: testSubset }, (_, i) => i), `${test.name}[0:${testSubset}]`);
   }
   const norm = normalisation ?? channelStats(train);
