@@ -499,7 +499,7 @@ describe('DatasetSpec', () => {
     expectFormatError(() => checkDatasetSpec({ kind: 'idx', dir: 'd', pixelRange: '0-1' }, 'ck'), 'ck: dataset.pixelRange: applies to csv data only');
     expect(parseImageShape('32x32x3')).toEqual([32, 32, 3]);
     expect(parseImageShape('28,28')).toEqual([28, 28]);
-    expect(() => parseImageShape('28')).toThrow('--image-shape 28: expected height,width');
+    expect(() => parseImageShape('28')).toThrow('imageShape 28: expected height,width');
   });
 
   it('resolves paths, lists every kind of input file, keeps loadDataset errors', async () => {

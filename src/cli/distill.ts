@@ -65,6 +65,7 @@ export function distillOptions(o: Omit<DistillCliOptions, 'teacher'>, normalisat
     schedule: o.schedule,
     seed: o.seed,
     trainSubset: o.trainSubset,
+    valSplit: o.valSplit,
     augment: o.augment ? { pad: 4, flip: channels === 3, padValue: normalisationMean.map((m, c) => -m / normalisationStd[c]) } : undefined,
   };
 }
