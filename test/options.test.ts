@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { declaredDefaults, IDENTITY_FIELDS, METHODS, methodParts, OptionError, optionFields, parseOption, RUN_OPTIONS, validateOptions, type OptionField } from '../src/options.js';
 import { DEFAULT_DISTILL, validateDistillOptions } from '../src/kd/distill.js';
 import { addDistillOptions, addTrainingOptions } from '../src/cli/main.js';
-import { flagOf, withFlags } from '../src/cli/run-options.js';
+import { addFieldOptions, flagOf, withFlags } from '../src/cli/run-options.js';
 import { RUN_IDENTITY } from '../src/cli/train.js';
 
 const thrown = (f: () => unknown): OptionError => {
@@ -56,6 +56,24 @@ describe('the run options, declared once', () => {
     }
     cmd.parse(['--T', '2', '--batch', '8', '--ds-rest-weight', 'lambda1', '--nesterov'], { from: 'user' });
     expect(cmd.opts()).toMatchObject({ temperature: 2, batchSize: 8, dsRestWeight: 'lambda1', nesterov: true, eta: RUN_OPTIONS.eta.default });
+  });
+
+  it("the options of data selection, ensembles and label noise are declared and checked there too", () => {
+    expect(thrown(() => validateOptions({ dsScore: 'loudness' })).message).toMatch(/^dsScore must be one of influence, influence-avg, teacher-margin, .*, got "loudness"$/);
+    expect(thrown(() => validateOptions({ ensembleMean: 'median' })).message).toBe('ensembleMean must be one of probability, logit, got "median"');
+    expect(thrown(() => validateOptions({ labelNoise: 1.5 })).message).toBe('labelNoise must be a number in [0, 1], got 1.5');
+    expect(thrown(() => validateOptions({ valSplit: -1 })).message).toBe('valSplit must be an integer >= 0, got -1');
+    const alone = thrown(() => validateOptions({ noisePairs: '6:0' }));
+    expect(alone.describe(flagOf)).toBe('--noise-pairs goes with --label-noise (the fraction of labels to swap)');
+    expect(thrown(() => validateOptions({ labelNoise: 0.2, noisePairs: '6-0' })).describe(flagOf)).toBe('--noise-pairs "6-0" is not a pair of class numbers "a:b" (e.g. 6:0,2:4)');
+    expect(() => validateOptions({ labelNoise: 0.2, noisePairs: '6:0,2:4', dsScore: 'teacher-margin', ensembleMean: 'logit' })).not.toThrow();
+    // Help that mentions another option names it by field in the library and by flag on the command line.
+    expect(RUN_OPTIONS.noisePairs.help).toMatch(/^with \{labelNoise\}: /);
+    const train = addTrainingOptions(new Command('train'));
+    addFieldOptions(train, optionFields('train'));
+    expect(train.options.find((o) => o.attributeName() === 'noisePairs')!.description).toMatch(/^with --label-noise: /);
+    train.parse(['--label-noise', '0.1', '--save', 'best', '--val-split', '0'], { from: 'user' });
+    expect(train.opts()).toMatchObject({ labelNoise: 0.1, save: 'best', valSplit: 0 });
   });
 
   it("--resume compares every identity field", () => {
