@@ -13,7 +13,8 @@ import { distill, DEFAULT_DISTILL, type DistillOptions, type EpochTelemetry } fr
 import type { Method } from '../src/options.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
 import { mistakeAuc, selectDistillSubset, type DsScore, type ScorerState } from '../src/kd/selection.js';
-import { selectMaskReference, NO_REVISION, type Revision } from '../src/kernels/kd.js';
+import { NO_REVISION, type Revision } from '../src/kernels/kd.js';
+import { selectMaskReference } from '../src/kernels/kd.check.js';
 import { dsScoreReference, disagreementReference } from '../src/kernels/scores.check.js';
 import { createModel } from '../src/nn/models.js';
 import { loadModel } from '../src/nn/checkpoint-file.js';

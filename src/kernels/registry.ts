@@ -11,7 +11,7 @@ import { conv2dCheck } from './conv2d.check.js';
 import { pool2dCheck } from './pool2d.check.js';
 import { batchnormCheck } from './batchnorm.check.js';
 import { optimizerCheck } from './optim.check.js';
-import { kdCheck } from './kd.js';
+import { kdCheck } from './kd.check.js';
 import { scoresCheck } from './scores.check.js';
 import { finiteKernelCheck } from './finite.check.js';
 import { scatterCheck } from './scatter.check.js';

@@ -1,7 +1,8 @@
 // Float64 references and verify cases of the scorer and ensemble kernels (scores.ts).
 
 import type { KernelCheck, VerifyCase } from './check.js';
-import { logSoftmaxT, NO_REVISION, reviseReference, softmaxT, type Revision } from './kd.js';
+import { NO_REVISION, type Revision } from './kd.js';
+import { logSoftmaxT, reviseReference, softmaxT } from './kd.check.js';
 import { dsScoreKernel, dsScores, ensembleDisagreement, ensembleDisagreementKernel, ensembleTarget, ensembleTargetKernel, ROW_SCORES, type EnsembleMean, type RowScore } from './scores.js';
 import type { Rng } from '../util/rng.js';
 
