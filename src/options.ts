@@ -68,6 +68,8 @@ export interface OptionDecl {
   keyword?: string;
   choices?: readonly string[];
   identity?: boolean;
+  /** How the help shows the value (default by type: <n>, <x>, <name>…). */
+  placeholder?: string;
 }
 
 const declare = <const T extends Record<string, OptionDecl>>(table: T): T => table;
@@ -93,8 +95,8 @@ export const RUN_OPTIONS = declare({
 
   // ---- supervised training only (train) ----
   save: { type: 'choice', group: 'train', choices: ['last', 'best'], default: 'last', help: "what {out} holds at the end: the last epoch's model, or the one with the best validation accuracy" },
-  labelNoise: { type: 'number', group: 'train', min: 0, max: 1, identity: true, help: 'relabel this fraction of the training labels (seeded, exact counts per class): a teacher that is wrong in a known way' },
-  noisePairs: { type: 'text', group: 'train', identity: true, help: 'with {labelNoise}: swap labels only within these class pairs, e.g. 6:0,2:4 (Fashion-MNIST: Shirt↔T-shirt/top, Pullover↔Coat); default: to a random other class' },
+  labelNoise: { type: 'number', group: 'train', min: 0, max: 1, identity: true, placeholder: 'p', help: 'relabel this fraction of the training labels (seeded, exact counts per class): a teacher that is wrong in a known way' },
+  noisePairs: { type: 'text', group: 'train', identity: true, placeholder: 'a:b,...', help: 'with {labelNoise}: swap labels only within these class pairs, e.g. 6:0,2:4 (Fashion-MNIST: Shirt↔T-shirt/top, Pullover↔Coat); default: to a random other class' },
 
   // ---- the method (method.md; distill, ablate) ----
   method: { type: 'choice', group: 'method', choices: METHODS, default: 'kd+lr+ds', identity: true, help: 'distillation method' },

@@ -48,7 +48,7 @@ export function fieldOption(field: OptionField, defaultValue?: unknown): Option 
   const flag = flagOf(field);
   const help = optionHelp(d, flagOf);
   if (d.type === 'boolean') return new FieldOption(field, fallback === true ? `--no-${flag.slice(2)}` : flag, help).default(fallback);
-  const option = new FieldOption(field, `${flag} ${PLACEHOLDER[d.type]}`, help);
+  const option = new FieldOption(field, `${flag} ${d.placeholder ? `<${d.placeholder}>` : PLACEHOLDER[d.type]}`, help);
   if (d.type === 'choice') option.choices([...d.choices!]);
   else {
     option.argParser((text: string) => {
