@@ -29,7 +29,7 @@ const ready = setup();
 
 async function run(method: Method, over: Partial<DistillOptions> = {}) {
   const { engine, teacher, data, cache } = await ready;
-  const o: DistillOptions = { ...DEFAULT_DISTILL, method, student: 'student-cnn', epochs: 2, trainSubset: SUBSET, valSplit: VAL, seed: 3, ...over };
+  const o: DistillOptions = { ...DEFAULT_DISTILL, method, student: 'student-cnn', epochs: 2, trainSubset: SUBSET, valSplit: VAL, seed: 3, dsScore: 'influence', ...over };
   const seen: Array<{ t: EpochTelemetry; state: TrainingState }> = [];
   const r = await distill(engine, { model: teacher.model, hash: teacher.hash }, data, o, { onEpoch: async (t, _s, state) => void seen.push({ t, state: await state() }) }, cache);
   r.student.store.destroy();
