@@ -183,7 +183,8 @@ export async function distill(
       throw new Error(`augmentation needs every teacher to be a model run by kdgpu: ${name}'s precomputed logits are for the training images as they are, not for their augmented copies`);
     }
   });
-  const scorer: DsScore = parts.select === 'score' ? o.dsScore : parts.select === 'none' ? o.dsScore : parts.select;
+  // The controls carry their own order; every other method (selecting or not) names the run's score.
+  const scorer: DsScore = parts.select === 'random' || parts.select === 'teacher-correct' ? parts.select : o.dsScore;
   if (parts.select !== 'none' && scorer === 'ensemble-disagreement' && teachers.length < 2) {
     throw new Error(`the ensemble-disagreement score needs at least 2 teachers, got ${teachers.length}`);
   }
