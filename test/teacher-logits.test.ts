@@ -92,6 +92,11 @@ describe('the teacher\'s forward where it is fastest', () => {
     expect(viaKdgpu.text).toMatch(/the teacher's logits for the 400 training rows: computed by kdgpu \(.*SwiftShader.*\) in [\d.]+ s; cached in /);
     const viaOrt = await distillLines(engine, { teacher: TEACHER, teacherBackend: 'onnxruntime', cache: false });
     expect(viaOrt.text).toMatch(/the teacher's logits for the 400 training rows: computed by onnxruntime-node \(CPU\) in [\d.]+ s\n/);
+    // A named backend never reads the other's entry (they agree to about 1e-5, not bit for bit); auto reads either.
+    const ortCached = await distillLines(engine, { teacher: TEACHER, teacherBackend: 'onnxruntime', cacheDir });
+    expect(ortCached.text).toMatch(/computed by onnxruntime-node \(CPU\) in [\d.]+ s; cached in /);
+    expect((await distillLines(engine, { teacher: TEACHER, teacherBackend: 'kdgpu', cacheDir })).text).toMatch(/read from the cache \(.*, computed by kdgpu\)/);
+    expect((await distillLines(engine, { teacher: TEACHER, cacheDir })).text).toMatch(/read from the cache \(.*, computed by (kdgpu|onnxruntime)\)/);
     const auto = await distillLines(engine, { teacher: TEACHER, cache: false });
     expect(auto.text).toMatch(new RegExp(`computed by ${autoBackend(engine)}`));
     // Under augmentation the model runs on the device on each epoch's images.
@@ -109,6 +114,9 @@ describe('the teacher\'s forward where it is fastest', () => {
     expect(await fails(['distill', '--teacher', TEACHER, '--cache-dir', dir, '--no-cache'])).toMatch(/--cache-dir and --no-cache cannot be used together/);
     expect(await fails(['distill', '--teacher', TEACHER, '--cache-dir', logits])).toMatch(/--cache-dir \S+any\.safetensors: exists and is not a folder/);
     expect(await fails(['distill', '--teacher-logits', logits, '--cache-dir', dir])).toMatch(/--cache-dir applies to a kdgpu checkpoint teacher/);
+    // ablate takes the same options, checked the same way.
+    expect(await fails(['ablate', '--teacher', TEACHER, '--teacher-backend', 'onnxruntime', '--augment', '--out-dir', join(dir, 'abl')])).toMatch(/--teacher-backend onnxruntime cannot be used with --augment/);
+    expect(await fails(['ablate', '--teacher', TEACHER, '--cache-dir', dir, '--no-cache', '--out-dir', join(dir, 'abl')])).toMatch(/--cache-dir and --no-cache cannot be used together/);
   }, 120_000);
 });
 
@@ -128,7 +136,7 @@ describe('the teacher-logits cache on disk', () => {
     const [entry] = readdirSync(cacheDir);
     const path = join(cacheDir, entry);
     const second = await distillLines(engine, { teacher: TEACHER, cacheDir });
-    expect(second.text).toMatch(new RegExp(`the teacher's logits for the 400 training rows: read from the cache \\(${path}\\): the teacher's forward skipped`));
+    expect(second.text).toMatch(new RegExp(`the teacher's logits for the 400 training rows: read from the cache \\(${path}, computed by ${autoBackend(engine).startsWith('onnx') ? 'onnxruntime' : 'kdgpu'}\\): the teacher's forward skipped`));
     const strip = (r: typeof first) => r.result.epochs.map(({ seconds, samplesPerSecond, ...t }) => t);
     expect(strip(second)).toEqual(strip(first));
 
@@ -151,9 +159,9 @@ describe('the teacher-logits cache on disk', () => {
     expect((await distillLines(engine, { teacher: TEACHER, cache: false })).text).toMatch(/the teacher's logits for the 400 training rows: computed by .* in [\d.]+ s\n/);
   }, 600_000);
 
-  it('keys entries by teacher, training set, rows and augmentation, and stays within its bound, the least recently used going first', async () => {
+  it('keys entries by teacher, training set, rows, augmentation and backend, and stays within its bound, the least recently used going first', async () => {
     const cacheDir = mkdtempSync(join(dir, 'bound-'));
-    const key = (teacher: string, rows = Uint32Array.of(0, 1)) => ({ teacher, trainingSet: 'data', rows, augmentation: 'none' });
+    const key = (teacher: string, rows = Uint32Array.of(0, 1)) => ({ teacher, trainingSet: 'data', rows, augmentation: 'none', backend: 'kdgpu' as const });
     const logits = (v: number) => new Float32Array(1000).fill(v); // 4,000 bytes of data each
     const probe = new LogitsCache(cacheDir);
     await probe.write(key('probe'), logits(0), 10);
@@ -181,6 +189,7 @@ describe('the teacher-logits cache on disk', () => {
     expect(cache.read(key('c', Uint32Array.of(0, 2)), 1000).logits).toBeNull();
     expect(cache.read({ ...key('c'), trainingSet: 'other' }, 1000).logits).toBeNull();
     expect(cache.read({ ...key('c'), augmentation: 'pad4:seed1:epoch0' }, 1000).logits).toBeNull();
+    expect(cache.read({ ...key('c'), backend: 'onnxruntime' }, 1000).logits).toBeNull();
     // An entry of the wrong length is discarded, not used.
     expect(cache.read(key('c'), 999)).toMatchObject({ logits: null, discarded: expect.stringMatching(/expected 999 logits, found 1000/) });
   });

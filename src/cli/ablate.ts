@@ -13,7 +13,7 @@ import { flagAttribute } from './run-options.js';
 import { DATA_FILE_OPTIONS } from './data-options.js';
 import { ABLATION_METHODS, accuracyChartSpec, compare, controlOf, gridArms, markdownTable, scoredLabel, selectionTable, summarise, verdict, type AblationArm, type AblationRun, type MethodSummary } from '../kd/ablation.js';
 import { DS_SCORE_NAMES, type DsScore } from '../kd/selection.js';
-import { distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
+import { checkTeacherLogitsOptions, distillOptions, isOnnxPath, runDistill, type DistillCliOptions } from './distill.js';
 import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 
 export interface AblateOptions extends Omit<DistillCliOptions, 'method' | 'out' | 'teacher'> {
@@ -132,6 +132,7 @@ export function checkAblateOptions(o: AblateOptions): RunFiles {
       throw new Error(`arm ${arm.label}: ${(e as Error).message}`);
     }
   }
+  checkTeacherLogitsOptions(o);
   if (isOnnxPath(o.teacher)) throw new Error(`--teacher ${o.teacher}: ablate takes a kdgpu teacher checkpoint; distil from an ONNX teacher with kdgpu distill --teacher ${o.teacher}`);
   earlierRuns(o); // an ablation to resume must have been run with the same options
   const files = runFiles('ablate', o);

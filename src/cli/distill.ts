@@ -134,6 +134,23 @@ export function checkDistillOptions(o: DistillCliOptions): RunFiles {
   for (const key of optionFields('teacher')) {
     if (o[key] !== undefined && !onnx) throw new Error(`${flagOf(key)} applies to an ONNX teacher (--teacher model.onnx)${o.teacher ? `, not to ${o.teacher}` : ''}`);
   }
+  checkTeacherLogitsOptions(o);
+  if ((onnx || o.teacherLogits) && o.augment) {
+    throw new Error(`--augment needs a teacher that kdgpu runs (a checkpoint): the logits of ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher'} are computed once, for the training images as they are`);
+  }
+  if (o.moreTeachers?.length && o.teacherLogits) throw new Error('an ensemble is given with --teacher only (checkpoints, ONNX models or logits files, several times): leave out --teacher-logits');
+  if (o.moreTeachers?.length && o.augment) throw new Error('--augment with several teachers is not supported: an ensemble\'s logits are computed once, for the training images as they are');
+  const files = runFiles('distill', o);
+  checkRunFiles(files, o);
+  return files;
+}
+
+/**
+ * Where a checkpoint teacher's logits come from (--teacher-backend, --cache-dir, --no-cache):
+ * options of distill and ablate, which apply to a kdgpu checkpoint teacher only.
+ */
+export function checkTeacherLogitsOptions(o: Pick<DistillCliOptions, 'teacher' | 'teacherLogits' | 'teacherBackend' | 'cache' | 'cacheDir' | 'augment'>): void {
+  const onnx = isOnnxPath(o.teacher);
   if (o.teacherBackend && o.teacherBackend !== 'auto' && (onnx || o.teacherLogits)) {
     throw new Error(`--teacher-backend applies to a kdgpu checkpoint teacher, not to ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher (onnxruntime runs it)'}`);
   }
@@ -145,14 +162,6 @@ export function checkDistillOptions(o: DistillCliOptions): RunFiles {
   if (o.teacherBackend === 'onnxruntime' && o.augment) {
     throw new Error("--teacher-backend onnxruntime cannot be used with --augment: the teacher sees each epoch's augmented images, which kdgpu's forward computes on the device (--teacher-backend kdgpu or auto)");
   }
-  if ((onnx || o.teacherLogits) && o.augment) {
-    throw new Error(`--augment needs a teacher that kdgpu runs (a checkpoint): the logits of ${o.teacherLogits ? '--teacher-logits' : 'an ONNX teacher'} are computed once, for the training images as they are`);
-  }
-  if (o.moreTeachers?.length && o.teacherLogits) throw new Error('an ensemble is given with --teacher only (checkpoints, ONNX models or logits files, several times): leave out --teacher-logits');
-  if (o.moreTeachers?.length && o.augment) throw new Error('--augment with several teachers is not supported: an ensemble\'s logits are computed once, for the training images as they are');
-  const files = runFiles('distill', o);
-  checkRunFiles(files, o);
-  return files;
 }
 
 /** The teacher of a run, the data it is distilled on, and a line that describes it. */
@@ -211,7 +220,7 @@ async function checkpointTeacher(engine: Engine, o: DistillCliOptions, out: (s: 
 async function checkpointLogits(engine: Engine, teacher: Awaited<ReturnType<typeof loadWeights>>, data: LoadedData, o: DistillCliOptions, trainHash: string, out: (s: string) => void) {
   const choose = () => chooseTeacherBackend(engine, o.teacherBackend ?? 'auto', !!o.augment);
   const { trainIdx } = splitRows(data.train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
-  const got = await cachedTeacherLogits(engine, teacher, data.train, trainIdx, { backend: choose, cache: logitsCacheOf(o), trainingSetHash: trainHash }, out);
+  const got = await cachedTeacherLogits(engine, teacher, data.train, trainIdx, { choice: o.teacherBackend ?? 'auto', backend: choose, cache: logitsCacheOf(o), trainingSetHash: trainHash }, out);
   return {
     teacher: { logits: got.logits, classes: (teacher.config as ModelConfig).input.classes, hash: teacher.hash },
     detail: `the teacher's logits for the ${trainIdx.length} training rows: ${got.how}`,

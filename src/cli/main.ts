@@ -77,6 +77,14 @@ const teacherBackendOption = () =>
     .choices([...TEACHER_BACKENDS])
     .default('auto');
 
+/** Where a checkpoint teacher's logits come from: distill's and ablate's. */
+function addTeacherLogitsOptions(cmd: Command): Command {
+  return cmd
+    .addOption(teacherBackendOption())
+    .option('--cache-dir <dir>', "where a checkpoint teacher's logits are kept between runs (default: $XDG_CACHE_HOME/kdgpu, else ~/.cache/kdgpu)")
+    .option('--no-cache', "neither read nor write a checkpoint teacher's logits in the cache: compute them");
+}
+
 /** The method options of method.md, shared by distill and ablate (the method itself and the student are each command's own). */
 export function addDistillOptions(cmd: Command): Command {
   return addFieldOptions(cmd, optionFields('method').filter((f) => f !== 'method' && f !== 'student'));
@@ -153,7 +161,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   });
 
-  addDistillOptions(
+  addTeacherLogitsOptions(addDistillOptions(
     addTrainingOptions(
       program
         .command('distill')
@@ -167,9 +175,6 @@ export async function main(argv: string[]): Promise<void> {
         .addOption(fieldOption('onnxStd'))
         .addOption(fieldOption('onnxBatch'))
         .option('--no-teacher-check', "distil even from a teacher whose training predictions are at chance level (logits in another order, an ONNX input fed wrongly): refused by default")
-        .addOption(teacherBackendOption())
-        .option('--cache-dir <dir>', "where a checkpoint teacher's logits are kept between runs (default: $XDG_CACHE_HOME/kdgpu, else ~/.cache/kdgpu)")
-        .option('--no-cache', "neither read nor write a checkpoint teacher's logits in the cache: compute them")
         .addOption(fieldOption('student'))
         .addOption(fieldOption('method'))
         .option('--out <file>', 'save the student here after every epoch')
@@ -177,7 +182,7 @@ export async function main(argv: string[]): Promise<void> {
       undefined,
       "default: the teacher checkpoint's; fashion-mnist for an ONNX teacher or logits",
     ),
-  ).action(async (cliOpts: Omit<DistillCliOptions, 'teacher'> & { teacher?: string[]; adapter: AdapterChoice }) => {
+  )).action(async (cliOpts: Omit<DistillCliOptions, 'teacher'> & { teacher?: string[]; adapter: AdapterChoice }) => {
     const opts = splitTeachers(cliOpts);
     checkDistillOptions(opts); // before the engine starts: nothing is written until these pass
     if (isOnnxPath(opts.teacher)) await loadOnnxRuntimeNode(); // an ONNX teacher without onnxruntime-node: say so now
@@ -189,7 +194,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   });
 
-  addDistillOptions(
+  addTeacherLogitsOptions(addDistillOptions(
     addTrainingOptions(
       program
         .command('ablate')
@@ -205,7 +210,7 @@ export async function main(argv: string[]): Promise<void> {
       undefined,
       "default: the teacher's",
     ),
-  ).action(async (cliOpts: Omit<AblateOptions, 'teacher'> & { teacher: string[]; adapter: AdapterChoice }, cmd: Command) => {
+  )).action(async (cliOpts: Omit<AblateOptions, 'teacher'> & { teacher: string[]; adapter: AdapterChoice }, cmd: Command) => {
     const opts = splitTeachers(cliOpts) as AblateOptions & { adapter: AdapterChoice };
     if (opts.grid && opts.methods) throw new Error('--grid and --methods cannot be used together');
     // Options ablate has (they come with the training options) but cannot honour: refused, not ignored.

@@ -14,7 +14,7 @@ import { modelKernels, batchSizes, EVAL_BATCH } from '../train.js';
 import { onnxFromModel } from '../interop/onnx-export.js';
 import { onnxTeacherLogits, type OrtModule } from '../interop/onnx-teacher.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
-import { LogitsCache, type LogitsKey } from '../io/logits-cache.js';
+import { LogitsCache, type CacheLookup, type LogitsKey } from '../io/logits-cache.js';
 
 export const TEACHER_BACKENDS = ['auto', 'kdgpu', 'onnxruntime'] as const;
 export type TeacherBackendChoice = (typeof TEACHER_BACKENDS)[number];
@@ -75,6 +75,8 @@ export async function computeTeacherLogits(engine: Engine, teacher: RestoredMode
 
 /** Where computed logits are kept: a cache directory, or none (--no-cache). */
 export interface TeacherLogitsSource {
+  /** The backend asked for: with 'auto' an entry of either backend is used. */
+  choice: TeacherBackendChoice;
   /** The backend, chosen only when the logits must be computed (a cache hit loads no onnxruntime). */
   backend: () => Promise<TeacherBackend>;
   cache: LogitsCache | null;
@@ -96,16 +98,21 @@ export async function cachedTeacherLogits(
   source: TeacherLogitsSource,
   note: (s: string) => void,
 ): Promise<{ logits: Float32Array; how: string }> {
-  const key: LogitsKey = { teacher: teacher.hash, trainingSet: source.trainingSetHash, rows, augmentation: 'none' };
   const C = teacher.model.input.classes;
+  const keyOf = (backend: TeacherBackend['kind']): LogitsKey => ({ teacher: teacher.hash, trainingSet: source.trainingSetHash, rows, augmentation: 'none', backend });
+  // 'auto' takes either backend's entry (they agree to about 1e-5), the one it would compute first.
+  const kinds: Array<TeacherBackend['kind']> = source.choice !== 'auto' ? [source.choice] : engine.software ? ['onnxruntime', 'kdgpu'] : ['kdgpu', 'onnxruntime'];
   // An entry holds the rows' logits only ([rows, C]), placed back at their dataset positions.
-  const found = source.cache?.read(key, rows.length * C);
-  if (found?.logits) {
-    const logits = new Float32Array(data.n * C);
-    rows.forEach((k, i) => logits.set(found.logits.subarray(i * C, (i + 1) * C), k * C));
-    return { logits, how: `read from the cache (${found.path}): the teacher's forward skipped` };
+  for (const kind of kinds) {
+    const found: CacheLookup | undefined = source.cache?.read(keyOf(kind), rows.length * C);
+    if (found?.logits) {
+      const hit = found.logits;
+      const logits = new Float32Array(data.n * C);
+      rows.forEach((k, i) => logits.set(hit.subarray(i * C, (i + 1) * C), k * C));
+      return { logits, how: `read from the cache (${found.path}, computed by ${kind}): the teacher's forward skipped` };
+    }
+    if (found?.discarded) note(`note: a cached entry was discarded and is recomputed: ${found.discarded}`);
   }
-  if (found?.discarded) note(`note: a cached entry was discarded and is recomputed: ${found.discarded}`);
   const backend = await source.backend();
   const started = performance.now();
   const logits = await computeTeacherLogits(engine, teacher, data, rows, backend);
@@ -115,7 +122,7 @@ export async function cachedTeacherLogits(
     const ofRows = new Float32Array(rows.length * C);
     rows.forEach((k, i) => ofRows.set(logits.subarray(k * C, (k + 1) * C), i * C));
     try {
-      stored = `; cached in ${await source.cache.write(key, ofRows, C)}`;
+      stored = `; cached in ${await source.cache.write(keyOf(backend.kind), ofRows, C)}`;
     } catch (e) {
       note(`note: the teacher's logits could not be cached in ${source.cache.dir}: ${(e as Error).message}`);
     }

@@ -25,6 +25,11 @@ export interface LogitsKey {
   rows: Uint32Array;
   /** The images' augmentation ('none', or the augmentation's options, seed and epoch). */
   augmentation: string;
+  /**
+   * The engine that computed them: kdgpu's forward and onnxruntime's agree to about 1e-5, not bit
+   * for bit, so a run that names one (--teacher-backend) never reads the other's.
+   */
+  backend: 'kdgpu' | 'onnxruntime';
 }
 
 /** $XDG_CACHE_HOME/kdgpu, else ~/.cache/kdgpu. */
@@ -50,7 +55,7 @@ export class LogitsCache {
   /** The key as text (stored in the entry) and the entry's file. */
   private entry(key: LogitsKey): { text: string; path: string } {
     const rowsHash = sha256Hex(new Uint8Array(key.rows.buffer, key.rows.byteOffset, key.rows.byteLength));
-    const text = JSON.stringify({ teacher: key.teacher, trainingSet: key.trainingSet, rows: `${key.rows.length}:${rowsHash}`, augmentation: key.augmentation });
+    const text = JSON.stringify({ teacher: key.teacher, trainingSet: key.trainingSet, rows: `${key.rows.length}:${rowsHash}`, augmentation: key.augmentation, backend: key.backend });
     return { text, path: join(this.dir, sha256Hex(new TextEncoder().encode(text)) + SUFFIX) };
   }
 
