@@ -63,19 +63,21 @@ export interface ScorerState {
   selections: number;
 }
 
-/** Student logits [rows, C] and last-layer features [rows, D] for dataset samples `indices`, in order. */
-function studentOutputs(student: Model, data: Dataset, indices: Uint32Array): { logits: GPUBuffer; features: GPUBuffer; D: number } {
+/** Student logits [rows, C] for dataset samples `indices`, in order, and with `features` their last-layer features [rows, D]. */
+function studentOutputs(student: Model, data: Dataset, indices: Uint32Array, features: true): { logits: GPUBuffer; features: GPUBuffer; D: number };
+function studentOutputs(student: Model, data: Dataset, indices: Uint32Array, features: false): { logits: GPUBuffer };
+function studentOutputs(student: Model, data: Dataset, indices: Uint32Array, withFeatures: boolean): { logits: GPUBuffer; features?: GPUBuffer; D?: number } {
   const engine = student.store.engine;
   const C = student.input.classes;
   const D = student.head.inFeatures;
   const rows = indices.length;
   const logits = engine.alloc(rows * C * 4, 'ds-logits');
-  const features = engine.alloc(rows * D * 4, 'ds-features');
+  const features = withFeatures ? engine.alloc(rows * D * 4, 'ds-features') : undefined;
   forEachBatch(student, data, { indices }, ({ g, x, batch, offset }) => {
     let h = null as null | { buffer: GPUBuffer; offset?: number };
-    const z = student.forward(g, x, (t) => (h = t.data));
+    const z = student.forward(g, x, features ? (t) => (h = t.data) : undefined);
     engine.copy(z.data.buffer, z.data.offset ?? 0, logits, offset * C * 4, batch.size * C * 4);
-    engine.copy(h!.buffer, h!.offset ?? 0, features, offset * D * 4, batch.size * D * 4);
+    if (features) engine.copy(h!.buffer, h!.offset ?? 0, features, offset * D * 4, batch.size * D * 4);
   });
   return { logits, features, D };
 }
@@ -92,7 +94,7 @@ function influence(student: Model, data: Dataset, split: { train: Uint32Array; v
     return b;
   };
   // G_val = mean over the validation split of (softmax(z_j) − onehot(y_j)) ⊗ h_j   [C, D]
-  const val = studentOutputs(student, data, split.val);
+  const val = studentOutputs(student, data, split.val, true);
   temps.push(val.logits, val.features);
   const D = val.D;
   const nv = split.val.length;
@@ -103,7 +105,7 @@ function influence(student: Model, data: Dataset, split: { train: Uint32Array; v
   const gVal = tmp(C * D, 'ds-gval');
   matmul(engine, dz, val.features, gVal, C, D, nv, { transA: true });
 
-  const train = studentOutputs(student, data, split.train);
+  const train = studentOutputs(student, data, split.train, true);
   temps.push(train.logits, train.features);
   const n = split.train.length;
   // G' = G_val ⊘ H:  H = (1 + λ)·I, or diag(mean_i q_ic(1 − q_ic)·h_id²) + λ.
@@ -172,9 +174,9 @@ function scoreRows(
     case 'teacher-entropy':
     case 'student-need': {
       const scores = engine.alloc(n * 4, 'ds-scores');
-      const zs = o.score === 'student-need' ? studentOutputs(student, data, split.train) : null;
+      const zs = o.score === 'student-need' ? studentOutputs(student, data, split.train, false) : null;
       dsScores(engine, o.score, { zs: zs?.logits ?? gpu.teacherLogits, zt: gpu.teacherLogits, labels: gpu.labels, idx, score: scores }, n, C, o.temperature, o.revision);
-      if (zs) for (const b of [zs.logits, zs.features]) engine.release(b);
+      if (zs) engine.release(zs.logits);
       return scores;
     }
     case 'ensemble-disagreement': {
