@@ -136,7 +136,7 @@ export const winogradCheck: KernelCheck = {
  * touches in a tile is bounded by these terms; used where magnitudes vary element by element,
  * where a small output's error comes from large inputs in its tile outside its receptive field.
  */
-function tileScale(g: { N: number; K: number; C: number; H: number; W: number; pad: number }, input: Float32Array, w: Float32Array, flip: boolean): Float64Array {
+export function tileScale(g: { N: number; K: number; C: number; H: number; W: number; pad: number }, input: Float32Array, w: Float32Array, flip: boolean): Float64Array {
   const OH = g.H + 2 * g.pad - 2;
   const OW = g.W + 2 * g.pad - 2;
   const out = new Float64Array(g.N * g.C * OH * OW);

@@ -19,8 +19,8 @@ import gemmSource from '../../shaders/winograd_gemm.wgsl';
 import type { Binding, Engine } from '../gpu/engine.js';
 import { defineKernel, type BindingSpec } from '../gpu/kernel.js';
 import type { Activation } from './matmul.js';
-import { canFusePool, convOutSize, describeConv, type ConvShape } from './conv2d.js';
-import { gemmCore, gemmWorkgroups, pickGemmTiling, tilingNow, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
+import { canFusePool, canPoolDirect, convOutSize, describeConv, type ConvShape } from './conv2d.js';
+import { gemmCore, gemmWorkgroups, pickGemmTiling, softwareGemmCost, tilingNow, tileVariant, DEFAULT_TILE, type GemmTiling } from './gemm.js';
 
 const f32 = (name: string, access: BindingSpec['access']): BindingSpec => ({ name, type: 'f32', access });
 const WG = 64;
@@ -159,4 +159,60 @@ export function conv2dBackwardDataWinograd(
   // dx = conv(dy, w'), padding 2 − pad: its output is (OH + 2 − 2·pad) = H by (OW + 2 − 2·pad) = W.
   const g = { N: s.N, K: s.CO, C: s.CI, H: OH, W: OW, pad: 2 - s.pad };
   winograd(engine, g, bufs.dy, bufs.w, bufs.dx, { flip: true, act: 0, accumulate }, tiling);
+}
+
+// ---- the picker ------------------------------------------------------------------------------
+
+/** The two ways a 3×3 stride-1 conv's forward and input gradient are computed. */
+export type ConvAlgorithm = 'winograd' | 'gemm';
+export type ConvDirection = 'forward' | 'forward-pool' | 'backward-data';
+
+let forced: ConvAlgorithm | undefined;
+
+/**
+ * Benchmarks and tests only: every conv the picker is asked about takes `algorithm` (Winograd
+ * where winogradApplies; the implicit GEMM otherwise), or, with undefined, the picker's choice
+ * again. Process-wide, as the pipelines are.
+ */
+export function forceConvAlgorithm(algorithm: ConvAlgorithm | undefined): void {
+  forced = algorithm;
+}
+
+/**
+ * Winograd or the implicit GEMM for one direction of a conv, from the shape alone (so a run's
+ * choices, and its numbers, are the same every time on the same kind of adapter).
+ *
+ * CPU-emulated adapters: the lower estimated cost in the GEMM core's units (softwareGemmCost:
+ * per-lane loads, see pickGemmTiling), with two constants fitted to timings of both algorithms on
+ * SwiftShader (8 shapes from 4→8 to 64→64 channels, forward and backward-data; docs/design.md):
+ *   implicit GEMM  cost(N·OH·OW rows, C cols, 9·K)
+ *   Winograd       0.9 · 16 · cost(T rows, C cols, K) + 0.25 · T · (32·K + 20·C)
+ * (K, C: the reduction's and the output's channels, CI and CO forward, CO and CI backward; T the
+ * 2×2 tiles; the second term the transforms' loads and stores per tile). The batched GEMM's
+ * reduction is only K long, which the 0.9 barely rewards: Winograd wins from about 32 channels
+ * on both sides (the teacher's conv2, 32→64), not at the student's 8→16 or 4→8. The first
+ * layer's pooled forward keeps its direct kernel there (canPoolDirect).
+ *
+ * GPUs: by FLOPs, Winograd where its multiply-adds and transform additions come to at most half
+ * the direct convolution's, (32·K·C + 32·K + 24·C) per tile against 72·K·C (about 16 channels on
+ * both sides and up): the transforms' memory traffic, 16·(K + C) floats per tile, is then small
+ * beside its 16·K·C multiply-adds.
+ *
+ * Either way Winograd only where its scratch (V, M: 16·K·T and 16·C·T floats) fits one binding.
+ */
+export function pickConvAlgorithm(engine: Engine, s: ConvShape, direction: ConvDirection): ConvAlgorithm {
+  if (!winogradApplies(s)) return 'gemm';
+  if (forced) return forced;
+  if (direction === 'forward-pool' && engine.software && canPoolDirect(s)) return 'gemm';
+  const { OH, OW } = convOutSize(s);
+  const [K, C] = direction === 'backward-data' ? [s.CO, s.CI] : [s.CI, s.CO];
+  // The Winograd pass's own geometry: backward-data convolves dy (OH × OW) into dx (H × W).
+  const [outH, outW] = direction === 'backward-data' ? [s.H, s.W] : [OH, OW];
+  const T = s.N * Math.ceil(outH / 2) * Math.ceil(outW / 2);
+  if (16 * Math.max(K, C) * T * 4 > engine.limits.maxStorageBufferBindingSize) return 'gemm';
+  if (!engine.software) return 32 * K * C + 32 * K + 24 * C <= 0.5 * 72 * K * C ? 'winograd' : 'gemm';
+  const pixels = s.N * outH * outW;
+  const implicit = softwareGemmCost(pixels, C, 9 * K, pickGemmTiling(engine, pixels, C));
+  const winograd = 0.9 * 16 * softwareGemmCost(T, C, K, winogradTiling(engine, T, C)) + 0.25 * T * (32 * K + 20 * C);
+  return winograd < implicit ? 'winograd' : 'gemm';
 }
