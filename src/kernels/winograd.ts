@@ -167,12 +167,20 @@ export function conv2dBackwardDataWinograd(
 export type ConvAlgorithm = 'winograd' | 'gemm';
 export type ConvDirection = 'forward' | 'forward-pool' | 'backward-data';
 
-let forced: ConvAlgorithm | undefined;
+let forced: ConvAlgorithm | undefined = fromEnvironment();
+
+/** KDGPU_CONV=winograd|gemm (Node): the override below from the start, for benchmark runs. */
+function fromEnvironment(): ConvAlgorithm | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KDGPU_CONV;
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'winograd' && v !== 'gemm') throw new Error(`KDGPU_CONV=${v}: expected winograd or gemm (or unset, for the picker)`);
+  return v;
+}
 
 /**
  * Benchmarks and tests only: every conv the picker is asked about takes `algorithm` (Winograd
  * where winogradApplies; the implicit GEMM otherwise), or, with undefined, the picker's choice
- * again. Process-wide, as the pipelines are.
+ * again. Process-wide, as the pipelines are; KDGPU_CONV sets it at start-up.
  */
 export function forceConvAlgorithm(algorithm: ConvAlgorithm | undefined): void {
   forced = algorithm;
