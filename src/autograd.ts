@@ -5,6 +5,7 @@ import { Graph, Tensor } from './tensor.js';
 import { elementwise } from './kernels/elementwise.js';
 import { matmul, type Activation } from './kernels/matmul.js';
 import { conv2dForward, conv2dBackwardData, conv2dBackwardWeight, conv2dReluMaxPoolForward, conv2dPoolBackwardWeightC1, canFusePool, canPoolDirect, convOutSize, type ConvShape } from './kernels/conv2d.js';
+import { conv2dBackwardDataWinograd, conv2dForwardWinograd, conv2dReluMaxPoolWinograd, pickConvAlgorithm } from './kernels/winograd.js';
 import { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward, poolOutSize, type PoolShape } from './kernels/pool2d.js';
 import { batchnormStats, batchnormApply, batchnormBackward } from './kernels/batchnorm.js';
 import { reduceAxis } from './kernels/reduce.js';
@@ -72,7 +73,9 @@ function convShape(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvS
 function convBackward(g: Graph, s: ConvShape, x: Tensor, w: Tensor, b: Tensor | null, dy: GPUBufferBinding): void {
   if (x.requiresGrad) {
     const t = g.gradTarget(x);
-    conv2dBackwardData(g.engine, s, { dy, w: w.data, dx: t.grad }, t.accumulate);
+    const bufs = { dy, w: w.data, dx: t.grad };
+    if (pickConvAlgorithm(g.engine, s, 'backward-data') === 'winograd') conv2dBackwardDataWinograd(g.engine, s, bufs, t.accumulate);
+    else conv2dBackwardData(g.engine, s, bufs, t.accumulate);
   }
   if (w.requiresGrad) {
     const tw = g.gradTarget(w);
@@ -93,7 +96,9 @@ export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, opts: C
   const activation = opts.activation ?? 'none';
   const y = g.tensor([s.N, s.CO, OH, OW], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
   y.reluOutput = activation === 'relu';
-  conv2dForward(g.engine, s, { x: x.data, w: w.data, bias: b?.data, y: y.data }, activation);
+  const bufs = { x: x.data, w: w.data, bias: b?.data, y: y.data };
+  if (pickConvAlgorithm(g.engine, s, 'forward') === 'winograd') conv2dForwardWinograd(g.engine, s, bufs, activation);
+  else conv2dForward(g.engine, s, bufs, activation);
   g.record('conv2d', [x, w, ...(b ? [b] : [])], () => {
     if (y.grad) convBackward(g, s, x, w, b, maskedGrad(g, y, activation));
   });
@@ -112,7 +117,9 @@ export function conv2dReluMaxPool(g: Graph, x: Tensor, w: Tensor, b: Tensor | nu
   const { OH, OW } = convOutSize(s);
   const y = g.tensor([s.N, s.CO, OH / 2, OW / 2], x.requiresGrad || w.requiresGrad || !!b?.requiresGrad);
   const arg = g.scratch(y.size, 'pool_arg');
-  conv2dReluMaxPoolForward(g.engine, s, { x: x.data, w: w.data, bias: b?.data, y: y.data, arg });
+  const bufs = { x: x.data, w: w.data, bias: b?.data, y: y.data, arg };
+  if (pickConvAlgorithm(g.engine, s, 'forward-pool') === 'winograd') conv2dReluMaxPoolWinograd(g.engine, s, bufs);
+  else conv2dReluMaxPoolForward(g.engine, s, bufs);
   g.record('conv2dReluMaxPool', [x, w, ...(b ? [b] : [])], () => {
     if (!y.grad) return;
     if (!x.requiresGrad && g.engine.software && canPoolDirect(s)) {

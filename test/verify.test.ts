@@ -42,4 +42,38 @@ describe('the verifier catches broken kernels', () => {
     expect(Math.abs(got[253] - ref[253])).toBeLessThan(1e-6);
     [a, b, out].forEach((x) => engine.release(x));
   });
+
+  it('with an error scale, bounds the error by rel·scale rather than rel·|ref| (Winograd\'s tolerance)', async () => {
+    const engine = await testEngine();
+    const { elementwise } = await import('../src/kernels/elementwise.js');
+    const { elementwiseKernel } = await import('../src/kernels/elementwise.js');
+    // y = α·x against the reference x, with scale 10·|x| and rel 10⁻⁶: α − 1 = 5·10⁻⁶ is inside the
+    // bound (5·10⁻⁶·|x| ≤ 10⁻⁵·|x|), 2·10⁻⁵ is outside it, though both are far beyond 10⁻⁶·|ref|.
+    const x = Float32Array.from({ length: 37 }, (_, i) => (i % 2 ? 1 : -1) * (1 + i));
+    const check = (alpha: number) => ({
+      name: `scaled ${alpha}`,
+      kernels: [elementwiseKernel],
+      cases: () => [
+        {
+          shape: 'n=37',
+          inputs: { x },
+          outputs: { y: 37 },
+          run: (e: typeof engine, b: Record<string, GPUBuffer>) => elementwise(e, 'scale', b.x, b.x, b.y, 37, alpha),
+          reference: () => ({ y: Float64Array.from(x) }),
+          errorScale: () => ({ y: Float64Array.from(x, (v) => 10 * Math.abs(v)) }),
+          tolerance: { abs: 0, rel: 1e-6 },
+        },
+      ],
+    });
+    const rows = await verifyKernels(engine, { seed: 1, builtins: false, checks: [check(1 + 5e-6), check(1 + 2e-5)] });
+    expect(rows.map((r) => r.pass)).toEqual([true, false]);
+    expect(rows[0].tolerance).toContain('scale');
+  });
+
+  it('runs the Winograd checks within their stated bound', async () => {
+    const engine = await testEngine();
+    const rows = await verifyKernels(engine, { seed: 5, filter: 'winograd' });
+    expect(rows.filter((r) => !r.pass).map((r) => `${r.shape} ${r.output}: ${r.detail}`)).toEqual([]);
+    expect(rows.length).toBeGreaterThan(30);
+  });
 });

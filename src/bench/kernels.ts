@@ -16,6 +16,7 @@ import { reduceAxis } from '../kernels/reduce.js';
 import { softmax, softmaxCrossEntropy } from '../kernels/softmax.js';
 import { kdLoss, labelRevision } from '../kernels/kd.js';
 import { conv2dBackwardData, conv2dBackwardWeight, conv2dPoolBackwardWeightC1, conv2dReluMaxPoolForward, convOutSize, type ConvShape } from '../kernels/conv2d.js';
+import { conv2dBackwardDataWinograd, conv2dReluMaxPoolWinograd } from '../kernels/winograd.js';
 import { maxPoolBackward, maxPoolForward, poolOutSize, type PoolShape } from '../kernels/pool2d.js';
 import { batchnormApply, batchnormBackward, batchnormStats, type BnShape } from '../kernels/batchnorm.js';
 import { optimizerUpdate, type OptimizerRule } from '../kernels/optim.js';
@@ -245,6 +246,29 @@ export async function runKernelBench(engine: Engine, opts: KernelBenchOptions = 
       await timed('conv2d_forward', `${convLabel(label, s)} +bias ReLU maxpool 2x2`, () => conv2dReluMaxPoolForward(engine, s, { x, w, bias, y: pooled, arg }), flops(s.N * OH * OW, s.CO, K), 'GFLOP/s', heavy);
       await timed('conv2d_backward_data', convLabel(label, s), () => conv2dBackwardData(engine, s, { dy, w, dx }), flops(s.N * s.H * s.W, s.CI, s.CO * s.KH * s.KW), 'GFLOP/s', heavy);
       await timed('conv2d_backward_weight', `${convLabel(label, s)} +bias grad, split-k reduce`, () => conv2dBackwardWeight(engine, s, { dy, x, dw, db }), flops(s.CO, K, s.N * OH * OW), 'GFLOP/s', heavy);
+    }
+  }
+  // Winograd F(2×2, 3×3) beside the implicit GEMM at the same convs (the models' 3×3 convs with
+  // more than one input channel; the first layers' forward is the direct kernel on CPU adapters
+  // and their input gradient is never computed), forward as the models run it (bias, ReLU and the
+  // 2×2 max pool fused) and backward-data. Both rates count the direct convolution's FLOPs,
+  // 2·N·CO·OH·OW·CI·9 (Winograd does 1/2.25 of the multiplies), so they compare as times do.
+  if (want('winograd')) {
+    for (const [label, s] of gemmConvs) {
+      const { OH, OW } = convOutSize(s);
+      const x = buf(s.N * s.CI * s.H * s.W);
+      const w = buf(s.CO * s.CI * 9, -0.3, 0.3);
+      const bias = buf(s.CO);
+      const pooled = buf((s.N * s.CO * OH * OW) / 4);
+      const arg = buf((s.N * s.CO * OH * OW) / 4);
+      const dy = buf(s.N * s.CO * OH * OW);
+      const dx = buf(s.N * s.CI * s.H * s.W);
+      const direct = 2 * s.N * s.CO * OH * OW * s.CI * 9;
+      const fwd = `${convLabel(label, s)} +bias ReLU maxpool 2x2`;
+      await timed('winograd', `${fwd}: implicit GEMM`, () => conv2dReluMaxPoolForward(engine, s, { x, w, bias, y: pooled, arg }), direct, 'GFLOP/s', heavy);
+      await timed('winograd', `${fwd}: Winograd`, () => conv2dReluMaxPoolWinograd(engine, s, { x, w, bias, y: pooled, arg }), direct, 'GFLOP/s', heavy);
+      await timed('winograd', `${convLabel(label, s)} backward data: implicit GEMM`, () => conv2dBackwardData(engine, s, { dy, w, dx }), direct, 'GFLOP/s', heavy);
+      await timed('winograd', `${convLabel(label, s)} backward data: Winograd`, () => conv2dBackwardDataWinograd(engine, s, { dy, w, dx }), direct, 'GFLOP/s', heavy);
     }
   }
   // The direct first layer: forward as above (FLOPs of the dense conv, all of which it computes);

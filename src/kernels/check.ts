@@ -20,8 +20,14 @@ export interface VerifyCase {
   run(engine: Engine, bufs: Record<string, GPUBuffer>): void;
   /** Float64 reference for every output. */
   reference(): Record<string, Float64Array>;
-  /** Pass when |got − ref| ≤ abs + rel·|ref| for every element. */
+  /** Pass when |got − ref| ≤ abs + rel·|ref| for every element (rel·scale with errorScale). */
   tolerance: { abs: number; rel: number };
+  /**
+   * Per-element magnitudes that the error is relative to instead of |ref|, for algorithms whose
+   * error grows with the terms summed rather than with their sum (Winograd: Σ|x|·|w| over the
+   * receptive field). Same names and lengths as the outputs.
+   */
+  errorScale?(): Record<string, Float64Array>;
   /** For `bench kernels`: the work one run does (FLOPs or bytes moved), so a rate can be given. */
   work?: { amount: number; unit: 'GFLOP/s' | 'GB/s' };
 }

@@ -47,7 +47,7 @@ export function pickGemmTiling(engine: Engine, rows: number, cols: number, maxRo
   let bestCost = Infinity;
   for (const TN of [8, 16] as const) {
     for (const TM of [4, 8, 16, 32].filter((h) => h <= maxRows)) {
-      const cost = Math.ceil(rows / TM) * Math.ceil(cols / TN) * (0.76 * (TM + TN) + 0.04 * TM * TN);
+      const cost = Math.ceil(rows / TM) * Math.ceil(cols / TN) * chunkCost({ TM, TN, WG: 16 });
       if (cost <= bestCost) {
         best = { TM, TN, WG: 16 };
         bestCost = cost;
@@ -56,6 +56,13 @@ export function pickGemmTiling(engine: Engine, rows: number, cols: number, maxRo
   }
   return best;
 }
+
+/** The estimated cost of one block's chunk of 4 k on CPU-emulated adapters (see pickGemmTiling). */
+export const chunkCost = (t: GemmTiling): number => 0.76 * (t.TM + t.TN) + 0.04 * t.TM * t.TN;
+
+/** The estimated cost of a rows × cols × K GEMM in the tiling `t` on CPU-emulated adapters. */
+export const softwareGemmCost = (rows: number, cols: number, K: number, t: GemmTiling): number =>
+  Math.ceil(rows / t.TM) * Math.ceil(cols / t.TN) * Math.ceil(K / 4) * chunkCost(t);
 
 /**
  * The tiling to dispatch with now: `best` once its pipeline is built; before that, its quick twin

@@ -8,6 +8,7 @@ import { matmulCheck } from './matmul.check.js';
 import { softmaxCheck, softmaxXentCheck } from './softmax.check.js';
 import { ceilingCheck } from './ceiling.check.js';
 import { conv2dCheck } from './conv2d.check.js';
+import { winogradCheck } from './winograd.check.js';
 import { pool2dCheck } from './pool2d.check.js';
 import { batchnormCheck } from './batchnorm.check.js';
 import { optimizerCheck } from './optim.check.js';
@@ -16,4 +17,4 @@ import { scoresCheck } from './scores.check.js';
 import { finiteKernelCheck } from './finite.check.js';
 import { scatterCheck } from './scatter.check.js';
 
-export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, scoresCheck, finiteKernelCheck, scatterCheck, ceilingCheck];
+export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, winogradCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, scoresCheck, finiteKernelCheck, scatterCheck, ceilingCheck];

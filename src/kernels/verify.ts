@@ -49,10 +49,11 @@ export async function verifyKernels(engine: Engine, options: VerifyOptions = {})
       }
       c.run(engine, bufs);
       const ref = c.reference();
+      const scale = c.errorScale?.();
       for (const { name, count, u32 } of outputs) {
         const raw = await engine.read(bufs[name], count * 4);
         const got = u32 ? new Uint32Array(raw) : new Float32Array(raw);
-        const row = compare(check.name, c.shape, name, got, ref[name], u32 ? { abs: 0, rel: 0 } : c.tolerance);
+        const row = compare(check.name, c.shape, name, got, ref[name], u32 ? { abs: 0, rel: 0 } : c.tolerance, u32 ? undefined : scale?.[name]);
         rows.push(row);
         options.onRow?.(row);
       }
@@ -69,6 +70,7 @@ function compare(
   got: Float32Array | Uint32Array,
   ref: Float64Array | undefined,
   tol: { abs: number; rel: number },
+  scale?: Float64Array,
 ): VerifyRow {
   const row: VerifyRow = {
     kernel,
@@ -76,20 +78,21 @@ function compare(
     output,
     maxAbsError: 0,
     maxRelError: 0,
-    tolerance: `${tol.abs.toExponential(1)} + ${tol.rel.toExponential(1)}·|ref|`,
+    tolerance: `${tol.abs.toExponential(1)} + ${tol.rel.toExponential(1)}·${scale ? 'scale' : '|ref|'}`,
     pass: true,
   };
-  if (!ref || ref.length !== got.length) {
+  if (!ref || ref.length !== got.length || (scale && scale.length !== got.length)) {
     row.pass = false;
-    row.detail = `reference has ${ref?.length ?? 'no'} elements, output has ${got.length}`;
+    row.detail = `reference has ${ref?.length ?? 'no'} elements${scale ? `, error scale ${scale.length}` : ''}, output has ${got.length}`;
     return row;
   }
   for (let i = 0; i < got.length; i++) {
     const err = Math.abs(got[i] - ref[i]);
-    const bad = !(err <= tol.abs + tol.rel * Math.abs(ref[i])); // NaN (unwritten) fails here
+    const mag = scale ? scale[i] : Math.abs(ref[i]);
+    const bad = !(err <= tol.abs + tol.rel * mag); // NaN (unwritten) fails here
     if (!Number.isNaN(err)) {
       row.maxAbsError = Math.max(row.maxAbsError, err);
-      row.maxRelError = Math.max(row.maxRelError, err / Math.max(Math.abs(ref[i]), tol.abs / Math.max(tol.rel, 1e-30), 1e-30));
+      row.maxRelError = Math.max(row.maxRelError, err / Math.max(mag, tol.abs / Math.max(tol.rel, 1e-30), 1e-30));
     }
     if (bad && row.pass) {
       row.pass = false;
