@@ -333,7 +333,7 @@ export function forEachBatch(
   const batcher = new Batcher(data, { batchSize, seed: opts.seed ?? 0, shuffle: false, indices: opts.indices, augment: opts.augment });
   const bufs = new BatchBuffers(engine, batchSize, exampleSize(data));
   const own = !opts.images || opts.images.dataset !== data || opts.augment !== undefined;
-  const images = own ? new DeviceImages(engine, data, batcher.padValue) : opts.images!;
+  const images = own ? new DeviceImages(engine, data, batcher.padValue, { rows: opts.indices }) : opts.images!;
   try {
     batcher.startEpoch(opts.epoch ?? 0);
     for (let b = 0; b < batcher.batchesPerEpoch; b++) {
@@ -468,7 +468,7 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
   const guard = new NumericGuard(engine, model.store);
   const optimizer = new Optimizer(model.store, o.optimizer, o.lr, scheduleFor(o.schedule, stepsPerEpoch * o.epochs), guard.health);
   const bufs = new BatchBuffers(engine, o.batchSize, exampleSize(data));
-  const images = new DeviceImages(engine, data, batcher.padValue, { resident: o.resident });
+  const images = new DeviceImages(engine, data, batcher.padValue, { resident: o.resident, rows: o.indices });
   // Evaluated every epoch: on the device for the whole run.
   const evalImages = new Map<Dataset, DeviceImages>();
   const evalOn = (d: Dataset) => {

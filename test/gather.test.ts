@@ -78,8 +78,11 @@ describe('batches gathered on the GPU', () => {
       const batcher = new Batcher(ds, { batchSize: 6, seed: 3, augment });
       const resident = new DeviceImages(engine, ds, batcher.padValue, { resident: true });
       const uploaded = new DeviceImages(engine, ds, batcher.padValue, { resident: false });
+      // Only the rows a batch reads resident, in another order (a training subset).
+      const rows = Uint32Array.from({ length: ds.n }, (_, i) => ds.n - 1 - i);
+      const subset = new DeviceImages(engine, ds, batcher.padValue, { resident: true, rows });
       try {
-        expect([resident.resident, uploaded.resident]).toEqual([true, false]);
+        expect([resident.resident, uploaded.resident, subset.resident]).toEqual([true, false, true]);
         batcher.startEpoch(1);
         let flipped = 0;
         for (let b = 0; b < batcher.batchesPerEpoch; b++) {
@@ -92,11 +95,13 @@ describe('batches gathered on the GPU', () => {
           const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, n));
           expect(bits(a), `batch ${b}, resident`).toEqual(bits(host.subarray(0, n)));
           expect(bits(u), `batch ${b}, uploaded`).toEqual(bits(a));
+          expect(bits(await gathered(engine, subset, batcher, b)), `batch ${b}, a subset resident`).toEqual(bits(a));
         }
         expect(flipped).toBeGreaterThan(0); // the augmentation did something
       } finally {
         resident.destroy();
         uploaded.destroy();
+        subset.destroy();
       }
     });
   }
@@ -118,6 +123,8 @@ describe('batches gathered on the GPU', () => {
     const engine = await testEngine();
     expect(residentFits(engine, bytes)).toBe(true);
     expect(residentFits(engine, bytes, 100)).toBe(false);
+    expect(residentFits(engine, bytes, 105 * 4, [1, 2, 3, 4])).toBe(true); // 4 rows of 105 bytes
+    expect(residentFits(engine, bytes, 105 * 4, [1, 2, 3, 4, 5])).toBe(false);
   });
 });
 
@@ -131,11 +138,11 @@ describe('8-bit data and the same data as CSV fractions train the same', () => {
   const test = bands(120, 1, 9, 9, 3);
   const o: TrainLoopOptions = { epochs: 2, batchSize: 32, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 }, schedule: 'cosine', seed: 1, augment: { pad: 1, flip: false } };
 
-  const run = async (d: Dataset, t: Dataset, resident?: boolean) => {
+  const run = async (d: Dataset, t: Dataset, resident?: boolean, indices?: Uint32Array) => {
     const engine = await testEngine();
     const model = tiny(engine);
     try {
-      const r = await train(engine, model, d, { ...o, test: t, resident });
+      const r = await train(engine, model, d, { ...o, test: t, resident, indices });
       const weights = [...(await model.store.read()).values()].map((x) => Array.from(x.data));
       return { losses: r.epochs.map((e) => e.trainLoss), accuracy: r.last, weights };
     } finally {
@@ -143,9 +150,14 @@ describe('8-bit data and the same data as CSV fractions train the same', () => {
     }
   };
 
-  it('as read (mean 0, std 1): bit-identical weights, bytes resident or uploaded, or floats', async () => {
+  it('as read (mean 0, std 1): bit-identical weights, bytes resident (all rows or the subset) or uploaded, or floats', async () => {
     const a = await run(data, test);
     const b = await run(data, test, false);
+    const sub = Uint32Array.from({ length: 250 }, (_, i) => i + 50);
+    const s1 = await run(data, test, undefined, sub);
+    const s2 = await run(data, test, false, sub);
+    expect(s2.weights).toEqual(s1.weights);
+    expect(s1.weights).not.toEqual(a.weights);
     const c = await run(asCsvFractions(data), asCsvFractions(test));
     expect(a.accuracy).toBeGreaterThan(0.6);
     expect(b.weights).toEqual(a.weights);
