@@ -9,6 +9,7 @@ import { createNodeEngine } from '../src/gpu/node.js';
 import { createModel } from '../src/nn/models.js';
 import { Optimizer } from '../src/optim/optimizer.js';
 import { BatchBuffers, GpuMetrics, NumericGuard, trainStep } from '../src/train.js';
+import { DeviceImages } from '../src/device-images.js';
 import { Batcher } from '../src/data/batches.js';
 import { loadFashionMnist } from '../src/data/node-files.js';
 import { normalize, exampleSize } from '../src/data/dataset.js';
@@ -24,6 +25,7 @@ const guard = new NumericGuard(engine, model.store);
 const optimizer = new Optimizer(model.store, { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 }, 0.01, { kind: 'constant' }, guard.health);
 const batcher = new Batcher(train, { batchSize, seed: 1, dropLast: true });
 const bufs = new BatchBuffers(engine, batchSize, exampleSize(train));
+const images = new DeviceImages(engine, train);
 const metrics = new GpuMetrics(engine);
 
 const samples: Array<{ step: number; seconds: number; loss: number; bytesInUse: number; bytesAllocated: number; buffersCreated: number; rssMB: number; heapMB: number }> = [];
@@ -33,7 +35,7 @@ for (let s = 1; s <= steps; s++) {
   const b = (s - 1) % batcher.batchesPerEpoch;
   if (b === 0) batcher.startEpoch(++epoch);
   const batch = batcher.fill(b);
-  bufs.upload(batch.images, batch.labels, batch.size);
+  bufs.load(images, batch);
   trainStep(model, optimizer, bufs, batch.size, metrics, guard);
   if (s === 10 || s % 500 === 0 || s === steps) {
     const m = await metrics.take();

@@ -27,7 +27,8 @@ export { selectDistillSubset, type SelectionOptions, type SelectionResult } from
 export { TeacherCache, type TeacherLogits } from './kd/teacher-cache.js';
 export { ABLATION_METHODS, summarise, compare, verdict, markdownTable, accuracyChartSpec, type AblationRun, type AblationArm, type ArmOverrides, type MethodSummary, type PairedComparison, type Metric } from './kd/ablation.js';
 export type { Dataset, PixelLayout } from './data/dataset.js';
-export { normalize, channelStats, takeExamples, pixelsToUnitCHW, type ChannelStats } from './data/dataset.js';
+export { normalize, channelStats, takeExamples, pixelsCHW, inputValues, type ChannelStats } from './data/dataset.js';
+export { DeviceImages, residentFits, type DeviceImagesOptions } from './device-images.js';
 export type { AugmentOptions } from './data/augment.js';
 export {
   parseIdxImages, parseIdxLabels, idxDataset, fashionMnistDataset, isGzip, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, type IdxPair, type IdxImages, type ImageSize,

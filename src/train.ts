@@ -1,8 +1,10 @@
 // The training loop, the one every trainer in kdgpu uses (`kdgpu train`, distill(), the browser
 // worker), and evaluation. A step records forward, the loss (a plug-in: cross-entropy, or the
 // fused KD/DKD kernel), backward and the optimizer update into the engine's current command
-// encoder; its only host work is uploading the batch (which submits the previous step). Loss and
-// accuracy are summed on the GPU and read every few steps, never inside a step.
+// encoder; its only host work is uploading the batch's plan, labels and rows (which submits the
+// previous step): the pixels are gathered, normalised and augmented on the GPU from the dataset's
+// stored values, resident there when they fit (device-images.ts). Loss and accuracy are summed on
+// the GPU and read every few steps, never inside a step.
 
 import type { Engine } from './gpu/engine.js';
 import type { KernelDef, Variant } from './gpu/kernel.js';
@@ -17,6 +19,7 @@ import { Optimizer, scheduleFor, type OptimizerRule, type ScheduleKind } from '.
 import { Graph, type Tensor } from './tensor.js';
 import { Batcher, type Batch } from './data/batches.js';
 import { exampleSize, type Dataset } from './data/dataset.js';
+import { DeviceImages } from './device-images.js';
 import type { AugmentOptions } from './data/augment.js';
 import type { TrainingState } from './nn/checkpoint.js';
 
@@ -166,7 +169,17 @@ export class BatchBuffers {
     this.rows = engine.alloc(batchSize * 4, 'batch-rows');
   }
 
-  /** Upload a host batch (this submits whatever was recorded before); `rows` when a loss needs them. */
+  /**
+   * A filled batch (Batcher.fill) gathered from `source` on the GPU: its labels and rows uploaded
+   * (this submits whatever was recorded before), its images gathered into this.images.
+   */
+  load(source: DeviceImages, batch: Batch): void {
+    this.engine.write(this.labels, batch.labels.subarray(0, batch.size));
+    this.engine.write(this.rows, batch.indices.subarray(0, batch.size));
+    source.gather(batch, this.images);
+  }
+
+  /** Upload a batch of model inputs computed on the host (this submits whatever was recorded before); `rows` when a loss needs them. */
   upload(images: Float32Array, labels: Uint32Array, size: number, rows?: Uint32Array): void {
     this.engine.write(this.images, images.subarray(0, size * this.exampleFloats));
     this.engine.write(this.labels, labels.subarray(0, size));
@@ -310,7 +323,7 @@ export function batchSizes(rows: number, batch: number): number[] {
 export function forEachBatch(
   model: Model,
   data: Dataset,
-  opts: { indices?: Uint32Array; batchSize?: number; augment?: AugmentOptions; seed?: number; epoch?: number },
+  opts: { indices?: Uint32Array; batchSize?: number; augment?: AugmentOptions; seed?: number; epoch?: number; images?: DeviceImages },
   each: (p: BatchPass) => void,
 ): void {
   const engine = model.store.engine;
@@ -319,11 +332,13 @@ export function forEachBatch(
   model.net.train(false);
   const batcher = new Batcher(data, { batchSize, seed: opts.seed ?? 0, shuffle: false, indices: opts.indices, augment: opts.augment });
   const bufs = new BatchBuffers(engine, batchSize, exampleSize(data));
+  const own = !opts.images || opts.images.dataset !== data || opts.augment !== undefined;
+  const images = own ? new DeviceImages(engine, data, batcher.padValue, { rows: opts.indices }) : opts.images!;
   try {
     batcher.startEpoch(opts.epoch ?? 0);
     for (let b = 0; b < batcher.batchesPerEpoch; b++) {
       const batch = batcher.fill(b);
-      bufs.upload(batch.images, batch.labels, batch.size, batch.indices);
+      bufs.load(images, batch);
       const g = new Graph(engine, false);
       const x = g.input(bufs.images, [batch.size, data.channels, data.height, data.width]);
       each({ g, x, batch, bufs, index: b, offset: b * batchSize });
@@ -331,15 +346,19 @@ export function forEachBatch(
     }
   } finally {
     bufs.destroy();
+    if (own) images.destroy();
     model.net.train(wasTraining);
   }
 }
 
-/** Top-1 accuracy (and mean loss) of `model` on `data`, in eval mode; one readback at the end. */
-export async function evaluate(model: Model, data: Dataset, batchSize = EVAL_BATCH): Promise<{ accuracy: number; loss: number }> {
+/**
+ * Top-1 accuracy (and mean loss) of `model` on `data`, in eval mode; one readback at the end.
+ * `images`: the data already on the device (a caller that evaluates every epoch keeps it there).
+ */
+export async function evaluate(model: Model, data: Dataset, batchSize = EVAL_BATCH, images?: DeviceImages): Promise<{ accuracy: number; loss: number }> {
   const metrics = new GpuMetrics(model.store.engine);
   try {
-    forEachBatch(model, data, { batchSize }, ({ g, x, bufs, batch }) => {
+    forEachBatch(model, data, { batchSize, images }, ({ g, x, bufs, batch }) => {
       const { loss, correct } = softmaxCrossEntropyLoss(g, model.forward(g, x), { buffer: bufs.labels });
       metrics.add(loss, correct, batch.size);
     });
@@ -374,6 +393,11 @@ export interface TrainLoopOptions {
   stopAfter?: number;
   /** Treat a finite loss that grows far beyond its start as a numerical fault (DivergenceCheck); default true. */
   divergenceCheck?: boolean;
+  /**
+   * Keep the training images resident on the device (true), upload each batch's (false), or
+   * resident when they fit (absent: see residentFits). Batches are bit-identical either way.
+   */
+  resident?: boolean;
 }
 
 export interface TrainProgress {
@@ -444,6 +468,14 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
   const guard = new NumericGuard(engine, model.store);
   const optimizer = new Optimizer(model.store, o.optimizer, o.lr, scheduleFor(o.schedule, stepsPerEpoch * o.epochs), guard.health);
   const bufs = new BatchBuffers(engine, o.batchSize, exampleSize(data));
+  const images = new DeviceImages(engine, data, batcher.padValue, { resident: o.resident, rows: o.indices });
+  // Evaluated every epoch: on the device for the whole run.
+  const evalImages = new Map<Dataset, DeviceImages>();
+  const evalOn = (d: Dataset) => {
+    let im = evalImages.get(d);
+    if (!im) evalImages.set(d, (im = new DeviceImages(engine, d)));
+    return evaluate(model, d, EVAL_BATCH, im);
+  };
   const metrics = new GpuMetrics(engine);
   const divergence = new DivergenceCheck(model.input.classes, o.divergenceCheck ?? true);
   const every = Math.max(1, o.progressEvery ?? 20);
@@ -488,7 +520,7 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
       let stopped = false;
       for (let b = 0; b < stepsPerEpoch; b++) {
         const batch = batcher.fill(b);
-        bufs.upload(batch.images, batch.labels, batch.size, batch.indices);
+        bufs.load(images, batch);
         trainStep(model, optimizer, bufs, batch.size, metrics, guard, loss, epoch);
         seen += batch.size;
         stopped = hooks.shouldStop?.() ?? false;
@@ -516,8 +548,8 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
         if (stopped) break;
       }
       const seconds = (performance.now() - started) / 1000;
-      const valAccuracy = o.val ? (await evaluate(model, o.val)).accuracy : null;
-      const test = o.test ? await evaluate(model, o.test) : null;
+      const valAccuracy = o.val ? (await evalOn(o.val)).accuracy : null;
+      const test = o.test ? await evalOn(o.test) : null;
       if (test) {
         last = test.accuracy;
         best = Math.max(best, last);
@@ -550,6 +582,8 @@ export async function train(engine: Engine, model: Model, data: Dataset, o: Trai
     metrics.destroy();
     guard.destroy();
     bufs.destroy();
+    images.destroy();
+    for (const im of evalImages.values()) im.destroy();
     optimizer.destroy();
   }
   return { epochs, last, testAtBestVal, bestVal: bestVal >= 0 ? bestVal : null };

@@ -13,7 +13,8 @@ import { datasetFiles, loadDataset, loadDatasetSpec, resolveDatasetSpec } from '
 import { dataInputs } from '../src/cli/preflight.js';
 import { fromRgba } from '../src/data/browser-images.js';
 import { csvDataset, csvDatasets } from '../src/data/csv.js';
-import type { Dataset } from '../src/data/dataset.js';
+import { inputValues, type Dataset } from '../src/data/dataset.js';
+import { allIndices } from '../src/data/batches.js';
 import { imageFolderDatasets, imageFolderListing, type DecodedImage } from '../src/data/image-folder.js';
 import { fashionMnistDataset, FASHION_MNIST_CLASSES, idxDataset } from '../src/data/idx.js';
 import { idxFilesIn, listImageFolder, loadCsv, loadIdx, loadImageFolder, readDataFile, idxLimit } from '../src/data/node-files.js';
@@ -65,14 +66,18 @@ function hwcImages(n: number, h: number, w: number, c: number): Uint8Array {
 
 const labelFile = (values: number[]) => idxBytes(0x801, [values.length], values);
 
-/** Every value of `ds` equals px(...) / 255 as float32 (CHW in memory). */
+/** Every value of `ds` is the byte px(...) in CHW order, and the model's input px(...) / 255 as float32. */
 function expectSynthetic(ds: Dataset): void {
   const { channels: C, height: H, width: W } = ds;
+  expect(ds.images).toBeInstanceOf(Uint8Array);
+  const values = inputValues(ds, allIndices(ds.n));
   for (let i = 0; i < ds.n; i++) {
     for (let c = 0; c < C; c++) {
       for (let y = 0; y < H; y++) {
         for (let x = 0; x < W; x++) {
-          const got = ds.images[((i * C + c) * H + y) * W + x];
+          const at = ((i * C + c) * H + y) * W + x;
+          if (ds.images[at] !== px(i, y, x, c)) throw new Error(`${ds.name} image ${i} c${c} y${y} x${x}: byte ${ds.images[at]} != ${px(i, y, x, c)}`);
+          const got = values[at];
           if (got !== Math.fround(px(i, y, x, c) / 255)) throw new Error(`${ds.name} image ${i} c${c} y${y} x${x}: ${got} != ${px(i, y, x, c)}/255`);
         }
       }
@@ -116,8 +121,9 @@ describe('IDX of any size', () => {
     expect(data.classNames).toBeUndefined();
     expect(data.train.numClasses).toBe(3);
     let sum = 0;
-    for (const v of data.train.images) sum += v;
-    expect(Math.abs(sum / data.train.images.length)).toBeLessThan(1e-5);
+    const values = inputValues(data.train, allIndices(data.train.n));
+    for (const v of values) sum += v;
+    expect(Math.abs(sum / values.length)).toBeLessThan(1e-5);
     const sub = await loadDatasetSpec({ kind: 'idx', dir: gzDir }, data.normalisation, 2);
     expect(sub.test.n).toBe(2);
   });
@@ -265,10 +271,14 @@ describe('CSV', () => {
     const unit = csvDataset({ fileName: 'u.csv', text: csvRows([0, 1]).join('\n') + '\n\n' });
     const written = csvRows([0, 1], 2, 2, 1, true).join('\n');
     const frac = csvDataset({ fileName: 'f.csv', text: written });
-    for (let i = 0; i < unit.images.length; i++) expect(Math.abs(frac.images[i] - unit.images[i])).toBeLessThan(1e-7);
+    // 0-255 whole numbers are kept as bytes, fractions as float32: the same model input.
+    expect(unit.images).toBeInstanceOf(Uint8Array);
+    expect(frac.images).toBeInstanceOf(Float32Array);
+    const [u, f] = [unit, frac].map((d) => inputValues(d, allIndices(d.n)));
+    for (let i = 0; i < u.length; i++) expect(Math.abs(f[i] - u[i])).toBeLessThan(1e-7);
     // Binary images: 0/1 integers read as 0-255 unless pixelRange says otherwise.
-    expect(csvDataset({ fileName: 'b.csv', text: '0,0,1,1,0' }).images[1]).toBe(Math.fround(1 / 255));
-    expect(csvDataset({ fileName: 'b.csv', text: '0,0,1,1,0' }, { pixelRange: '0-1' }).images[1]).toBe(1);
+    expect(inputValues(csvDataset({ fileName: 'b.csv', text: '0,0,1,1,0' }), [0])[1]).toBe(Math.fround(1 / 255));
+    expect(inputValues(csvDataset({ fileName: 'b.csv', text: '0,0,1,1,0' }, { pixelRange: '0-1' }), [0])[1]).toBe(1);
   });
 
   it('loads train and test files through the spec, the test rows checked against the train shape', async () => {
@@ -337,10 +347,11 @@ function png(width: number, height: number, colorType: 0 | 2 | 6, f: Pixel): Buf
 const rgb = (seed: number): Pixel => (x, y) => [(seed * 40 + x * 20) % 256, (seed * 7 + y * 30) % 256, (x * y * 9 + seed) % 256];
 const grey = (seed: number): Pixel => (x, y) => [(seed * 50 + x * 13 + y * 29) % 256];
 
-/** The CHW floats of example i, as 0-255 values rounded back (exact for 8-bit sources). */
+/** The CHW bytes of example i (8-bit sources keep them). */
 function example(ds: Dataset, i: number): number[] {
   const size = ds.channels * ds.height * ds.width;
-  return Array.from(ds.images.subarray(i * size, (i + 1) * size), (v) => Math.round(v * 255));
+  expect(ds.images).toBeInstanceOf(Uint8Array);
+  return Array.from(ds.images.subarray(i * size, (i + 1) * size));
 }
 
 /** What the image of `f` looks like as CHW values. */
@@ -385,7 +396,7 @@ describe('image folders', () => {
     expect(example(train, 1)).toEqual(chw(W, H, 3, rgb(2)));
     expect(example(train, 2)).toEqual(chw(W, H, 3, rgb(1)));
     expect(example(train, 3)).toEqual(chw(W, H, 3, rgb(3)));
-    expect(train.images[W * H + 1]).toBe(Math.fround(rgb(5)(1, 0)[1] / 255));
+    expect(inputValues(train, [0])[W * H + 1]).toBe(Math.fround(rgb(5)(1, 0)[1] / 255));
     // JPEG (quality 100): close.
     const want = chw(W, H, 3, jpegPixels);
     const got = example(train, 4);

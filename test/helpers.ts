@@ -69,7 +69,7 @@ export async function writeFashionSlice(dir: string, trainN: number, testN: numb
   mkdirSync(dir, { recursive: true });
   const full = await loadDatasetSpec({ kind: 'fashion-mnist', dir: '/usr/share/datasets/fashion-mnist' }, { mean: [0], std: [1] });
   for (const [split, ds, n] of [['train', full.train, trainN], ['t10k', full.test, testN]] as const) {
-    const pixels = Uint8Array.from(ds.images.subarray(0, n * 784), (v) => Math.round(v * 255));
+    const pixels = Uint8Array.from(ds.images.subarray(0, n * 784)); // bytes as read (mean 0, std 1 leaves them unnormalised)
     writeFileSync(join(dir, `${split}-images-idx3-ubyte`), idxBytes(0x803, [n, 28, 28], pixels));
     writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), idxBytes(0x801, [n], ds.labels.subarray(0, n)));
   }

@@ -22,7 +22,8 @@ import { loadWeights } from '../src/nn/checkpoint-file.js';
 import { createModel, defineModel, type Model } from '../src/nn/models.js';
 import { Conv2d, Flatten, Linear, Module, ReLU, Sequential } from '../src/nn/layers.js';
 import { evaluate } from '../src/train.js';
-import type { Dataset } from '../src/data/dataset.js';
+import { inputValues, normalize, type Dataset } from '../src/data/dataset.js';
+import { allIndices } from '../src/data/batches.js';
 import type { Graph, Tensor } from '../src/tensor.js';
 import { encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
 import { decodeOnnxModel } from '../src/interop/onnx-proto.js';
@@ -123,8 +124,9 @@ describe('ONNX export', () => {
     const d = await raw();
     const norm = { mean: [0.3], std: [0.4] };
     const n = 8;
-    const images = d.test.images.slice(0, n * 784);
-    const normalised: Dataset = { ...d.test, n, images: images.map((v) => (v - 0.3) / 0.4), labels: d.test.labels.slice(0, n), name: 'parity' };
+    const images = inputValues(d.test, allIndices(n)); // pixels in [0, 1]: d's normalisation is mean 0, std 1
+    const { normalisation: _, ...pixels } = d.test;
+    const normalised: Dataset = normalize({ ...pixels, n, images: d.test.images.slice(0, n * 784), labels: d.test.labels.slice(0, n), name: 'parity' }, 0.3, 0.4);
     for (const name of ['student-cnn', 'teacher-cnn', 'resnet20', 'resnet8x4']) {
       const model = createModel(engine, name, { channels: 1, height: 28, width: 28, classes: 10 }, 3);
       try {
@@ -186,8 +188,8 @@ describe('ONNX export', () => {
       const accuracy = (await evaluate(s.model, d.test)).accuracy;
       const r = await raw();
       const shape = [TEST_N, 1, 28, 28];
-      const got = await ortLogits(readFileSync(onnx), r.test.images, shape);
-      const gotPlain = await ortLogits(readFileSync(plain), d.test.images, shape);
+      const got = await ortLogits(readFileSync(onnx), inputValues(r.test, allIndices(TEST_N)), shape);
+      const gotPlain = await ortLogits(readFileSync(plain), inputValues(d.test, allIndices(TEST_N)), shape);
       const [delta, deltaPlain] = [maxDiff(expected, got, 10), maxDiff(expected, gotPlain, 10)];
       console.log(`student-cnn (${TEST_N} test images): ONNX vs kdgpu max |Δ| ${delta.toExponential(2)} (normalisation in the graph), ${deltaPlain.toExponential(2)} (without); test accuracy kdgpu ${(100 * accuracy).toFixed(2)}%, onnxruntime ${((100 * correct(got, 10, d.test.labels)) / TEST_N).toFixed(2)}%`);
       expect(delta).toBeLessThanOrEqual(1e-4);

@@ -128,7 +128,7 @@ describe('quick tilings while the planned ones build', () => {
         const optimizer = new Optimizer(model.store, { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 }, 0.05);
         const bufs = new BatchBuffers(engine, 32, 784);
         const metrics = new GpuMetrics(engine);
-        bufs.upload(data.images, data.labels, 32);
+        bufs.upload(data.images as Float32Array, data.labels, 32);
         trainStep(model, optimizer, bufs, 32, metrics);
         trainStep(model, optimizer, bufs, 32, metrics);
         await metrics.take();

@@ -564,10 +564,11 @@ export class Runner {
       const t = argmax(z);
       const target = rev.targets.subarray(k * C, (k + 1) * C);
       const r = argmax(target);
-      // CHW floats in [0, 1] to HWC bytes, for a canvas.
+      // CHW bytes (or floats in [0, 1]) to HWC bytes, for a canvas.
       const chw = raw.images.subarray(k * plane * channels, (k + 1) * plane * channels);
+      const scale = chw instanceof Uint8Array ? 1 : 255;
       const pixels = new Uint8Array(plane * channels);
-      for (let c = 0; c < channels; c++) for (let q = 0; q < plane; q++) pixels[q * channels + c] = Math.round(chw[c * plane + q] * 255);
+      for (let c = 0; c < channels; c++) for (let q = 0; q < plane; q++) pixels[q * channels + c] = Math.round(chw[c * plane + q] * scale);
       wrong.push({ index: k, pixels, width, height, channels, label: train.labels[k], teacherClass: t, teacherProb: softmaxAt(z, t), revisedClass: r, revisedProb: target[r], beta });
     }
     return {

@@ -3,8 +3,10 @@
 // runner keeps one child per backend alive and asks them in turn for a few steps each.
 //
 // A step, timed by the child with performance.now() around all of it, is the same on every side:
-//   1. build the batch on the host: Batcher.fill copies 128 examples (normalised float32) and
-//      their labels into a reused host buffer (src/data/batches.ts), as `kdgpu train` does;
+//   1. build the batch on the host: Batcher.fill writes its plan (rows, augmentation draws) and
+//      labels (src/data/batches.ts), as `kdgpu train` does; kdgpu gathers the pixels on the GPU
+//      from the resident bytes, as `kdgpu train` does; the other backends take the model's input
+//      as host floats (Batcher.fillImages: 128 normalised float32 examples into a reused buffer);
 //   2. upload it, record forward + loss + backward + SGD-momentum update (backend-specific);
 //   3. one host sync that reads the step's mean loss back.
 // Every backend starts from the same weights (kdgpu's seeded init, written by the kdgpu child) and
@@ -67,7 +69,8 @@ export type FromChild = ReadyMessage | { type: 'steps'; results: StepResult[] } 
 
 /** One backend's training step on the host batch (steps 2 and 3 above); returns the mean loss. */
 export interface StepPeer {
-  step(batch: Batch): Promise<number>;
+  /** `images()`: the batch's model input as host floats, computed when called (a reused buffer). */
+  step(batch: Batch, images: () => Float32Array): Promise<number>;
   destroy?(): void;
 }
 
@@ -93,13 +96,14 @@ function send(msg: FromChild): void {
  * The child's side: wait for `init`, build the backend, then answer `run` with timed steps until
  * `exit`. Errors go back to the runner as messages (and end the child).
  */
-export function serveSteps(backend: BenchBackend, setup: (init: InitMessage) => Promise<PeerSetup>): void {
+export function serveSteps(backend: BenchBackend, setup: (init: InitMessage, data: Dataset) => Promise<PeerSetup>): void {
   if (!process.send) {
     process.stderr.write(`${backend}: this is a child of bench/steps.ts (kdgpu bench steps); run that instead.\n`);
     process.exit(2);
   }
   let peer: StepPeer | null = null;
   let batcher: Batcher | null = null;
+  let hostImages = new Float32Array(0);
   let next = 0;
   let queue = Promise.resolve();
 
@@ -113,7 +117,8 @@ export function serveSteps(backend: BenchBackend, setup: (init: InitMessage) => 
       const t0 = performance.now();
       const data = await loadTrainSet(msg.dataDir);
       batcher = new Batcher(data, { batchSize: msg.batch, seed: msg.seed, dropLast: true });
-      const s = await setup(msg);
+      hostImages = new Float32Array(msg.batch * INPUT.channels * INPUT.height * INPUT.width);
+      const s = await setup(msg, data);
       peer = s.peer;
       send({ type: 'ready', backend, device: s.device, details: s.details ?? {}, software: s.software, initMs: performance.now() - t0 });
     } else if (msg.type === 'run') {
@@ -125,7 +130,7 @@ export function serveSteps(backend: BenchBackend, setup: (init: InitMessage) => 
         if (b === 0) batcher.startEpoch(Math.floor(next / batcher.batchesPerEpoch));
         const t0 = performance.now();
         const batch = batcher.fill(b);
-        const loss = await peer.step(batch);
+        const loss = await peer.step(batch, () => batcher!.fillImages(batch, hostImages));
         results.push({ step: next, ms: performance.now() - t0, loss });
         next++;
       }

@@ -199,12 +199,12 @@ serveSteps(`tfjs-${which}`, async (init) => {
     software,
     details,
     peer: {
-      async step(batch) {
+      async step(batch, images) {
         const n = batch.size;
         const loss = tf.tidy(() => {
-          // A copy: the Batcher reuses its buffer, and a backend may read the values lazily. With
-          // one channel, the Batcher's NCHW example is also NHWC.
-          const x = tf.tensor4d(batch.images.slice(0, n * channels * height * width), [n, height, width, channels]);
+          // A copy: the protocol reuses its buffer, and a backend may read the values lazily. With
+          // one channel, the NCHW example is also NHWC.
+          const x = tf.tensor4d(images().slice(0, n * channels * height * width), [n, height, width, channels]);
           const y = tf.oneHot(tf.tensor1d(Int32Array.from(batch.labels.subarray(0, n)), 'int32'), classes);
           const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, forward(x)) as TF.Scalar, varList);
           const decayed: { name: string; tensor: TF.Tensor }[] = [];

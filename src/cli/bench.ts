@@ -16,6 +16,7 @@ import { exampleSize } from '../data/dataset.js';
 import { createModel, MODEL_NAMES } from '../nn/models.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { BatchBuffers, GpuMetrics, trainStep } from '../train.js';
+import { DeviceImages } from '../device-images.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { formatTable } from './table.js';
 
@@ -116,12 +117,13 @@ async function runProfileSuite(engine: Engine, opts: BenchOptions, out: (s: stri
   const optimizer = new Optimizer(model.store, { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 }, 0.01);
   const batcher = new Batcher(t, { batchSize: batch, seed: 1 });
   const bufs = new BatchBuffers(engine, batch, exampleSize(t));
+  const images = new DeviceImages(engine, t);
   const metrics = new GpuMetrics(engine);
   batcher.startEpoch(0);
   let s = 0;
   const step = () => {
     const b = batcher.fill(s++ % batcher.batchesPerEpoch);
-    bufs.upload(b.images, b.labels, b.size);
+    bufs.load(images, b);
     trainStep(model, optimizer, bufs, b.size, metrics);
   };
   out(`adapter: ${engine.adapterName}; ${modelName}, batch ${batch}, SGD with momentum; ${steps} profiled step(s)`);
@@ -158,6 +160,7 @@ async function runProfileSuite(engine: Engine, opts: BenchOptions, out: (s: stri
   } finally {
     metrics.destroy();
     bufs.destroy();
+    images.destroy();
     model.store.destroy();
   }
 }

@@ -3,7 +3,7 @@
 // identity every checkpoint stores: the spec, input shape, classes and a hash of the training set.
 
 import { createHash } from 'node:crypto';
-import { classesBeyondLimits, type Dataset } from '../data/dataset.js';
+import { classesBeyondLimits, exampleSize, inputTable, inputValues, type Dataset } from '../data/dataset.js';
 import type { DataIdentity, ModelConfig } from '../nn/checkpoint.js';
 import { resolveDatasetSpec, type LoadedData } from '../data/load-dataset.js';
 import { checkDatasetSpec, parseImageShape, type DatasetSpec } from '../data/spec.js';
@@ -70,12 +70,27 @@ export function specOfCheckpoint(config: ModelConfig, file: string): DatasetSpec
   return checkDatasetSpec({ kind: config.dataset }, file, 'config.dataset');
 }
 
-/** sha256 over the training set's labels and (normalised) images: the same data gives the same hash. */
+/**
+ * sha256 over the training set's labels and the model's input (the normalised float32 images,
+ * computed a chunk at a time: inputValues): the same data gives the same hash, whether it is
+ * stored as bytes or floats, and the hash of 8-bit data is the one kdgpu gave when it held its
+ * images normalised in memory (the values are bit-identical), so cached logits and recorded
+ * checkpoints stay valid.
+ */
 export function trainingSetHash(train: Dataset): string {
   const h = createHash('sha256');
   h.update(`${train.n}x${train.channels}x${train.height}x${train.width}:${train.numClasses}\n`);
   h.update(new Uint8Array(train.labels.buffer, train.labels.byteOffset, train.labels.byteLength));
-  h.update(new Uint8Array(train.images.buffer, train.images.byteOffset, train.images.byteLength));
+  const chunk = Math.max(1, Math.floor(2 ** 20 / exampleSize(train)));
+  const table = inputTable(train);
+  const rows = new Uint32Array(chunk);
+  const values = new Float32Array(chunk * exampleSize(train));
+  for (let start = 0; start < train.n; start += chunk) {
+    const count = Math.min(chunk, train.n - start);
+    for (let i = 0; i < count; i++) rows[i] = start + i;
+    inputValues(train, rows.subarray(0, count), values, 0, table);
+    h.update(new Uint8Array(values.buffer, 0, count * exampleSize(train) * 4));
+  }
   return h.digest('hex');
 }
 

@@ -1,7 +1,9 @@
-// Host-side augmentation: random crop with padding, then horizontal flip (torchvision's
-// RandomCrop(size, padding=p) followed by RandomHorizontalFlip), fused into one pass that writes
-// straight into the batch buffer. It runs on the CPU while the GPU works on the previous batch, so
-// it must be cheap: one read and one write per output value, no allocation, no per-pixel Math.
+// Augmentation: random crop with padding, then horizontal flip (torchvision's
+// RandomCrop(size, padding=p) followed by RandomHorizontalFlip). The host draws each example's
+// shift and flip (drawAugment, per example); the GPU applies them as it gathers the batch
+// (shaders/gather_batch.wgsl), on the normalised values, padding with padValue: the same
+// definition as augmentInto, its host twin (Batcher.fillImages), so batches are identical to the
+// ones the host used to build, value for value.
 //
 // Each example's draw is a hash of (derived seed, example index), not a draw from a running
 // generator: the augmentation of example k in epoch e does not depend on batch size or on which

@@ -12,14 +12,16 @@
 // Recommended composition: split off validation from the full training set first, then take the
 // subset of its train part, so the validation set does not move when --train-subset changes.
 //
-// Pipelining: Batcher.fill(b) runs on the CPU while the GPU executes batch b-1. WebGPU's
-// queue.writeBuffer copies the bytes when it is called, so one host buffer can be refilled as soon
-// as the previous batch was uploaded; filling allocates nothing and touches each value once.
+// A batch is a plan, not pixels: each example's dataset row and augmentation draw (4 u32 words),
+// its label and row. The GPU gathers the pixels from it (src/device-images.ts, kernels/gather.ts),
+// normalising and augmenting as it goes; filling a batch is per-example host work, never per
+// value. fillImages() is the host twin of that gather, for host consumers (other frameworks'
+// benchmark steps, tests).
 
 import { Rng } from '../util/rng.js';
 import { deriveSeed, SeedStream } from '../util/seed.js';
 import { augmentInto, drawAugment, type AugmentDraw, type AugmentOptions } from './augment.js';
-import { exampleSize, type Dataset } from './dataset.js';
+import { exampleSize, inputTable, inputValues, type Dataset } from './dataset.js';
 
 /** 0, 1, ..., n-1. */
 export function allIndices(n: number): Uint32Array {
@@ -72,10 +74,16 @@ export interface BatcherOptions {
   augment?: AugmentOptions;
 }
 
+/** Words per example in Batch.plan. */
+export const PLAN_WORDS = 4;
+
 /** One batch; the Batcher owns it and overwrites it on every fill. */
 export interface Batch {
-  /** Capacity batchSize * C * H * W; the first size * C * H * W values are this batch. */
-  readonly images: Float32Array;
+  /**
+   * Capacity batchSize * PLAN_WORDS: per example its dataset row, shiftY and shiftX (i32 bits)
+   * and flip (0 or 1), the augmentation augmentInto describes (0, 0, 0 without augmentation).
+   */
+  readonly plan: Uint32Array;
   /** Capacity batchSize; the first `size` are this batch. */
   readonly labels: Uint32Array;
   /** Dataset index of each example (for per-example state such as cached teacher targets). */
@@ -92,10 +100,13 @@ export class Batcher {
   readonly batch: Batch;
   private readonly indices: Uint32Array;
   private readonly order: Uint32Array;
-  private readonly padValue: Float32Array;
+  /** The value augmentation's padding writes, per channel, in the model's input (normalised) space. */
+  readonly padValue: Float32Array;
   private readonly draw: AugmentDraw = { shiftY: 0, shiftX: 0, flip: false };
   private epoch = -1;
   private augmentKey = 0;
+  private table?: Float32Array;
+  private scratch?: Float32Array;
 
   constructor(
     readonly dataset: Dataset,
@@ -112,7 +123,7 @@ export class Batcher {
     this.batchesPerEpoch = options.dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
     this.order = new Uint32Array(n);
     this.batch = {
-      images: new Float32Array(batchSize * exampleSize(dataset)),
+      plan: new Uint32Array(batchSize * PLAN_WORDS),
       labels: new Uint32Array(batchSize),
       indices: new Uint32Array(batchSize),
       size: 0,
@@ -144,45 +155,59 @@ export class Batcher {
     this.augmentKey = deriveSeed(this.options.seed, SeedStream.augment, epoch);
   }
 
-  /** Fills this.batch with batch b of the current epoch. */
+  /** Fills this.batch with batch b of the current epoch: labels, rows and the gather plan. */
   fill(b: number): Batch {
+    if (this.epoch < 0) throw new Error('Batcher.fill before startEpoch');
+    if (!Number.isInteger(b) || b < 0 || b >= this.batchesPerEpoch) throw new RangeError(`batch ${b} outside [0, ${this.batchesPerEpoch})`);
     const batch = this.batch;
-    batch.size = this.fillInto(b, batch.images, batch.labels, batch.indices);
+    const ds = this.dataset;
+    const start = b * this.batchSize;
+    const count = Math.min(this.batchSize, this.order.length - start);
+    const aug = this.options.augment;
+    const plan = batch.plan;
+    for (let i = 0; i < count; i++) {
+      const k = this.order[start + i];
+      batch.labels[i] = ds.labels[k];
+      batch.indices[i] = k;
+      const w = i * PLAN_WORDS;
+      plan[w] = k;
+      if (aug) {
+        const d = drawAugment(this.augmentKey, k, aug, this.draw);
+        plan[w + 1] = d.shiftY >>> 0;
+        plan[w + 2] = d.shiftX >>> 0;
+        plan[w + 3] = d.flip ? 1 : 0;
+      } else {
+        plan[w + 1] = plan[w + 2] = plan[w + 3] = 0;
+      }
+    }
+    batch.size = count;
     batch.epoch = this.epoch;
     batch.index = b;
     return batch;
   }
 
   /**
-   * Batch b of the current epoch into caller-owned buffers (a mapped staging buffer, say); returns
-   * the number of examples written.
+   * The model's input for a filled batch, computed on the host into `images` (at least size x C x
+   * H x W floats): exactly what the GPU gather writes. For host consumers; training gathers on the GPU.
    */
-  fillInto(b: number, images: Float32Array, labels: Uint32Array, indices?: Uint32Array): number {
-    if (this.epoch < 0) throw new Error('Batcher.fill before startEpoch');
-    if (!Number.isInteger(b) || b < 0 || b >= this.batchesPerEpoch) throw new RangeError(`batch ${b} outside [0, ${this.batchesPerEpoch})`);
+  fillImages(batch: Batch, images: Float32Array): Float32Array {
     const ds = this.dataset;
     const size = exampleSize(ds);
-    const start = b * this.batchSize;
-    const count = Math.min(this.batchSize, this.order.length - start);
-    if (images.length < count * size || labels.length < count) {
-      throw new RangeError(`batch buffers too small: ${count} examples need ${count * size} floats and ${count} labels`);
-    }
-    const aug = this.options.augment;
-    const src = ds.images;
-    for (let i = 0; i < count; i++) {
-      const k = this.order[start + i];
-      labels[i] = ds.labels[k];
-      if (indices) indices[i] = k;
-      if (aug) {
-        const d = drawAugment(this.augmentKey, k, aug, this.draw);
-        augmentInto(src, k * size, images, i * size, ds.channels, ds.height, ds.width, d.shiftY, d.shiftX, d.flip, this.padValue);
+    if (images.length < batch.size * size) throw new RangeError(`batch images too small: ${batch.size} examples need ${batch.size * size} floats, found ${images.length}`);
+    this.table ??= inputTable(ds);
+    this.scratch ??= new Float32Array(size);
+    const one = new Uint32Array(1);
+    for (let i = 0; i < batch.size; i++) {
+      const w = i * PLAN_WORDS;
+      one[0] = batch.plan[w];
+      if (this.options.augment) {
+        inputValues(ds, one, this.scratch, 0, this.table);
+        augmentInto(this.scratch, 0, images, i * size, ds.channels, ds.height, ds.width, batch.plan[w + 1] | 0, batch.plan[w + 2] | 0, batch.plan[w + 3] === 1, this.padValue);
       } else {
-        const from = k * size;
-        const to = i * size;
-        for (let j = 0; j < size; j++) images[to + j] = src[from + j];
+        inputValues(ds, one, images, i * size, this.table);
       }
     }
-    return count;
+    return images;
   }
 
   /** All batches of an epoch, in order; each yield is this.batch, refilled. */

@@ -51,13 +51,13 @@ export interface CifarFile {
   bytes: Uint8Array;
 }
 
-/** Concatenates the records of the given files, in order, into one dataset with pixels in [0, 1]. */
+/** Concatenates the records of the given files, in order, into one dataset of bytes (b means b/255). */
 export function cifarDataset(variant: CifarVariant, files: readonly CifarFile[], name: string): Dataset {
   const layout = LAYOUTS[variant];
   const record = cifarRecordBytes(variant);
   let n = 0;
   for (const f of files) n += countRecords(f, record, layout);
-  const images = new Float32Array(n * CIFAR_PIXELS);
+  const images = new Uint8Array(n * CIFAR_PIXELS);
   const labels = new Uint32Array(n);
   let i = 0;
   for (const f of files) {
@@ -72,7 +72,7 @@ export function cifarDataset(variant: CifarVariant, files: readonly CifarFile[],
       labels[i] = y;
       const px = at + layout.labelBytes;
       const out = i * CIFAR_PIXELS;
-      for (let p = 0; p < CIFAR_PIXELS; p++) images[out + p] = f.bytes[px + p] / 255;
+      images.set(f.bytes.subarray(px, px + CIFAR_PIXELS), out);
     }
   }
   const ds: Dataset = { images, labels, n, channels: 3, height: 32, width: 32, numClasses: layout.numClasses, name };

@@ -232,16 +232,15 @@ function tableDataset(t: CsvTable, range: PixelRange, numClasses: number, numCla
   const plane = height * width;
   const size = plane * channels;
   const v = t.values;
-  let images: Float32Array;
+  // 0-255 values are whole numbers (checked as read): bytes, as the 8-bit formats keep them.
+  // Fractions stay float32.
+  const images = range === '0-255' ? new Uint8Array(v.length) : channels === 1 || t.layout === 'chw' ? v : new Float32Array(v.length);
   if (channels === 1 || t.layout === 'chw') {
-    images = v; // in place: the table is not used again
-    if (range === '0-255') for (let i = 0; i < v.length; i++) v[i] = v[i] / 255;
+    if (images !== v) images.set(v);
   } else {
-    images = new Float32Array(v.length);
-    const scale = range === '0-255' ? 255 : 1;
     for (let i = 0; i < t.n; i++) {
       const base = i * size;
-      for (let p = 0; p < plane; p++) for (let c = 0; c < channels; c++) images[base + c * plane + p] = v[base + p * channels + c] / scale;
+      for (let p = 0; p < plane; p++) for (let c = 0; c < channels; c++) images[base + c * plane + p] = v[base + p * channels + c];
     }
   }
   const ds: Dataset = { images, labels: t.labels, n: t.n, channels, height, width, numClasses, name };

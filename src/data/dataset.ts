@@ -1,12 +1,24 @@
-// The in-memory form every reader produces: images as float32 NCHW in [0, 1], labels as u32.
-// Normalisation is a separate, explicit step so the readers stay format-only and the mean/std a
-// model was trained with can be stored beside its checkpoint.
+// The in-memory form every reader produces: images NCHW, labels as u32. 8-bit sources (IDX files,
+// CIFAR binaries, decoded PNG/JPEG images, 0-255 CSV) keep their bytes, a byte b meaning b/255 in
+// [0, 1]: a quarter of the memory of floats. Sources whose values are not bytes (CSV fractions)
+// keep float32 values in [0, 1]. Normalisation is recorded, not applied: the model's input is
+// computed as a batch is gathered (on the GPU, kernels/gather.ts; inputValues() is its host twin),
+// so the mean/std a model was trained with can be stored beside its checkpoint and no normalised
+// copy of a dataset is ever held.
 
 import { FormatError, type FieldNamer } from '../util/format-error.js';
 
 export interface Dataset {
-  /** n * channels * height * width floats, NCHW, one example after another. */
-  images: Float32Array;
+  /**
+   * n * channels * height * width values, NCHW, one example after another: bytes (b means b/255)
+   * or float32 values in [0, 1]. The model never sees these directly: see `normalisation`.
+   */
+  images: Uint8Array | Float32Array;
+  /**
+   * What the model sees of a value x in [0, 1] of channel c: (x - mean[c]) / std[c]; absent: x.
+   * Set by normalize(), applied as batches are gathered (see inputTable for the exact rounding).
+   */
+  normalisation?: ChannelStats;
   /** n labels in [0, numClasses). */
   labels: Uint32Array;
   n: number;
@@ -82,34 +94,20 @@ export function exampleSize(ds: Pick<Dataset, 'channels' | 'height' | 'width'>):
 }
 
 /**
- * Converts u8 pixels (already in CHW order per example) to floats in [0, 1]. x / 255 rather than
- * x * (1/255): division is correctly rounded, so the value is the float nearest to the true ratio.
+ * u8 pixels of consecutive examples (`channels` x `height` x `width` each, in `layout` order) as
+ * bytes in CHW order: the input itself when it already is (one channel, or 'chw'), else a reordered copy.
  */
-export function pixelsToUnit(pixels: Uint8Array, out: Float32Array = new Float32Array(pixels.length), outOffset = 0): Float32Array {
-  for (let i = 0; i < pixels.length; i++) out[outOffset + i] = pixels[i] / 255;
-  return out;
-}
-
-/**
- * u8 pixels of consecutive examples (`channels` x `height` x `width` each, in `layout` order) to
- * floats in [0, 1] in CHW order, written to `out` from `outOffset`. Values are x / 255, as pixelsToUnit.
- */
-export function pixelsToUnitCHW(
-  pixels: Uint8Array,
-  shape: { channels: number; height: number; width: number },
-  layout: PixelLayout,
-  out: Float32Array = new Float32Array(pixels.length),
-  outOffset = 0,
-): Float32Array {
+export function pixelsCHW(pixels: Uint8Array, shape: { channels: number; height: number; width: number }, layout: PixelLayout): Uint8Array {
   const { channels } = shape;
-  if (channels === 1 || layout === 'chw') return pixelsToUnit(pixels, out, outOffset);
+  if (channels === 1 || layout === 'chw') return pixels;
+  const out = new Uint8Array(pixels.length);
   const plane = shape.height * shape.width;
   const size = plane * channels;
   const n = pixels.length / size;
   for (let i = 0; i < n; i++) {
     const base = i * size;
     for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < channels; c++) out[outOffset + base + c * plane + p] = pixels[base + p * channels + c] / 255;
+      for (let c = 0; c < channels; c++) out[base + c * plane + p] = pixels[base + p * channels + c];
     }
   }
   return out;
@@ -144,33 +142,124 @@ export interface ChannelStats {
   std: number[];
 }
 
-/** Per-channel mean and (population) standard deviation over all examples, accumulated in float64. */
+/**
+ * The float a byte stands for: b / 255 rounded to float32 (division, not x * (1/255): the value is
+ * the float nearest to the true ratio).
+ */
+export const BYTE_VALUES: Float32Array = Float32Array.from({ length: 256 }, (_, b) => b / 255);
+
+/**
+ * How a dataset's stored values become the model's input, the one definition the GPU gather
+ * (kernels/gather.ts) and the host (inputValues) share, per channel c:
+ *
+ *   bytes   a table of 256 floats per channel (channels x 256): entry b is
+ *           fround((fround(b / 255) - mean[c]) / std[c]), the division done in float64 and
+ *           rounded once; identical to normalising the float image on the host;
+ *   floats  [mean'(channels), rstd'(channels)]: x becomes fround(fround(x - mean'[c]) * rstd'[c])
+ *           with mean' = fround(mean[c]), rstd' = fround(1 / std[c]) (two correctly rounded f32
+ *           operations, as WGSL computes them: within 1-2 ulps of the float64 value).
+ *
+ * Without a normalisation, mean 0 and std 1 (bytes: BYTE_VALUES; floats: x itself).
+ */
+export function inputTable(ds: Pick<Dataset, 'images' | 'channels' | 'normalisation'>): Float32Array {
+  const { channels } = ds;
+  const mean = ds.normalisation?.mean ?? new Array<number>(channels).fill(0);
+  const std = ds.normalisation?.std ?? new Array<number>(channels).fill(1);
+  if (ds.images instanceof Uint8Array) {
+    const t = new Float32Array(channels * 256);
+    for (let c = 0; c < channels; c++) for (let b = 0; b < 256; b++) t[c * 256 + b] = (BYTE_VALUES[b] - mean[c]) / std[c];
+    return t;
+  }
+  const t = new Float32Array(2 * channels);
+  for (let c = 0; c < channels; c++) {
+    t[c] = mean[c];
+    t[channels + c] = 1 / std[c];
+  }
+  return t;
+}
+
+/**
+ * The model's input (see inputTable) for examples `rows` of `ds`, written one after another to
+ * `out` from `outOffset`: the host twin of the GPU gather without augmentation, bit for bit. For
+ * host consumers that need floats a chunk at a time (onnxruntime, hashing), never the whole set.
+ */
+export function inputValues(
+  ds: Dataset,
+  rows: ArrayLike<number>,
+  out: Float32Array = new Float32Array(rows.length * exampleSize(ds)),
+  outOffset = 0,
+  table: Float32Array = inputTable(ds),
+): Float32Array {
+  const plane = ds.height * ds.width;
+  const size = plane * ds.channels;
+  const src = ds.images;
+  const bytes = src instanceof Uint8Array;
+  const C = ds.channels;
+  for (let i = 0; i < rows.length; i++) {
+    const k = rows[i];
+    if (!(k >= 0 && k < ds.n)) throw new RangeError(`inputValues ${ds.name}: index ${k} outside [0, ${ds.n})`);
+    for (let c = 0; c < C; c++) {
+      const from = k * size + c * plane;
+      const to = outOffset + i * size + c * plane;
+      if (bytes) {
+        const lut = table.subarray(c * 256, (c + 1) * 256);
+        for (let p = 0; p < plane; p++) out[to + p] = lut[src[from + p]];
+      } else {
+        const m = table[c];
+        const r = table[C + c];
+        for (let p = 0; p < plane; p++) out[to + p] = Math.fround(src[from + p] - m) * r;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Per-channel mean and (population) standard deviation of the model's input (the stored values,
+ * normalised when the dataset is), accumulated in float64 in example order.
+ */
 export function channelStats(ds: Dataset): ChannelStats {
   const plane = ds.height * ds.width;
   const mean: number[] = [];
   const std: number[] = [];
-  for (let c = 0; c < ds.channels; c++) {
-    let sum = 0;
-    let sumSq = 0;
-    for (let i = 0; i < ds.n; i++) {
-      const base = (i * ds.channels + c) * plane;
-      for (let p = 0; p < plane; p++) {
-        const v = ds.images[base + p];
-        sum += v;
-        sumSq += v * v;
+  const chunk = Math.max(1, Math.floor(65536 / (plane * ds.channels)));
+  const table = inputTable(ds);
+  const rows = new Uint32Array(chunk);
+  const values = new Float32Array(chunk * plane * ds.channels);
+  const sum = new Float64Array(ds.channels);
+  const sumSq = new Float64Array(ds.channels);
+  for (let start = 0; start < ds.n; start += chunk) {
+    const count = Math.min(chunk, ds.n - start);
+    for (let i = 0; i < count; i++) rows[i] = start + i;
+    inputValues(ds, rows.subarray(0, count), values, 0, table);
+    for (let i = 0; i < count; i++) {
+      for (let c = 0; c < ds.channels; c++) {
+        const base = (i * ds.channels + c) * plane;
+        let s = sum[c];
+        let q = sumSq[c];
+        for (let p = 0; p < plane; p++) {
+          const v = values[base + p];
+          s += v;
+          q += v * v;
+        }
+        sum[c] = s;
+        sumSq[c] = q;
       }
     }
+  }
+  for (let c = 0; c < ds.channels; c++) {
     const count = ds.n * plane;
-    const m = sum / count;
+    const m = sum[c] / count;
     mean.push(m);
-    std.push(Math.sqrt(Math.max(0, sumSq / count - m * m)));
+    std.push(Math.sqrt(Math.max(0, sumSq[c] / count - m * m)));
   }
   return { mean, std };
 }
 
 /**
- * (x - mean[c]) / std[c] per channel; a single number applies to every channel. Returns a new
- * dataset (the images are copied: a caller that wants to save memory can drop the original).
+ * The dataset with (x - mean[c]) / std[c] per channel as the model's input; a single number
+ * applies to every channel. Nothing is copied or computed: the normalisation is recorded and
+ * applied as batches are gathered (see inputTable). Normalised data cannot be normalised again.
  */
 export function normalize(ds: Dataset, mean: number | readonly number[], std: number | readonly number[]): Dataset {
   const means = perChannel(mean, ds.channels, 'mean', ds.name);
@@ -178,23 +267,16 @@ export function normalize(ds: Dataset, mean: number | readonly number[], std: nu
   stds.forEach((s, c) => {
     if (!(s > 0)) throw new Error(`normalize ${ds.name}: std[${c}] must be > 0, found ${s}`);
   });
-  const plane = ds.height * ds.width;
-  const out = new Float32Array(ds.images.length);
-  for (let i = 0; i < ds.n; i++) {
-    for (let c = 0; c < ds.channels; c++) {
-      const base = (i * ds.channels + c) * plane;
-      const m = means[c];
-      const s = stds[c];
-      for (let p = 0; p < plane; p++) out[base + p] = (ds.images[base + p] - m) / s;
-    }
+  if (ds.normalisation) {
+    throw new Error(`normalize ${ds.name}: already normalised (mean ${ds.normalisation.mean.join(',')}, std ${ds.normalisation.std.join(',')}); normalise the data as read instead`);
   }
-  return { ...ds, images: out };
+  return { ...ds, normalisation: { mean: means, std: stds } };
 }
 
-/** A new dataset holding copies of the given examples, in the given order. */
+/** A new dataset holding copies of the given examples, in the given order (bytes stay bytes). */
 export function takeExamples(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
   const size = exampleSize(ds);
-  const images = new Float32Array(indices.length * size);
+  const images = ds.images instanceof Uint8Array ? new Uint8Array(indices.length * size) : new Float32Array(indices.length * size);
   const labels = new Uint32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const k = indices[i];

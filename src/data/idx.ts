@@ -7,7 +7,7 @@
 // together; layout 'chw' reads [n, channels, rows, cols] instead); labels are [n] (magic 0x00000801).
 
 import { FormatError } from '../util/format-error.js';
-import { classesBeyondLimits, constantChannel, imageShapeBeyondLimits, pixelsToUnitCHW, type Dataset, type PixelLayout } from './dataset.js';
+import { classesBeyondLimits, constantChannel, imageShapeBeyondLimits, pixelsCHW, type Dataset, type PixelLayout } from './dataset.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 /** 4-D images: [n, height, width, channels] (or [n, channels, height, width] with layout 'chw'). */
@@ -122,7 +122,7 @@ export interface IdxPair {
   training?: boolean;
 }
 
-/** Parses an images file and its labels file, checks they agree, and scales pixels to [0, 1] (NCHW). */
+/** Parses an images file and its labels file, checks they agree, and keeps the pixels as bytes in NCHW order. */
 export function idxDataset(pair: IdxPair): Dataset {
   const img = parseIdxImages(pair.images, pair.imagesFile, undefined, pair.layout);
   if (pair.expectSize) checkImageSize(pair.imagesFile, pair.expectSize, img, pair.expectSizeFrom);
@@ -158,7 +158,7 @@ export function idxDataset(pair: IdxPair): Dataset {
     labels[i] = y;
   }
   const ds: Dataset = {
-    images: pixelsToUnitCHW(img.pixels, img, img.layout),
+    images: pixelsCHW(img.pixels, img, img.layout),
     labels,
     n: img.n,
     channels: img.channels,

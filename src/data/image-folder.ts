@@ -175,7 +175,7 @@ interface Shape {
   channels: 1 | 3;
 }
 
-/** Decodes a split's images one at a time into one NCHW float array in [0, 1]. */
+/** Decodes a split's images one at a time into one NCHW byte array (b means b/255). */
 async function decodeSplit(
   entries: readonly ImageFolderEntry[],
   read: (path: string) => Uint8Array | Promise<Uint8Array>,
@@ -187,7 +187,7 @@ async function decodeSplit(
 ): Promise<Dataset> {
   let shape = given.shape;
   let from = given.from;
-  let images = new Float32Array(0);
+  let images = new Uint8Array(0);
   const labels = new Uint32Array(entries.length);
   for (const [i, e] of entries.entries()) {
     const img = await decode(await read(e.path), e.path);
@@ -210,10 +210,10 @@ async function decodeSplit(
     }
     const plane = shape.height * shape.width;
     const size = plane * shape.channels;
-    if (images.length === 0) images = new Float32Array(entries.length * size);
+    if (images.length === 0) images = new Uint8Array(entries.length * size);
     const base = i * size;
-    if (channels === 1) for (let p = 0; p < plane; p++) images[base + p] = data[p] / 255;
-    else for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) images[base + c * plane + p] = data[p * 3 + c] / 255;
+    if (channels === 1) images.set(data.subarray(0, plane), base);
+    else for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) images[base + c * plane + p] = data[p * 3 + c];
     labels[i] = e.label;
   }
   const s = shape!;

@@ -9,7 +9,7 @@
 // declared input shape is checked against the data's before anything runs, and a dimension fixed
 // in the model (a batch of 1, say) is honoured.
 
-import type { Dataset } from '../data/dataset.js';
+import { inputTable, inputValues, type Dataset } from '../data/dataset.js';
 import { OptionError } from '../util/option-error.js';
 
 /** The members of an onnxruntime tensor used here. */
@@ -139,15 +139,19 @@ export async function onnxTeacherLogits(
     const plane = H * W;
     const n = rows.length;
     const batch = new Float32Array(batchSize * size);
+    // The model's input a batch at a time (bytes become floats per chunk, never the whole set).
+    const inputs = new Float32Array(batchSize * size);
+    const table = inputTable(data);
     const dims = rank === 2 ? [batchSize, size] : o.layout === 'nchw' ? [batchSize, C, H, W] : [batchSize, H, W, C];
     let logits: Float32Array | null = null;
     let classes = 0;
     for (let start = 0; start < n; start += batchSize) {
       const count = Math.min(batchSize, n - start);
       batch.fill(0);
+      const chunk = Array.from({ length: count }, (_, i) => rows[start + i]);
+      inputValues(data, chunk, inputs, 0, table);
       for (let i = 0; i < count; i++) {
-        const k = rows[start + i];
-        const src = data.images.subarray(k * size, (k + 1) * size);
+        const src = inputs.subarray(i * size, (i + 1) * size);
         const dst = i * size;
         for (let c = 0; c < C; c++) {
           // Back to the pixel in [0, 1], then what the model was trained on.

@@ -16,5 +16,6 @@ import { kdCheck } from './kd.check.js';
 import { scoresCheck } from './scores.check.js';
 import { finiteKernelCheck } from './finite.check.js';
 import { scatterCheck } from './scatter.check.js';
+import { gatherCheck } from './gather.check.js';
 
-export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, winogradCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, scoresCheck, finiteKernelCheck, scatterCheck, ceilingCheck];
+export const registry: KernelCheck[] = [elementwiseCheck, reduceCheck, matmulCheck, softmaxCheck, softmaxXentCheck, conv2dCheck, winogradCheck, pool2dCheck, batchnormCheck, optimizerCheck, kdCheck, scoresCheck, finiteKernelCheck, scatterCheck, gatherCheck, ceilingCheck];
