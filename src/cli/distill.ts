@@ -21,7 +21,7 @@ import { flagOf } from './run-options.js';
 import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { checkpointState, loadWeights, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 import { NumericalFault } from '../train.js';
-import type { DataIdentity } from '../nn/checkpoint.js';
+import type { DataIdentity } from '../nn/model-checkpoint.js';
 import { defaultCacheDir, LogitsCache } from '../io/logits-cache.js';
 import { cachedTeacherLogits, chooseTeacherBackend, describeBackend, type TeacherBackendChoice } from './teacher-logits.js';
 
