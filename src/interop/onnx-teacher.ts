@@ -11,6 +11,7 @@
 
 import type { Dataset } from '../data/dataset.js';
 import { OptionError } from '../util/option-error.js';
+import { logitsAgreement, refuseChanceTeacher, type LogitsAgreement } from './logits-file.js';
 
 /** The members of an onnxruntime tensor used here. */
 export interface OrtTensorLike {
@@ -183,4 +184,26 @@ export async function onnxTeacherLogits(
   } finally {
     await session.release?.().catch(() => {});
   }
+}
+
+/**
+ * onnxTeacherLogits, then the one check of an ONNX teacher (the command line's and the page's):
+ * its predictions on `rows` must agree with their labels above chance, or it was fed wrongly
+ * (layout, pixel range, mean, std). `hint` says what to check, in the caller's words; `check`
+ * false (--no-teacher-check) keeps the teacher anyway, its agreement still measured.
+ */
+export async function checkedOnnxTeacherLogits(
+  ort: OrtModule,
+  model: Uint8Array,
+  fileName: string,
+  data: Dataset,
+  dataNorm: { mean: number[]; std: number[] },
+  rows: ArrayLike<number>,
+  o: OnnxInputOptions,
+  check: { hint: string; refuse?: boolean; onBatch?: (done: number, total: number) => void },
+): Promise<OnnxTeacherLogits & { agreement: LogitsAgreement }> {
+  const r = await onnxTeacherLogits(ort, model, fileName, data, dataNorm, rows, o, check.onBatch);
+  const agreement = logitsAgreement(r.logits, r.classes, data.labels, rows);
+  if (check.refuse ?? true) refuseChanceTeacher(agreement, `${fileName}: the ONNX teacher's predictions`, check.hint);
+  return { ...r, agreement };
 }
