@@ -40,9 +40,7 @@ import {
   splitRows,
   takeExamples,
   train as trainLoop,
-  trainSubset,
   unverifiedKernels,
-  validationSplit,
   verifyKernels,
   type ChannelStats,
   type Dataset,
@@ -414,7 +412,7 @@ export class Runner {
 
     const options = pageDistillOptions(p, subset);
     // The same rows distill() trains on, for the teacher view.
-    const trainRows = trainSubset(validationSplit(allIndices(rows), p.valSplit, p.seed).train, subset, p.seed);
+    const trainRows = splitRows(rows, { valSplit: p.valSplit, trainSubset: subset, seed: p.seed }).trainIdx;
     let logits: Float32Array;
     let distillTeacher: DistillTeacher;
     const C = train.numClasses;
