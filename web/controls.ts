@@ -22,6 +22,14 @@ function bindSlider(id: string, initial: number): void {
 }
 
 export function setupControls(): void {
+  setupMethods();
+  setupSettings();
+  setupJobButtons();
+  setupTeacherAndData();
+}
+
+/** The method picker: the query's method first, then the user's choice. */
+function setupMethods(): void {
   const methods = $('methods');
   const initialMethod = (WEB_METHODS as readonly string[]).includes(query.get('method') ?? '') ? (query.get('method') as WebMethod) : 'kd+lr+ds';
   preferredMethod = initialMethod;
@@ -34,6 +42,10 @@ export function setupControls(): void {
     });
     methods.append(el('label', { for: `method-${m}`, class: 'method' }, input, el('span', { class: 'swatch', style: `background:${METHOD_COLORS[m]}` }), m.toUpperCase()));
   }
+}
+
+/** The training settings and the data's size, from the query or their defaults. */
+function setupSettings(): void {
   // The method's defaults are the library's; the run's size (steps, batch, learning rate) is the page's, for short runs.
   bindSlider('eta', num('eta', RUN_OPTIONS.eta.default));
   bindSlider('ratio', num('ratio', RUN_OPTIONS.dsRatio.default));
@@ -52,7 +64,10 @@ export function setupControls(): void {
   for (const [id, v] of numbers) $<HTMLInputElement>(id).value = String(v);
   for (const id of ['steps', 'epochs', 'batch', 'val', 'test-eval']) $(id).addEventListener('input', updateDerived);
   updateDerived();
+}
 
+/** Train, Train all, Stop, Clear, Verify and Bench. */
+function setupJobButtons(): void {
   $('train').addEventListener('click', () => {
     const params = readParams();
     job({ type: 'train', runId: ++runCounter, params });
@@ -82,6 +97,10 @@ export function setupControls(): void {
     $('bench-summary').textContent = 'running…';
     job({ type: 'bench', quick: $<HTMLInputElement>('bench-quick').checked });
   });
+}
+
+/** The Teacher panel's file input and the Data panel: the source's kind, then its files. */
+function setupTeacherAndData(): void {
   $('teacher-file').addEventListener('change', () => {
     const f = $<HTMLInputElement>('teacher-file').files?.[0];
     if (f) loadTeacher({ kind: 'file', file: f });
@@ -95,12 +114,14 @@ export function setupControls(): void {
   };
   kind.addEventListener('change', showKind);
   showKind();
-  $('data-files').addEventListener('change', () => {
-    const files = Array.from($<HTMLInputElement>('data-files').files ?? []);
-    const source = pickIdxFiles(files);
-    if (typeof source === 'string') dataProblem(source);
-    else loadData(source);
-  });
+  // The files picked, as a data source or what is wrong with them.
+  const onPicked = (id: string, toSource: (files: File[]) => DataSource | string) =>
+    $(id).addEventListener('change', () => {
+      const source = toSource(Array.from($<HTMLInputElement>(id).files ?? []));
+      if (typeof source === 'string') dataProblem(source);
+      else loadData(source);
+    });
+  onPicked('data-files', pickIdxFiles);
   // CSV: loads once both files are picked (again when either changes).
   const csv = () => {
     const train = $<HTMLInputElement>('csv-train').files?.[0];
@@ -110,12 +131,7 @@ export function setupControls(): void {
   };
   $('csv-train').addEventListener('change', csv);
   $('csv-test').addEventListener('change', csv);
-  $('data-folder').addEventListener('change', () => {
-    const files = Array.from($<HTMLInputElement>('data-folder').files ?? []);
-    const source = folderSource(files);
-    if (typeof source === 'string') dataProblem(source);
-    else loadData(source);
-  });
+  onPicked('data-folder', folderSource);
 }
 
 function dataProblem(text: string): void {
