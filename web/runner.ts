@@ -29,6 +29,7 @@ import {
   engineFromAdapter,
   onnxFromModel,
   modelFromBytes,
+  onnxTeacherLogits,
   fashionMnistDataset,
   idxDataset,
   validateOptions,
@@ -65,7 +66,7 @@ import {
   pageDistillOptions,
 } from './protocol.js';
 import { sha256Hex } from '../src/util/sha256.js';
-import { checkedOnnxTeacherLogits } from '../src/interop/onnx-teacher.js';
+import { checkOnnxTeacher } from '../src/interop/onnx-teacher.js';
 import { DEFAULT_FEED, inTeacherPanelWords, loadOrtWeb, onnxShape, type Teacher } from './teacher-input.js';
 import { classNamesOf, dataMessage, describeTrainedOn, idxPrefix, joinPath, readFileBytes, shapeOf, shuffledSample } from './data-files.js';
 
@@ -428,11 +429,11 @@ export class Runner {
       const r = await inTeacherPanelWords(() => {
         // The library's checks of the feed: the declared options' ranges, then (inside) one value or one per channel.
         validateOptions({ onnxLayout: feed.layout, onnxInputRange: feed.inputRange, onnxMean: feed.mean, onnxStd: feed.std });
-        return checkedOnnxTeacherLogits(teacher.ort, teacher.bytes, teacher.name, train, { mean, std }, trainRows, { ...feed, batchSize: 128 }, {
-          hint: 'check its input layout, pixel range, mean and std in the Teacher panel',
-          onBatch: (done, total) => this.post({ type: 'status', text: `the ONNX teacher's logits: ${done} of ${total} examples (onnxruntime-web)…` }),
-        });
+        return onnxTeacherLogits(teacher.ort, teacher.bytes, teacher.name, train, { mean, std }, trainRows, { ...feed, batchSize: 128 }, (done, total) =>
+          this.post({ type: 'status', text: `the ONNX teacher's logits: ${done} of ${total} examples (onnxruntime-web)…` }),
+        );
       });
+      checkOnnxTeacher(r, teacher.name, train.labels, trainRows, { hint: 'check its input layout, pixel range, mean and std in the Teacher panel' });
       logits = r.logits;
       distillTeacher = { logits, classes: C, hash: `${teacher.hash}:${JSON.stringify(feed)}` };
     }

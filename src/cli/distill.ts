@@ -11,7 +11,7 @@ import { TeacherCache } from '../kd/teacher-cache.js';
 import { allIndices } from '../data/batches.js';
 import { readRegularFile } from '../io/regular-file.js';
 import { checkLogitsShape, logitsAgreement, readLogitsFile, refuseChanceTeacher, type LogitsMatrix } from '../interop/logits-file.js';
-import { checkedOnnxTeacherLogits, DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OrtModule } from '../interop/onnx-teacher.js';
+import { checkOnnxTeacher, DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OrtModule } from '../interop/onnx-teacher.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { loadDatasetSpec, type LoadedData } from '../data/load-dataset.js';
 import type { DatasetSpec } from '../data/spec.js';
@@ -312,13 +312,14 @@ async function onnxTeacher(ort: OrtModule, path: string, o: DistillCliOptions, d
   const model = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const { trainIdx } = splitRows(train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
   opts.out?.(`computing the teacher's logits with onnxruntime (${path}): ${trainIdx.length} training${opts.withTest ? ` and ${test.n} test` : ''} images…`);
-  const onTrain = await checkedOnnxTeacherLogits(ort, model, path, train, data.normalisation, trainIdx, input, {
+  const onTrain = await onnxTeacherLogits(ort, model, path, train, data.normalisation, trainIdx, input);
+  const agreement = checkOnnxTeacher(onTrain, path, train.labels, trainIdx, {
     refuse: o.teacherCheck ?? true,
     hint: `check how it expects its input: --onnx-layout (${input.layout}), --onnx-input-range (${input.inputRange}), --onnx-mean (${input.mean.join(',')}), --onnx-std (${input.std.join(',')}); --no-teacher-check distils from it anyway`,
   });
   const testLogits = opts.withTest ? (await onnxTeacherLogits(ort, model, path, test, data.normalisation, allIndices(test.n), input)).logits : undefined;
   const hash = createHash('sha256').update(model).update(JSON.stringify(input)).digest('hex');
-  return { teacher: { logits: onTrain.logits, classes: train.numClasses, hash }, agreement: onTrain.agreement, input, modelInput: onTrain.input, testLogits };
+  return { teacher: { logits: onTrain.logits, classes: train.numClasses, hash }, agreement, input, modelInput: onTrain.input, testLogits };
 }
 
 /** Whether a file holds teacher logits (.npy, or safetensors with a tensor "logits") rather than a checkpoint. */

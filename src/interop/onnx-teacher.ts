@@ -187,23 +187,13 @@ export async function onnxTeacherLogits(
 }
 
 /**
- * onnxTeacherLogits, then the one check of an ONNX teacher (the command line's and the page's):
- * its predictions on `rows` must agree with their labels above chance, or it was fed wrongly
- * (layout, pixel range, mean, std). `hint` says what to check, in the caller's words; `check`
- * false (--no-teacher-check) keeps the teacher anyway, its agreement still measured.
+ * The one check of an ONNX teacher's logits (the command line's and the page's): its predictions
+ * on `rows` must agree with their labels above chance, or it was fed wrongly (layout, pixel range,
+ * mean, std). `hint` says what to check, in the caller's words; `refuse` false
+ * (--no-teacher-check) keeps the teacher anyway. Returns the agreement, for the caller to report.
  */
-export async function checkedOnnxTeacherLogits(
-  ort: OrtModule,
-  model: Uint8Array,
-  fileName: string,
-  data: Dataset,
-  dataNorm: { mean: number[]; std: number[] },
-  rows: ArrayLike<number>,
-  o: OnnxInputOptions,
-  check: { hint: string; refuse?: boolean; onBatch?: (done: number, total: number) => void },
-): Promise<OnnxTeacherLogits & { agreement: LogitsAgreement }> {
-  const r = await onnxTeacherLogits(ort, model, fileName, data, dataNorm, rows, o, check.onBatch);
-  const agreement = logitsAgreement(r.logits, r.classes, data.labels, rows);
+export function checkOnnxTeacher(r: OnnxTeacherLogits, fileName: string, labels: ArrayLike<number>, rows: ArrayLike<number>, check: { hint: string; refuse?: boolean }): LogitsAgreement {
+  const agreement = logitsAgreement(r.logits, r.classes, labels, rows);
   if (check.refuse ?? true) refuseChanceTeacher(agreement, `${fileName}: the ONNX teacher's predictions`, check.hint);
-  return { ...r, agreement };
+  return agreement;
 }
