@@ -28,7 +28,7 @@ await Promise.all([
 const SHIPPED = { 'teacher-cnn': 'models/teacher-cnn.safetensors' };
 const helper = await build({
   ...nodeCommon,
-  stdin: { contents: "export { decodeCheckpoint } from './src/io/checkpoint.ts'; export { weightsOnly } from './src/nn/checkpoint.ts';", resolveDir: '.', loader: 'ts' },
+  stdin: { contents: "export { decodeCheckpoint } from './src/io/checkpoint-bytes.ts'; export { weightsOnly } from './src/nn/model-checkpoint.ts';", resolveDir: '.', loader: 'ts' },
   write: false,
   sourcemap: false,
 });

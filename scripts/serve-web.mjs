@@ -32,7 +32,7 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEFAULT_DATA_DIR = '/usr/share/datasets/fashion-mnist';
 /** The files the page fetches under /data/ (web/runner.ts, loadData): the only ones served there. */
 export const DATA_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
-/** The files onnxruntime-web's wasm build fetches (web/runner.ts, loadOrtWeb): the only ones served under /ort/. */
+/** The files onnxruntime-web's wasm build fetches (web/teacher-input.ts, loadOrtWeb): the only ones served under /ort/. */
 export const ORT_FILES = ['ort-wasm-simd-threaded.wasm'];
 
 const TYPES = {

@@ -9,5 +9,5 @@ export {
 export { decodeImageFile } from './data/node-images.js';
 export { loadDatasetSpec, loadDataset, resolveDatasetSpec, datasetFiles, type LoadedData, type Normalisation } from './data/load-dataset.js';
 export { saveCheckpointAtomic, loadCheckpoint } from './io/checkpoint-file.js';
-export { saveModel, loadModel, loadWeights, modelPath, SHIPPED_MODELS, type ShippedModel } from './nn/checkpoint-file.js';
+export { saveModel, loadModel, loadWeights, modelPath, SHIPPED_MODELS, type ShippedModel } from './nn/model-file.js';
 export { loadOnnxRuntimeNode } from './interop/onnx-node.js';

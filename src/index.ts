@@ -42,9 +42,9 @@ export {
 export { checkDatasetSpec, parseImageShape, DATASET_KINDS, type DatasetSpec, type DatasetKind, type DatasetFiles } from './data/spec.js';
 export { Batcher, allIndices, trainSubset, validationSplit, epochOrder, type Batch, type BatcherOptions } from './data/batches.js';
 export { encodeSafetensors, decodeSafetensors, type Dtype, type SafeTensor, type TensorMap, type SafetensorsFile, type DecodeOptions } from './io/safetensors.js';
-export { encodeCheckpoint, decodeCheckpoint, contentHash, type Checkpoint } from './io/checkpoint.js';
+export { encodeCheckpoint, decodeCheckpoint, contentHash, type Checkpoint } from './io/checkpoint-bytes.js';
 export { Rng } from './util/rng.js';
-export { encodeModel, restoreModel, modelFromBytes, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/checkpoint.js';
+export { encodeModel, restoreModel, modelFromBytes, type ModelConfig, type TrainingState, type RestoredModel, type RestoreOptions } from './nn/model-checkpoint.js';
 export { exportOnnx, onnxFromModel, onnxFromCheckpoint, ONNX_OPSET, type OnnxExportOptions, type OnnxExportSummary } from './interop/onnx-export.js';
 export { decodeOnnxModel, type OnnxModel } from './interop/onnx-proto.js';
 export { readLogitsFile, logitsAgreement, refuseChanceTeacher, checkLogitsShape, floatToHalf, type LogitsFile, type LogitsMatrix, type LogitsAgreement } from './interop/logits-file.js';

@@ -21,7 +21,7 @@ import { Batcher, type Batch } from './data/batches.js';
 import { exampleSize, type Dataset } from './data/dataset.js';
 import { DeviceImages } from './device-images.js';
 import type { AugmentOptions } from './data/augment.js';
-import type { TrainingState } from './nn/checkpoint.js';
+import type { TrainingState } from './nn/model-checkpoint.js';
 
 /** Running sums of loss and correct predictions, kept on the GPU. */
 export class GpuMetrics {

@@ -32,7 +32,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { serveWeb, DEFAULT_DATA_DIR } from '../scripts/serve-web.mjs';
-import { encodeCheckpoint } from '../src/io/checkpoint.js';
+import { encodeCheckpoint } from '../src/io/checkpoint-bytes.js';
 import { loadCheckpoint } from '../src/io/checkpoint-file.js';
 import { onnxFromCheckpoint } from '../src/interop/onnx-export.js';
 import { allIndices, createNodeEngine, distill, fashionMnistDataset, modelFromBytes, normalize, takeExamples } from '../src/index.node.js';

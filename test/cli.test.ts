@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kdgpu, kdgpuFails } from './helpers.js';
-import { decodeCheckpoint } from '../src/io/checkpoint.js';
+import { decodeCheckpoint } from '../src/io/checkpoint-bytes.js';
 
 const cli = (args: string[]) => kdgpu(args);
 const fails = async (args: string[]) => (await kdgpuFails(args)).out;

@@ -1,6 +1,7 @@
-// Helpers shared by the test files: running the built CLI, waiting on a child's output, writing
-// IDX bytes (and a slice of Fashion-MNIST as IDX files), distill's options as the CLI fills them.
-import { execFile, type ChildProcess } from 'node:child_process';
+// Helpers shared by the test files: running the built CLI (to its end, or started for a test that
+// signals it mid-run), waiting on a child's output, writing IDX bytes (and a slice of Fashion-MNIST
+// as IDX files), distill's options as the CLI fills them.
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,33 +27,71 @@ export async function kdgpuFails(args: string[]): Promise<{ code: number; out: s
   throw new Error(`kdgpu ${args.join(' ')} succeeded`);
 }
 
+/** A child whose output a test waits on: what it printed, and when it ends. */
+export interface WatchedChild {
+  child: ChildProcess;
+  /**
+   * Resolves with everything the child printed on stdout once that matches `re` (output printed
+   * before the call counts); rejects at once, with the child's stderr, if it ends first (a child
+   * that cannot start fails the test now, not at its timeout).
+   */
+  prints(re: RegExp): Promise<string>;
+  /** Resolves when the child has exited: its exit code, or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Watches `child`, which must be spawned with stdout and stderr piped, from now on. */
+export function watchChild(child: ChildProcess): WatchedChild {
+  let out = '';
+  let err = '';
+  let ended = false;
+  const waiting = new Set<() => void>();
+  const wake = () => {
+    for (const check of [...waiting]) check();
+  };
+  child.stdout!.on('data', (b: Buffer) => {
+    out += b.toString();
+    wake();
+  });
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  // 'close' comes after the last of the child's output, 'exit' possibly before it.
+  child.on('close', () => {
+    ended = true;
+    wake();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const prints = (re: RegExp) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        if (re.test(out)) resolve(out);
+        else if (ended) reject(new Error(`the child exited (${child.signalCode ?? child.exitCode}) before printing ${re}; its stderr:\n${err.slice(-4000)}`));
+        else return;
+        waiting.delete(check);
+      };
+      waiting.add(check);
+      check();
+    });
+  return { child, prints, exited };
+}
+
 /**
- * Resolves with `child`'s stdout so far once it matches `re`; rejects at once, with the child's
- * stderr, if it exits first (a child that cannot start fails the test now, not at its timeout).
- * The child must be spawned with stdout and stderr piped.
+ * Resolves with `child`'s stdout once it matches `re`; rejects at once, with the child's stderr, if
+ * it exits first. The child must be spawned with stdout and stderr piped, and this called at once.
  */
 export function childPrints(child: ChildProcess, re: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const onOut = (b: Buffer) => {
-      out += b.toString();
-      if (re.test(out)) done(() => resolve(out));
-    };
-    const onErr = (b: Buffer) => (err += b.toString());
-    const onExit = (code: number | null, signal: string | null) =>
-      done(() => reject(new Error(`the child exited (${signal ?? code}) before printing ${re}; its stderr:\n${err.slice(-4000)}`)));
-    const done = (then: () => void) => {
-      child.stdout!.off('data', onOut);
-      child.stderr!.off('data', onErr);
-      child.off('exit', onExit);
-      then();
-    };
-    child.stdout!.on('data', onOut);
-    child.stderr!.on('data', onErr);
-    child.on('exit', onExit);
-  });
+  return watchChild(child).prints(re);
 }
+
+/**
+ * `kdgpu args…` (bin/kdgpu.js) started as a child, stdout and stderr piped: for a test that waits
+ * for a line of its output and then signals it (SIGKILL mid-save, SIGTERM while it holds a lock).
+ */
+export function startCli(args: string[]): WatchedChild {
+  return watchChild(spawn(process.execPath, ['bin/kdgpu.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** The pid of a process that has exited (a stale lock's or a killed writer's, made for certain). */
+export const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid!;
 
 /** An IDX file: magic, big-endian dimensions, then the bytes. */
 export function idxBytes(magic: number, dims: number[], data: ArrayLike<number>): Uint8Array {

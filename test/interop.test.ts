@@ -18,7 +18,7 @@ import { loadDatasetSpec, type LoadedData } from '../src/data/load-dataset.js';
 import { runDistill } from '../src/cli/distill.js';
 import { splitRows } from '../src/kd/distill.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
-import { loadWeights } from '../src/nn/checkpoint-file.js';
+import { loadWeights } from '../src/nn/model-file.js';
 import { createModel, defineModel, type Model } from '../src/nn/models.js';
 import { Conv2d, Flatten, Linear, Module, ReLU, Sequential } from '../src/nn/layers.js';
 import { evaluate } from '../src/train.js';

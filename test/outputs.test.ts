@@ -1,11 +1,10 @@
 // The rules every output follows: no output touches an input (same path, symlink or hard link),
 // whatever --overwrite says; nothing existing is replaced without --overwrite; one run per output.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { idxBytes, kdgpu, kdgpuFails } from './helpers.js';
+import { deadPid, idxBytes, kdgpu, kdgpuFails, startCli } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kdgpu-outputs-'));
 const at = (...p: string[]) => join(dir, ...p);
@@ -172,40 +171,23 @@ describe('nothing existing is replaced without --overwrite', () => {
   });
 });
 
-/** Resolves once `child` has printed a line matching `re` on stdout; rejects, with its stderr, if it exits first. */
-function printed(child: ReturnType<typeof spawn>, re: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (re.test(out)) resolve();
-    });
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('exit', (code) => reject(new Error(`exited (${code}) before printing ${re}: ${err}`)));
-  });
-}
-
 describe('one run per output', () => {
   it('a second run on the same --out is refused naming the first; the lock goes with the first, and a dead run\'s lock is taken over', { timeout: 300_000 }, async () => {
     const out = at('shared.safetensors');
     const run = ['train', '--model', 'student-cnn', '--dataset', 'csv', '--data-dir', at('csv'), '--batch', '8', '--no-progress', '--out', out];
-    const first = spawn(process.execPath, ['bin/kdgpu.js', ...run, '--epochs', '100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const ended = new Promise<NodeJS.Signals | null>((r) => first.on('exit', (_code, signal) => r(signal)));
+    const { child: first, prints, exited } = startCli([...run, '--epochs', '100000']);
     try {
-      await printed(first, /^training student-cnn/m); // its outputs are locked before this line
+      await prints(/^training student-cnn/m); // its outputs are locked before this line
       expect(readFileSync(`${out}.lock`, 'utf8').trim()).toBe(String(first.pid));
       const second = await kdgpuFails([...run, '--epochs', '1', '--overwrite']);
       expect(second.out).toMatch(new RegExp(`--out ${escape(out)}: another kdgpu run \\(PID ${first.pid}\\) is writing it`));
     } finally {
       first.kill('SIGTERM');
     }
-    expect(await ended).toBe('SIGTERM'); // it still ends by the signal
+    expect((await exited).signal).toBe('SIGTERM'); // it still ends by the signal
     expect(existsSync(`${out}.lock`)).toBe(false);
     // A lock left by a process that no longer exists (killed with SIGKILL, say) is taken over.
-    const dead = spawn(process.execPath, ['-e', '0']);
-    await new Promise((r) => dead.on('exit', r));
-    writeFileSync(`${out}.lock`, `${dead.pid}\n`);
+    writeFileSync(`${out}.lock`, `${deadPid()}\n`);
     const { stdout } = await kdgpu([...run, '--epochs', '1', '--overwrite']);
     expect(stdout).toMatch(/saved/);
     expect(existsSync(`${out}.lock`)).toBe(false);

@@ -3,19 +3,20 @@
 // bit-exact resume, and device loss or exhausted device memory that end with a message instead of
 // a hang.
 import { describe, expect, it } from 'vitest';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, existsSync, symlinkSync, writeFileSync, readdirSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { testEngine } from './engine.js';
-import { childPrints } from './helpers.js';
-import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint.js';
+import { deadPid, kdgpu, kdgpuFails, startCli } from './helpers.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint-bytes.js';
 import { encodeSafetensors } from '../src/io/safetensors.js';
-import { restoreModel, encodeModel } from '../src/nn/checkpoint.js';
+import { restoreModel, encodeModel } from '../src/nn/model-checkpoint.js';
 import { createModel } from '../src/nn/models.js';
 import { createNodeEngine } from '../src/gpu/node.js';
-import { loadModel, loadWeights } from '../src/nn/checkpoint-file.js';
+import type { Engine } from '../src/gpu/engine.js';
+import { loadModel, loadWeights } from '../src/nn/model-file.js';
 import { Optimizer } from '../src/optim/optimizer.js';
 import { BatchBuffers, DivergenceCheck, GpuMetrics, trainStep } from '../src/train.js';
 import { loadCheckpoint } from '../src/io/checkpoint-file.js';
@@ -24,22 +25,19 @@ import { gzipSync } from 'node:zlib';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'kdgpu-rel-'));
-const CLI = ['bin/kdgpu.js'];
 const QUICK = ['--train-subset', '256', '--batch', '64', '--test-subset', '200', '--no-progress'];
 
-async function cliFails(args: string[]): Promise<string> {
-  try {
-    await run(process.execPath, [...CLI, ...args], { timeout: 300_000 });
-  } catch (e) {
-    const err = e as { code: number; stderr: string; stdout: string };
-    expect(err.code).not.toBe(0);
-    return err.stderr + err.stdout;
-  }
-  throw new Error(`kdgpu ${args.join(' ')} succeeded; expected a failure`);
-}
+/** What a failing `kdgpu args…` printed (kdgpuFails rejects a success). */
+const cliFails = async (args: string[]) => (await kdgpuFails(args)).out;
 
-/** The pid of a process that has exited. */
-const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!;
+/** A freshly initialised student-cnn's weights (read back, the model released) and a config that describes it. */
+async function freshStudent(engine: Engine) {
+  const student = createModel(engine, 'student-cnn', { channels: 1, height: 28, width: 28, classes: 10 }, 1);
+  const config = { model: 'student-cnn', input: student.input, dataset: 'fashion-mnist', normalisation: { mean: [0.286], std: [0.353] }, seed: 1 };
+  const weights = await student.store.read();
+  student.store.destroy();
+  return { config, weights };
+}
 
 const hashOf = (path: string) => decodeCheckpoint(new Uint8Array(readFileSync(path)), path).metadata.content_sha256;
 
@@ -176,10 +174,7 @@ describe('checkpoint loaders', () => {
 
   it('training state: not needed for eval, refused by file and field when broken; config.input checked by field', async () => {
     const engine = await testEngine();
-    const student = createModel(engine, 'student-cnn', { channels: 1, height: 28, width: 28, classes: 10 }, 1);
-    const config = { model: 'student-cnn', input: student.input, dataset: 'fashion-mnist', normalisation: { mean: [0.286], std: [0.353] }, seed: 1 };
-    const weights = await student.store.read();
-    student.store.destroy();
+    const { config, weights } = await freshStudent(engine);
     const write = (name: string, cfg: unknown, trainState?: string) => {
       const path = join(dir, name);
       writeFileSync(path, encodeCheckpoint({ model: 'student-cnn', config: cfg, tensors: weights, extraMetadata: trainState === undefined ? {} : { train_state: trainState } }));
@@ -190,7 +185,7 @@ describe('checkpoint loaders', () => {
     await expect(loadModel(engine, noState)).rejects.toThrow(/no-state\.safetensors: tensor "train_state\/optimizer\.m": missing: __metadata__\.train_state records a training state/);
     const w = await loadWeights(engine, noState); // eval's and a teacher's way: weights only
     w.model.store.destroy();
-    const { stdout } = await run(process.execPath, [...CLI, 'eval', '--checkpoint', noState]);
+    const { stdout } = await kdgpu(['eval', '--checkpoint', noState]);
     expect(stdout).toMatch(/no-state\.safetensors: student-cnn on fashion-mnist test: accuracy \d+\.\d+%/);
     const badJson = write('bad-state.safetensors', config, '{"epoch": 1,');
     await expect(loadModel(engine, badJson)).rejects.toThrow(/bad-state\.safetensors: __metadata__\.train_state: expected JSON: /);
@@ -205,10 +200,7 @@ describe('checkpoint loaders', () => {
 
   it('non-finite weights are refused at load, naming the tensor and the element', async () => {
     const engine = await testEngine();
-    const student = createModel(engine, 'student-cnn', { channels: 1, height: 28, width: 28, classes: 10 }, 1);
-    const config = { model: 'student-cnn', input: student.input, dataset: 'fashion-mnist', normalisation: { mean: [0.286], std: [0.353] }, seed: 1 };
-    const weights = await student.store.read();
-    student.store.destroy();
+    const { config, weights } = await freshStudent(engine);
     weights.get('conv2.weight')!.data[17] = NaN;
     const nan = join(dir, 'nan-weights.safetensors');
     writeFileSync(nan, encodeCheckpoint({ model: 'student-cnn', config, tensors: weights }));
@@ -287,7 +279,7 @@ describe('divergence without Inf/NaN', () => {
 describe('numerical faults', () => {
   it('--lr 1e6 ends with a message naming the step and the tensor, and leaves the last good checkpoint intact', async () => {
     const ck = join(dir, 'nan.safetensors');
-    await run(process.execPath, [...CLI, 'train', '--model', 'student-cnn', '--epochs', '1', '--out', ck, ...QUICK], { timeout: 300_000 });
+    await kdgpu(['train', '--model', 'student-cnn', '--epochs', '1', '--out', ck, ...QUICK]);
     const before = readFileSync(ck);
     const msg = await cliFails(['train', '--model', 'student-cnn', '--epochs', '2', '--lr', '1e6', '--out', ck, '--overwrite', ...QUICK]);
     expect(msg).toMatch(/numerical fault at step \d+: the (loss|gradient of the logits|gradient of \S+|parameter \S+) .*became Inf or NaN; training stopped/);
@@ -309,10 +301,9 @@ describe('checkpoints survive SIGKILL', () => {
     for (let attempt = 0; attempt < KILLS; attempt++) {
       const target = 2 + attempt;
       const renamed = watchRenames(dir, basename(ck));
-      const child = spawn(process.execPath, [...CLI, 'train', '--model', 'student-cnn', '--epochs', '500', '--out', ck, '--overwrite', '--train-subset', '64', '--batch', '64', '--test-subset', '64', '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const exited = new Promise<void>((r) => child.on('exit', () => r()));
+      const { child, prints, exited } = startCli(['train', '--model', 'student-cnn', '--epochs', '500', '--out', ck, '--overwrite', '--train-subset', '64', '--batch', '64', '--test-subset', '64', '--no-progress']);
       try {
-        await childPrints(child, new RegExp(`^epoch ${target}/500:`, 'm'));
+        await prints(new RegExp(`^epoch ${target}/500:`, 'm'));
         if (attempt % 2 === 1) await renamed.next(child);
         child.kill('SIGKILL');
         await exited;
@@ -325,7 +316,7 @@ describe('checkpoints survive SIGKILL', () => {
     // A temporary file a killed writer left (made for certain here) goes at the next save.
     const stray = join(dir, `.killed.safetensors.${deadPid()}-0123456789ab.tmp`);
     writeFileSync(stray, 'partial');
-    await run(process.execPath, [...CLI, 'train', '--model', 'student-cnn', '--epochs', '1', '--out', ck, '--overwrite', ...QUICK]);
+    await kdgpu(['train', '--model', 'student-cnn', '--epochs', '1', '--out', ck, '--overwrite', ...QUICK]);
     expect(readdirSync(dir).filter((f) => f.startsWith('.killed.safetensors.'))).toEqual([]);
   });
 });
@@ -362,10 +353,10 @@ describe('resume', () => {
     const a = join(dir, 'straight.safetensors');
     const b = join(dir, 'resumed.safetensors');
     const args = ['train', '--model', 'student-cnn', '--epochs', '2', ...QUICK];
-    await run(process.execPath, [...CLI, ...args, '--out', a], { timeout: 300_000 });
-    await run(process.execPath, [...CLI, ...args, '--out', b, '--resume', '--stop-after', '1'], { timeout: 300_000 });
+    await kdgpu([...args, '--out', a]);
+    await kdgpu([...args, '--out', b, '--resume', '--stop-after', '1']);
     const mid = hashOf(b);
-    const { stdout } = await run(process.execPath, [...CLI, ...args, '--out', b, '--resume'], { timeout: 300_000 });
+    const { stdout } = await kdgpu([...args, '--out', b, '--resume']);
     expect(stdout).toMatch(/resuming from .* after epoch 1/);
     expect(hashOf(b)).not.toBe(mid);
     expect(hashOf(b)).toBe(hashOf(a));
@@ -373,19 +364,19 @@ describe('resume', () => {
 
   it('distill kd+lr+ds: the data selection survives the interruption too', async () => {
     const teacher = join(dir, 'teacher.safetensors');
-    await run(process.execPath, [...CLI, 'train', '--model', 'student-cnn', '--epochs', '1', '--out', teacher, ...QUICK], { timeout: 300_000 });
+    await kdgpu(['train', '--model', 'student-cnn', '--epochs', '1', '--out', teacher, ...QUICK]);
     const a = join(dir, 'd-straight.safetensors');
     const b = join(dir, 'd-resumed.safetensors');
     const args = ['distill', '--teacher', teacher, '--method', 'kd+lr+ds', '--epochs', '3', '--val-split', '128', ...QUICK];
-    await run(process.execPath, [...CLI, ...args, '--out', a], { timeout: 300_000 });
-    await run(process.execPath, [...CLI, ...args, '--out', b, '--stop-after', '2'], { timeout: 300_000 });
-    await run(process.execPath, [...CLI, ...args, '--out', b, '--resume'], { timeout: 300_000 });
+    await kdgpu([...args, '--out', a]);
+    await kdgpu([...args, '--out', b, '--stop-after', '2']);
+    await kdgpu([...args, '--out', b, '--resume']);
     expect(hashOf(b)).toBe(hashOf(a));
   });
 
   it('refuses to resume a different run, naming the option', async () => {
     const a = join(dir, 'other.safetensors');
-    await run(process.execPath, [...CLI, 'train', '--model', 'student-cnn', '--epochs', '1', '--out', a, ...QUICK], { timeout: 300_000 });
+    await kdgpu(['train', '--model', 'student-cnn', '--epochs', '1', '--out', a, ...QUICK]);
     expect(await cliFails(['train', '--model', 'student-cnn', '--epochs', '1', '--lr', '0.123', '--out', a, '--resume', ...QUICK])).toMatch(
       /was written by a run with --lr 0\.05, this one has 0\.123/,
     );

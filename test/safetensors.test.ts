@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contentHash, decodeCheckpoint, encodeCheckpoint, type F32Tensor } from '../src/io/checkpoint.js';
+import { contentHash, decodeCheckpoint, encodeCheckpoint, type F32Tensor } from '../src/io/checkpoint-bytes.js';
 import { loadCheckpoint, saveCheckpointAtomic, tempPathFor } from '../src/io/checkpoint-file.js';
 import { checkShapes, decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES, type SafeTensor } from '../src/io/safetensors.js';
 import { Rng } from '../src/util/rng.js';
@@ -335,7 +335,7 @@ describe('checkpoint files', () => {
     await build({
       stdin: {
         contents: `
-          import { encodeCheckpoint } from './src/io/checkpoint.ts';
+          import { encodeCheckpoint } from './src/io/checkpoint-bytes.ts';
           import { saveCheckpointAtomic } from './src/io/checkpoint-file.ts';
           const make = (v) => encodeCheckpoint({ model: 'v' + v, config: {}, tensors: { w: { shape: [4_000_000], data: new Float32Array(4_000_000).fill(v) } } });
           const versions = [make(1), make(2)];

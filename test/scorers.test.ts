@@ -17,9 +17,9 @@ import { NO_REVISION, type Revision } from '../src/kernels/kd.js';
 import { selectMaskReference } from '../src/kernels/kd.check.js';
 import { dsScoreReference, disagreementReference } from '../src/kernels/scores.check.js';
 import { createModel } from '../src/nn/models.js';
-import { loadModel } from '../src/nn/checkpoint-file.js';
-import type { ModelConfig } from '../src/nn/checkpoint.js';
-import type { TrainingState } from '../src/nn/checkpoint.js';
+import { loadModel } from '../src/nn/model-file.js';
+import type { ModelConfig } from '../src/nn/model-checkpoint.js';
+import type { TrainingState } from '../src/nn/model-checkpoint.js';
 import { addLabelNoise, parseNoisePairs } from '../src/data/label-noise.js';
 import { Rng } from '../src/util/rng.js';
 

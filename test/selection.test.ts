@@ -10,9 +10,9 @@ import { allIndices, trainSubset, validationSplit } from '../src/data/batches.js
 import { distill, DEFAULT_DISTILL, defaultValSplit, splitRows, type DistillOptions, type EpochTelemetry } from '../src/kd/distill.js';
 import type { Method } from '../src/options.js';
 import { TeacherCache } from '../src/kd/teacher-cache.js';
-import { loadModel } from '../src/nn/checkpoint-file.js';
-import type { TrainingState } from '../src/nn/checkpoint.js';
-import type { ModelConfig } from '../src/nn/checkpoint.js';
+import { loadModel } from '../src/nn/model-file.js';
+import type { TrainingState } from '../src/nn/model-checkpoint.js';
+import type { ModelConfig } from '../src/nn/model-checkpoint.js';
 
 const TEACHER = 'models/teacher-cnn.safetensors';
 const SUBSET = 1500;

@@ -23,7 +23,7 @@ import { loadDatasetSpec } from '../src/data/load-dataset.js';
 import { runDistill, type DistillCliOptions } from '../src/cli/distill.js';
 import { chooseTeacherBackend, computeTeacherLogits } from '../src/cli/teacher-logits.js';
 import { splitRows } from '../src/kd/distill.js';
-import { loadWeights } from '../src/nn/checkpoint-file.js';
+import { loadWeights } from '../src/nn/model-file.js';
 import { defaultCacheDir, LogitsCache } from '../src/io/logits-cache.js';
 import { readLogitsFile } from '../src/interop/logits-file.js';
 import { loadOnnxRuntimeNode } from '../src/interop/onnx-node.js';

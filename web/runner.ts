@@ -29,12 +29,10 @@ import {
   engineFromAdapter,
   onnxFromModel,
   modelFromBytes,
+  onnxTeacherLogits,
   fashionMnistDataset,
   idxDataset,
-  logitsAgreement,
-  refuseChanceTeacher,
   validateOptions,
-  onnxTeacherLogits,
   imageFolderDatasets,
   imageFolderListing,
   normalize,
@@ -43,9 +41,7 @@ import {
   splitRows,
   takeExamples,
   train as trainLoop,
-  trainSubset,
   unverifiedKernels,
-  validationSplit,
   verifyKernels,
   type ChannelStats,
   type Dataset,
@@ -70,6 +66,7 @@ import {
   pageDistillOptions,
 } from './protocol.js';
 import { sha256Hex } from '../src/util/sha256.js';
+import { checkOnnxTeacher } from '../src/interop/onnx-teacher.js';
 import { DEFAULT_FEED, inTeacherPanelWords, loadOrtWeb, onnxShape, type Teacher } from './teacher-input.js';
 import { classNamesOf, dataMessage, describeTrainedOn, idxPrefix, joinPath, readFileBytes, shapeOf, shuffledSample } from './data-files.js';
 
@@ -416,7 +413,7 @@ export class Runner {
 
     const options = pageDistillOptions(p, subset);
     // The same rows distill() trains on, for the teacher view.
-    const trainRows = trainSubset(validationSplit(allIndices(rows), p.valSplit, p.seed).train, subset, p.seed);
+    const trainRows = splitRows(rows, { valSplit: p.valSplit, trainSubset: subset, seed: p.seed }).trainIdx;
     let logits: Float32Array;
     let distillTeacher: DistillTeacher;
     const C = train.numClasses;
@@ -436,7 +433,7 @@ export class Runner {
           this.post({ type: 'status', text: `the ONNX teacher's logits: ${done} of ${total} examples (onnxruntime-web)…` }),
         );
       });
-      refuseChanceTeacher(logitsAgreement(r.logits, C, train.labels, trainRows), `${teacher.name}: the ONNX teacher's predictions`, 'check its input layout, pixel range, mean and std in the Teacher panel');
+      checkOnnxTeacher(r, teacher.name, train.labels, trainRows, { hint: 'check its input layout, pixel range, mean and std in the Teacher panel' });
       logits = r.logits;
       distillTeacher = { logits, classes: C, hash: `${teacher.hash}:${JSON.stringify(feed)}` };
     }

@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { classesBeyondLimits, exampleSize, inputTable, inputValues, type Dataset } from '../data/dataset.js';
-import type { DataIdentity, ModelConfig } from '../nn/checkpoint.js';
+import type { DataIdentity, ModelConfig } from '../nn/model-checkpoint.js';
 import { resolveDatasetSpec, type LoadedData } from '../data/load-dataset.js';
 import { checkDatasetSpec, parseImageShape, type DatasetSpec } from '../data/spec.js';
 

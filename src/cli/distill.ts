@@ -11,7 +11,7 @@ import { TeacherCache } from '../kd/teacher-cache.js';
 import { allIndices } from '../data/batches.js';
 import { readRegularFile } from '../io/regular-file.js';
 import { checkLogitsShape, logitsAgreement, readLogitsFile, refuseChanceTeacher, type LogitsMatrix } from '../interop/logits-file.js';
-import { DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OnnxLayout } from '../interop/onnx-teacher.js';
+import { checkOnnxTeacher, DEFAULT_ONNX_INPUT, onnxTeacherLogits, type OnnxInputOptions, type OrtModule } from '../interop/onnx-teacher.js';
 import { loadOnnxRuntimeNode } from '../interop/onnx-node.js';
 import { loadDatasetSpec, type LoadedData } from '../data/load-dataset.js';
 import type { DatasetSpec } from '../data/spec.js';
@@ -21,7 +21,7 @@ import { flagOf } from './run-options.js';
 import { checkRunFiles, claimRunFiles, runFiles, type RunFiles } from './preflight.js';
 import { checkpointState, loadWeights, resumePoint, saveModel, type ModelConfig, type TrainOptions } from './train.js';
 import { NumericalFault } from '../train.js';
-import type { DataIdentity } from '../nn/checkpoint.js';
+import type { DataIdentity } from '../nn/model-checkpoint.js';
 import { defaultCacheDir, LogitsCache } from '../io/logits-cache.js';
 import { cachedTeacherLogits, chooseTeacherBackend, describeBackend, type TeacherBackendChoice } from './teacher-logits.js';
 
@@ -290,36 +290,45 @@ async function externalTeacher(o: DistillCliOptions, out: (s: string) => void): 
       release: () => {},
     };
   }
-  // An ONNX model: its logits for the rows this run trains on (distill() takes the same split).
+  // An ONNX model: its logits for the rows this run trains on, and for the test set.
   const path = o.teacher!;
+  const started = performance.now();
+  const onnx = await onnxTeacher(ort!, path, o, data, { withTest: true, out });
+  const { input } = onnx;
+  const declared = onnx.modelInput.declared ? `[${onnx.modelInput.declared.join(', ')}]` : '(shape not declared)';
+  const t = testAccuracy({ data: onnx.testLogits! });
+  return {
+    teacher: onnx.teacher,
+    spec,
+    data,
+    description:
+      `the ONNX model ${path} (input "${onnx.modelInput.name}" ${declared} fed ${input.layout.toUpperCase()}, pixels × ${input.inputRange}, mean ${input.mean.join(',')}, std ${input.std.join(',')}; ` +
+      `train accuracy ${pct(onnx.agreement.accuracy)}, test ${pct(t!)}; logits in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    release: () => {},
+  };
+}
+
+/**
+ * An ONNX teacher (the first or an ensemble's): its logits for the rows this run trains on
+ * (distill() takes the same split), refused when they agree with the labels no better than chance
+ * (unless --no-teacher-check), and with `withTest` its logits for the test set; its hash covers the
+ * model and how it is fed.
+ */
+async function onnxTeacher(ort: OrtModule, path: string, o: DistillCliOptions, data: LoadedData, opts: { withTest?: boolean; out?: (s: string) => void } = {}) {
+  const { train, test } = data;
   const input = onnxInputOptions(o);
   const bytes = await readRegularFile(path, 'an ONNX model');
   const model = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const { trainIdx } = splitRows(train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
-  out(`computing the teacher's logits with onnxruntime (${path}): ${trainIdx.length} training and ${test.n} test images…`);
-  const started = performance.now();
-  const onTrain = await onnxTeacherLogits(ort!, model, path, train, data.normalisation, trainIdx, input);
-  const onTest = await onnxTeacherLogits(ort!, model, path, test, data.normalisation, allIndices(test.n), input);
-  const agreement = logitsAgreement(onTrain.logits, C, train.labels, trainIdx);
-  if (check) {
-    refuseChanceTeacher(
-      agreement,
-      `${path}: the ONNX teacher's predictions`,
-      `check how it expects its input: --onnx-layout (${input.layout}), --onnx-input-range (${input.inputRange}), --onnx-mean (${input.mean.join(',')}), --onnx-std (${input.std.join(',')}); --no-teacher-check distils from it anyway`,
-    );
-  }
+  opts.out?.(`computing the teacher's logits with onnxruntime (${path}): ${trainIdx.length} training${opts.withTest ? ` and ${test.n} test` : ''} images…`);
+  const onTrain = await onnxTeacherLogits(ort, model, path, train, data.normalisation, trainIdx, input);
+  const agreement = checkOnnxTeacher(onTrain, path, train.labels, trainIdx, {
+    refuse: o.teacherCheck ?? true,
+    hint: `check how it expects its input: --onnx-layout (${input.layout}), --onnx-input-range (${input.inputRange}), --onnx-mean (${input.mean.join(',')}), --onnx-std (${input.std.join(',')}); --no-teacher-check distils from it anyway`,
+  });
+  const testLogits = opts.withTest ? (await onnxTeacherLogits(ort, model, path, test, data.normalisation, allIndices(test.n), input)).logits : undefined;
   const hash = createHash('sha256').update(model).update(JSON.stringify(input)).digest('hex');
-  const t = testAccuracy({ data: onTest.logits });
-  const declared = onTrain.input.declared ? `[${onTrain.input.declared.join(', ')}]` : '(shape not declared)';
-  return {
-    teacher: { logits: onTrain.logits, classes: C, hash },
-    spec,
-    data,
-    description:
-      `the ONNX model ${path} (input "${onTrain.input.name}" ${declared} fed ${input.layout.toUpperCase()}, pixels × ${input.inputRange}, mean ${input.mean.join(',')}, std ${input.std.join(',')}; ` +
-      `train accuracy ${pct(agreement.accuracy)}, test ${pct(t!)}; logits in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
-    release: () => {},
-  };
+  return { teacher: { logits: onTrain.logits, classes: train.numClasses, hash }, agreement, input, modelInput: onTrain.input, testLogits };
 }
 
 /** Whether a file holds teacher logits (.npy, or safetensors with a tensor "logits") rather than a checkpoint. */
@@ -343,20 +352,8 @@ async function ensembleMember(engine: Engine, path: string, o: DistillCliOptions
   const { train } = data;
   const C = train.numClasses;
   if (isOnnxPath(path)) {
-    const ort = await loadOnnxRuntimeNode();
-    const input = onnxInputOptions(o);
-    const bytes = await readRegularFile(path, 'an ONNX model');
-    const model = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const { trainIdx } = splitRows(train.n, { valSplit: o.valSplit, trainSubset: o.trainSubset, seed: o.seed });
-    const onTrain = await onnxTeacherLogits(ort, model, path, train, data.normalisation, trainIdx, input);
-    const agreement = logitsAgreement(onTrain.logits, C, train.labels, trainIdx);
-    return {
-      teacher: { logits: onTrain.logits, classes: C, hash: createHash('sha256').update(model).update(JSON.stringify(input)).digest('hex') },
-      spec,
-      data,
-      description: `the ONNX model ${path} (train accuracy ${pct(agreement.accuracy)})`,
-      release: () => {},
-    };
+    const onnx = await onnxTeacher(await loadOnnxRuntimeNode(), path, o, data);
+    return { teacher: onnx.teacher, spec, data, description: `the ONNX model ${path} (train accuracy ${pct(onnx.agreement.accuracy)})`, release: () => {} };
   }
   const bytes = await readRegularFile(path, 'a teacher checkpoint or logits file');
   if (isLogitsFile(bytes)) {

@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { FileAccessError, fileKind, requireFolderSync, requireRegularFileSync } from '../io/regular-file.js';
 import { readCheckpointConfigSync } from '../io/checkpoint-file.js';
 import { lockOutput } from '../io/output-lock.js';
-import type { ModelConfig } from '../nn/checkpoint.js';
+import type { ModelConfig } from '../nn/model-checkpoint.js';
 import { datasetFiles } from '../data/load-dataset.js';
 import type { DatasetSpec } from '../data/spec.js';
 import { DATA_FILE_OPTIONS, namesData, specFromOptions, specOfCheckpoint, type DataOptions } from './data-options.js';

@@ -8,7 +8,7 @@
 
 import type { Engine } from '../gpu/engine.js';
 import type { Dataset } from '../data/dataset.js';
-import type { RestoredModel } from '../nn/checkpoint.js';
+import type { RestoredModel } from '../nn/model-checkpoint.js';
 import { TeacherCache } from '../kd/teacher-cache.js';
 import { modelKernels, batchSizes, EVAL_BATCH } from '../train.js';
 import { onnxFromModel } from '../interop/onnx-export.js';

@@ -51,7 +51,7 @@ export function requireTwoClasses(train: Pick<Dataset, 'labels' | 'n'>, where: s
 export type PixelLayout = 'hwc' | 'chw';
 
 /**
- * The largest data kdgpu reads: a checkpoint holds no larger model input (nn/checkpoint.ts), so a
+ * The largest data kdgpu reads: a checkpoint holds no larger model input (nn/model-checkpoint.ts), so a
  * dataset beyond these could train a model that could never be loaded again, and host and GPU
  * memory grow with them (a model's last layer and every [batch, classes] buffer with the classes,
  * every activation with height × width). Far above the datasets kdgpu is for (28x28x1 and 32x32x3,

@@ -18,9 +18,9 @@
 // (docs/interop.md). Fused kernels (conv + ReLU + pool) are a kdgpu implementation detail: the
 // graph has the plain operators. A layer of another kind is refused, naming it.
 
-import type { Checkpoint } from '../io/checkpoint.js';
+import type { Checkpoint } from '../io/checkpoint-bytes.js';
 import { requireLittleEndianHost } from '../io/safetensors.js';
-import { checkModelConfig, refuseNonFinite, requireModelTensors, type ModelConfig } from '../nn/checkpoint.js';
+import { checkModelConfig, refuseNonFinite, requireModelTensors, type ModelConfig } from '../nn/model-checkpoint.js';
 import { BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/layers.js';
 import { BasicBlock, modelLayers, type InputSpec, type Model } from '../nn/models.js';
 import { ATTR, encodeOnnxModel, ONNX_FLOAT, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx-proto.js';

@@ -11,6 +11,7 @@
 
 import { inputTable, inputValues, type Dataset } from '../data/dataset.js';
 import { OptionError } from '../util/option-error.js';
+import { logitsAgreement, refuseChanceTeacher, type LogitsAgreement } from './logits-file.js';
 
 /** The members of an onnxruntime tensor used here. */
 export interface OrtTensorLike {
@@ -187,4 +188,16 @@ export async function onnxTeacherLogits(
   } finally {
     await session.release?.().catch(() => {});
   }
+}
+
+/**
+ * The one check of an ONNX teacher's logits (the command line's and the page's): its predictions
+ * on `rows` must agree with their labels above chance, or it was fed wrongly (layout, pixel range,
+ * mean, std). `hint` says what to check, in the caller's words; `refuse` false
+ * (--no-teacher-check) keeps the teacher anyway. Returns the agreement, for the caller to report.
+ */
+export function checkOnnxTeacher(r: OnnxTeacherLogits, fileName: string, labels: ArrayLike<number>, rows: ArrayLike<number>, check: { hint: string; refuse?: boolean }): LogitsAgreement {
+  const agreement = logitsAgreement(r.logits, r.classes, labels, rows);
+  if (check.refuse ?? true) refuseChanceTeacher(agreement, `${fileName}: the ONNX teacher's predictions`, check.hint);
+  return agreement;
 }

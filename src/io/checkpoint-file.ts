@@ -1,15 +1,15 @@
-// Node-only checkpoint files. Saving is atomic: the bytes go to a temporary file in the same
-// directory (rename is only atomic within one filesystem), which is fsynced before it is renamed
-// over the destination, and the directory is fsynced after, so a crash at any moment leaves either
-// the previous checkpoint or the new one, never a partial file. A crash can leave a stray
-// `.<name>.<pid>-<random>.tmp` beside it, which nothing reads; the next save of the same name
-// removes those whose writing process is gone.
+// Node-only checkpoint files (the bytes they hold: checkpoint-bytes.ts). Saving is atomic: the
+// bytes go to a temporary file in the same directory (rename is only atomic within one filesystem),
+// which is fsynced before it is renamed over the destination, and the directory is fsynced after,
+// so a crash at any moment leaves either the previous checkpoint or the new one, never a partial
+// file. A crash can leave a stray `.<name>.<pid>-<random>.tmp` beside it, which nothing reads; the
+// next save of the same name removes those whose writing process is gone.
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CHECKPOINT_KEYS, decodeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { CHECKPOINT_KEYS, decodeCheckpoint, type Checkpoint } from './checkpoint-bytes.js';
 import { readRegularFile } from './regular-file.js';
 import { MAX_HEADER_BYTES, type TensorMap } from './safetensors.js';
 

@@ -10,7 +10,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { contentHash } from './checkpoint.js';
+import { contentHash } from './checkpoint-bytes.js';
 import { saveCheckpointAtomic } from './checkpoint-file.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { sha256Hex } from '../util/sha256.js';

@@ -13,7 +13,7 @@ import { train, modelKernels, batchSizes, EVAL_BATCH, type EpochResult, type Ste
 import { TeacherCache } from './teacher-cache.js';
 import { DS_SCORE_NAMES, mistakeAuc, selectDistillSubset, type DsScore, type ScorerState, type SelectionBuffers } from './selection.js';
 import { ensembleTarget, type EnsembleMean } from '../kernels/scores.js';
-import type { TrainingState } from '../nn/checkpoint.js';
+import type { TrainingState } from '../nn/model-checkpoint.js';
 
 /** The method's options, as src/options.ts declares them (defaults, ranges and help are there). */
 export type MethodOptions = Pick<RunOptionValues, Exclude<ReturnType<typeof optionFields<'method'>>[number], 'method' | 'student'>>;

@@ -1,9 +1,10 @@
 // A model (and, for --resume, its training state) as a safetensors checkpoint, in bytes: usable
-// from Node and from a browser. Model tensors keep their names ("conv1.weight"); training state
-// goes under "train_state/", which loading a model for inference ignores.
+// from Node and from a browser (on disk: model-file.ts). Model tensors keep their names
+// ("conv1.weight"); training state goes under "train_state/", which loading a model for inference
+// ignores.
 
 import type { Engine } from '../gpu/engine.js';
-import { CHECKPOINT_KEYS, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type F32Tensor } from '../io/checkpoint.js';
+import { CHECKPOINT_KEYS, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type F32Tensor } from '../io/checkpoint-bytes.js';
 import { FormatError } from '../util/format-error.js';
 import type { DatasetSpec } from '../data/spec.js';
 import { DATA_LIMITS } from '../data/dataset.js';

@@ -1,13 +1,14 @@
-// A kdgpu checkpoint: a safetensors file of F32 tensors whose metadata says which model it is, with
-// which configuration, and a hash of the tensor data, so a corrupt or mismatched file is refused
-// with a message instead of training on garbage.
+// A kdgpu checkpoint in bytes (browser and Node; the file on disk is checkpoint-file.ts): a
+// safetensors file of F32 tensors whose metadata says which model it is, with which configuration,
+// and a hash of the tensor data, so a corrupt or mismatched file is refused with a message instead
+// of training on garbage.
 //
 // Metadata keys: `model` (the model's name), `config` (its configuration as a JSON string),
 // `content_sha256` (hex SHA-256 of the tensors' raw little-endian bytes, concatenated in ascending
 // order of name by UTF-8 bytes; names, shapes and metadata are not hashed). Python reproduces it
-// with hashlib.sha256(b''.join(t[k].numpy().tobytes() for k in sorted(t))).
-// The hash is computed in pure TypeScript (util/sha256.ts) so the browser demo can write and check
-// checkpoints with the same code, synchronously.
+// with hashlib.sha256(b''.join(t[k].numpy().tobytes() for k in sorted(t))). The hash is computed in
+// pure TypeScript (util/sha256.ts) so the browser demo can write and check checkpoints with the
+// same code, synchronously.
 
 import { FormatError } from '../util/format-error.js';
 import { Sha256, toHex } from '../util/sha256.js';

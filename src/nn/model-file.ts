@@ -1,11 +1,11 @@
-// Node: a model checkpoint on disk (atomic writes; see src/io/checkpoint-file.ts), and the models
-// the package ships.
+// Node: a model checkpoint on disk (its bytes: model-checkpoint.ts; atomic writes:
+// src/io/checkpoint-file.ts), and the models the package ships.
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../gpu/engine.js';
 import { loadCheckpoint, saveCheckpointAtomic } from '../io/checkpoint-file.js';
-import { encodeModel, restoreModel, type ModelConfig, type RestoredModel, type RestoreOptions, type TrainingState } from './checkpoint.js';
+import { encodeModel, restoreModel, type ModelConfig, type RestoredModel, type RestoreOptions, type TrainingState } from './model-checkpoint.js';
 import type { Model } from './models.js';
 
 export async function saveModel(path: string, model: Model, config: ModelConfig, state?: TrainingState): Promise<void> {
