@@ -88,6 +88,13 @@ describe('scorer arms and their matched controls', () => {
     const table = markdownTable(summarise(runs), runs);
     expect(table).toMatch(/\| kd\+lr\+ds score=teacher-margin \|.*\| \+1\.80 \(t 31\.2, sig\.\) vs kd\+lr\+ds-random \|/);
   });
+
+  it('gives no t for one seed (there is no spread to measure)', () => {
+    const runs = [run('kd', 1, 0.8), run('kd+lr', 1, 0.83)];
+    const table = markdownTable(summarise(runs), runs);
+    expect(table).toMatch(/\| kd\+lr \|.*\| \+3\.00 \(1 seed\) \|/);
+    expect(table).not.toMatch(/∞/);
+  });
 });
 
 describe('kdgpu ablate', () => {

@@ -173,6 +173,8 @@ export function markdownTable(summaries: MethodSummary[], runs: AblationRun[], b
     if (label === other) return '';
     const c = compare(runs, label, other);
     if (!c) return '';
+    // One seed has no spread: no t to give.
+    if (c.seeds < 2) return `${signed(c.meanDiff)} (1 seed)`;
     return `${signed(c.meanDiff)} (t ${Number.isFinite(c.t) ? c.t.toFixed(1) : c.t > 0 ? '+∞' : '−∞'}${c.significant ? ', sig.' : ''})`;
   };
   const rows = summaries.map((s) => {
