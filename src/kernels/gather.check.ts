@@ -3,16 +3,11 @@
 import { inputTable } from '../data/dataset.js';
 import type { Rng } from '../util/rng.js';
 import type { KernelCheck, VerifyCase } from './check.js';
-import { gatherBatch, gatherBatchKernel } from './gather.js';
+import { gatherBatch, gatherBatchKernel, type GatherShape } from './gather.js';
 
-interface GatherCase {
+/** A batch's shape, the examples stored (n) and the padding value. */
+interface GatherCase extends GatherShape {
   n: number;
-  count: number;
-  channels: number;
-  height: number;
-  width: number;
-  bytes: boolean;
-  indexed: boolean;
   pad: number;
 }
 
