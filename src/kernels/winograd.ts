@@ -196,11 +196,11 @@ export function forceConvAlgorithm(algorithm: ConvAlgorithm | undefined): void {
  *   implicit GEMM  cost(N·OH·OW rows, C cols, 9·K)
  *   Winograd       0.9 · 16 · cost(T rows, C cols, K) + 0.25 · T · (32·K + 20·C)
  * (K, C: the reduction's and the output's channels, CI and CO forward, CO and CI backward; T the
- * 2×2 tiles; the second term the transforms' loads and stores per tile), the implicit GEMM's
- * taken at 0.75 for the forward with the max pool fused. The batched GEMM's reduction is only K
- * long, which the 0.9 barely rewards: Winograd wins from about 32 channels on both sides (the
- * teacher's conv2, 32→64: its input gradient and unpooled forward, not its pooled forward, a tie
- * within the timings' noise), not at the student's 8→16 or 4→8. The first layer's pooled
+ * 2×2 tiles; the second term the transforms' loads and stores per tile), the same with the max
+ * pool fused (on a quiet machine the teacher's pooled forward took 152 ms on Winograd, 204 ms on
+ * the implicit GEMM; bench/RESULTS.md). The batched GEMM's reduction is only K long, which the
+ * 0.9 barely rewards: Winograd wins from about 32 channels on both sides (the teacher's conv2,
+ * 32→64, every direction), not at the student's 8→16 or 4→8. The first layer's pooled
  * forward keeps its direct kernel there (canPoolDirect).
  *
  * GPUs: by FLOPs, Winograd where its multiply-adds and transform additions come to at most half
@@ -224,7 +224,7 @@ export function pickConvAlgorithm(engine: Engine, s: ConvShape, direction: ConvD
   const pixels = s.N * outH * outW;
   // The pooled implicit GEMM stores a quarter of its outputs from registers (measured: the
   // teacher's conv2 pooled at 0.73 of its unpooled time), Winograd's output pass gains less.
-  const implicit = (direction === 'forward-pool' ? 0.75 : 1) * softwareGemmCost(pixels, C, 9 * K, pickGemmTiling(engine, pixels, C));
+  const implicit = softwareGemmCost(pixels, C, 9 * K, pickGemmTiling(engine, pixels, C));
   const winograd = 0.9 * 16 * softwareGemmCost(T, C, K, winogradTiling(engine, T, C)) + 0.25 * T * (32 * K + 20 * C);
   return winograd < implicit ? 'winograd' : 'gemm';
 }
