@@ -27,7 +27,7 @@ export interface LogitsKey {
   augmentation: string;
   /**
    * The engine that computed them: kdgpu's forward and onnxruntime's agree to about 1e-5, not bit
-   * for bit, so a run that names one (--teacher-backend) never reads the other's.
+   * for bit, so a run that asks for one backend never reads the other's.
    */
   backend: 'kdgpu' | 'onnxruntime';
 }
