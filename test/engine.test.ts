@@ -311,8 +311,10 @@ describe('kdgpu bench profile', () => {
       const r = JSON.parse(readFileSync(json, 'utf8')) as { gpuMs: number; wallMs: number[]; dispatches: Array<{ ordinal: number; kernel: string; ms: number }> };
       expect(r.dispatches.map((d) => d.ordinal)).toEqual(r.dispatches.map((_, i) => i));
       const kernels = r.dispatches.map((d) => d.kernel);
-      // Forward first, the fused optimizer update last, the convolutions' backward in between.
-      expect(kernels[0]).toMatch(/^conv2d_/);
+      // The batch gathered (and normalised) on the device first, then the forward, the fused
+      // optimizer update last, the convolutions' backward in between.
+      expect(kernels[0]).toBe('gather_batch');
+      expect(kernels[1]).toMatch(/^conv2d_/);
       expect(kernels.at(-1)).toBe('optimizer_update');
       expect(kernels).toContain('conv2d_backward_data');
       expect(kernels).toContain('softmax_xent');
