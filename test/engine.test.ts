@@ -291,12 +291,14 @@ describe('kdgpu verify', () => {
   });
 
   it('the CLI passes on this adapter, prints JSON with --json, and the process exits by itself', async () => {
-    const out = (await kdgpu(['verify', '--json', '--seed', '7'], 240_000)).stdout;
+    // The CLI's own path (options, JSON, exit) on the kernels --filter names; every kernel at two
+    // other seeds: verify.test.ts (the library) and browser.e2e.test.ts (the page's bundle).
+    const out = (await kdgpu(['verify', '--json', '--seed', '7', '--filter', 'softmax'], 240_000)).stdout;
     const result = JSON.parse(out);
     expect(result.pass).toBe(true);
     expect(result.unverified).toEqual([]);
-    expect(result.rows.length).toBeGreaterThan(50);
-    expect(new Set(result.rows.map((r: { kernel: string }) => r.kernel))).toEqual(new Set(registry.map((c) => c.name)));
+    expect(result.rows.length).toBeGreaterThan(3);
+    expect(new Set(result.rows.map((r: { kernel: string }) => r.kernel))).toEqual(new Set(registry.map((c) => c.name).filter((n) => n.includes('softmax'))));
   });
 });
 
